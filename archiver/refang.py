@@ -1,0 +1,224 @@
+"""Re-fang de-fanged links and split a note's text into clean URLs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import idna
+
+# Every de-fanging of the dot in use: "(.)", "((.))", "[.]", "{.}", "[dot]",
+# "(dot)", "{dot}", "<dot>", with any nesting or inner spaces.
+_DOT = r"(?:[\(\[\{<]+\s*(?:\.|dot)\s*[\)\]\}>]+)"
+_DOT_RE = re.compile(_DOT, re.IGNORECASE)
+_COLON_RE = re.compile(r"[\(\[\{]+\s*:\s*[\)\]\}]+")
+_SEP_RE = re.compile(r"[\(\[\{]+\s*://\s*[\)\]\}]+")
+_SLASH_RE = re.compile(r"[\(\[\{]+\s*/\s*[\)\]\}]+")
+_AT_RE = re.compile(r"[\(\[\{]+\s*(?:@|at)\s*[\)\]\}]+", re.IGNORECASE)
+# "hxxp", "hXXps", "h**p", "h__p", "hxtp", "meow": only as a scheme.
+_SCHEME = r"(?:h(?:tt|xx|\*\*|__|xt|tx)ps?|meows?)"
+_SCHEME_SEP = r"(?:" + _SEP_RE.pattern + r"|(?::|" + _COLON_RE.pattern + r")(?://|\\\\|\[/\]\[/\]|\[//\]|/\s*/))"
+_START_RE = re.compile(_SCHEME + _SCHEME_SEP, re.IGNORECASE)
+_SCHEME_FIX_RE = re.compile(r"^" + _SCHEME + _SCHEME_SEP, re.IGNORECASE)
+
+# Schemes that are never a web page: reported as unparsed, never fetched.
+_OTHER_SCHEME_RE = re.compile(
+    r"(?<![\w.+-])(?:"
+    r"(?:file|ftp|ftps|sftp|smb|ws|wss|gopher|telnet|ldap|irc|ssh|nntp|rtsp|git)"
+    r"(?::|\[:\]|\(:\))//\S*"
+    r"|file:/\S*|mailto:\S+@\S+|(?:javascript|vbscript):\S*"
+    r"|data:[a-z]+/[\w.+-]+[;,]\S*|tel:\+?[\d()\-. ]{3,}|magnet:\?\S*|about:\w\S*"
+    r"|(?:chrome|view-source|blob):\S+"
+    r")",
+    re.IGNORECASE,
+)
+# Characters that may precede a scheme that starts a new link inside one
+# token ("a;;https://b"); after these the scheme is part of the same URL
+# (a Wayback Machine URL, a redirect parameter).
+_GLUE = set("/=?&#%.:@+-_~")
+_TRAILING = ".,;:!?'\"»”’“«*>|…"
+_INVISIBLE_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_SPACE_RE = re.compile(r"[\s\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_BARE_RE = re.compile(
+    r"^(?:www\d?\.)?[\w-]+(?:\.[\w-]+)*\.(?:[^\W\d_]{2,63}|xn--[\w-]+|\d{1,3})\.?(?::\d{1,5})?(?:[/?#]|$)"
+)
+_IPV4_RE = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
+_CONTINUATION_RE = re.compile(r"^[\w\-._~%/?#=&+@!$*,;:()'\[\]]+$")
+_INCOMPLETE_END = tuple("-_=&?%.")
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """One link-like piece of a note: a usable URL, or the raw text that was not."""
+
+    raw: str
+    url: str | None
+
+
+def refang(text: str) -> str:
+    """Undo every de-fanging in one link's text; leave anything else alone."""
+    out = _INVISIBLE_RE.sub("", text)
+    out = _SEP_RE.sub("://", out)
+    out = _DOT_RE.sub(".", out)
+    out = _COLON_RE.sub(":", out)
+    out = _SLASH_RE.sub("/", out)
+    out = _AT_RE.sub("@", out)
+    match = _SCHEME_FIX_RE.match(out)
+    if match:
+        secure = match.group(0).rstrip(":/\\[]() ").lower().endswith("s")
+        out = ("https://" if secure else "http://") + out[match.end() :]
+    return out
+
+
+def defang(url: str, style: str = "(.)") -> str:
+    """De-fang a URL the way report authors do (used by tests and examples)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url.replace(".", style)
+    host, slash, path = rest.partition("/")
+    scheme = {"http": "hxxp", "https": "hxxps"}.get(scheme, scheme) if style == "[.]" else scheme
+    return f"{scheme}://{host.replace('.', style)}{slash}{path}"
+
+
+def strip_trailing(url: str) -> str:
+    """Drop punctuation after a URL, keeping balanced brackets (Wikipedia's "_(band)")."""
+    while url:
+        last = url[-1]
+        if last in _TRAILING:
+            url = url[:-1]
+        elif last in ")]}":
+            opening = {")": "(", "]": "[", "}": "{"}[last]
+            if url.count(opening) >= url.count(last):
+                break
+            url = url[:-1]
+        else:
+            break
+    return url
+
+
+def _valid_host(host: str) -> bool:
+    if host.startswith("[") and host.endswith("]"):
+        return ":" in host and re.fullmatch(r"\[[0-9a-fA-F:.]+\]", host) is not None
+    if _IPV4_RE.match(host):
+        return all(int(part) <= 255 for part in host.split("."))
+    labels = host.rstrip(".").split(".")
+    if len(labels) < 2 and host != "localhost":
+        return False
+    if any(not label or len(label) > 63 for label in labels):
+        return False
+    if labels[-1].isdigit():
+        return False
+    try:
+        idna.encode(host.rstrip("."), uts46=True)
+    except idna.IDNAError:
+        # idna refuses underscores, which real hosts use; accept plain ASCII.
+        return re.fullmatch(r"[A-Za-z0-9_.-]+", host) is not None
+    return True
+
+
+def clean_url(candidate: str) -> str | None:
+    """A re-fanged candidate as a fetchable http(s) URL, or None when it is not one."""
+    url = strip_trailing(candidate)
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        return None
+    authority_end = len(rest)
+    for stop in "/?#":
+        index = rest.find(stop)
+        if index != -1:
+            authority_end = min(authority_end, index)
+    authority, tail = rest[:authority_end], rest[authority_end:]
+    userinfo, _, hostport = authority.rpartition("@")
+    if userinfo and re.search(r"\s", userinfo):
+        return None
+    host, port = hostport, ""
+    if not hostport.startswith("["):
+        host, colon, port = hostport.partition(":")
+        if colon and (not port.isdigit() or not 0 < int(port) < 65536):
+            return None
+    elif "]:" in hostport:
+        host, _, port = hostport.rpartition(":")
+        if not port.isdigit():
+            return None
+    host = host.lower()
+    if not host or not _valid_host(host):
+        return None
+    tail = tail.replace(" ", "%20").replace("[", "%5B").replace("]", "%5D")
+    authority = (userinfo + "@" if userinfo else "") + host + (":" + port if port else "")
+    return f"{scheme.lower()}://{authority}{tail}"
+
+
+def _pieces(token: str) -> Iterator[tuple[str, bool]]:
+    """Split one whitespace-free token at every scheme that starts a new link."""
+    starts = [m.start() for m in _START_RE.finditer(token) if m.start() == 0 or token[m.start() - 1] not in _GLUE and not token[m.start() - 1].isalnum()]
+    if not starts:
+        yield token, False
+        return
+    if starts[0] > 0:
+        yield token[: starts[0]], False
+    for begin, end in zip(starts, starts[1:] + [len(token)], strict=True):
+        yield token[begin:end], True
+
+
+def _bare_link(piece: str) -> str | None:
+    """A scheme-less "iz(.)ru/123" or "www.example.com" as an http URL, else None."""
+    core = piece.lstrip("([{<\"'«“‘;,:")
+    fixed = refang(core)
+    if fixed == core and not core.lower().startswith("www."):
+        return None  # a plain "example.com" in prose is not taken as a link
+    if "@" in fixed.split("/", 1)[0] or not _BARE_RE.match(fixed):
+        return None
+    return clean_url("http://" + fixed)
+
+
+def join_wrapped(text: str) -> str:
+    """Re-join URLs that a line break split in two."""
+    lines = text.split("\n")
+    out: list[str] = []
+    for line in lines:
+        stripped = _SPACE_RE.sub(" ", line).strip()
+        if out and stripped:
+            previous = out[-1].rstrip()
+            last = previous.rsplit(" ", 1)[-1] if previous else ""
+            first = stripped.split(" ", 1)[0]
+            if (
+                _START_RE.search(last)
+                and not last.endswith((";", ","))
+                and not _START_RE.match(first)
+                and not re.match(r"^\[\^?\d+\]", first)
+                and _CONTINUATION_RE.match(first)
+                and (last.endswith(_INCOMPLETE_END) or re.search(r"[/?=&%_#]|\d-|\w\.\w", first))
+            ):
+                out[-1] = previous + stripped
+                continue
+        out.append(line)
+    return "\n".join(out)
+
+
+def find_links(text: str) -> list[Found]:
+    """Every link-like piece of a note's text, in the order written."""
+    found: list[Found] = []
+    text = _INVISIBLE_RE.sub("", join_wrapped(text))
+    for token in _SPACE_RE.split(text):
+        if not token:
+            continue
+        other = _OTHER_SCHEME_RE.search(token)
+        if other and not _START_RE.search(token[: other.start()]):
+            found.append(Found(strip_trailing(other.group(0)), None))
+            continue
+        for piece, has_scheme in _pieces(token):
+            if has_scheme:
+                cleaned = strip_trailing(piece)
+                if cleaned:
+                    found.append(Found(cleaned, clean_url(refang(cleaned))))
+            else:
+                bare = _bare_link(strip_trailing(piece))
+                if bare:
+                    found.append(Found(strip_trailing(piece), bare))
+    return found
+
+
+def unique(urls: Iterable[str]) -> list[str]:
+    """Drop repeats, keeping the first occurrence's place."""
+    return list(dict.fromkeys(urls))

@@ -1,0 +1,240 @@
+"""Read a report file (plain text, Markdown, HTML) into its body, notes and metadata."""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import charset_normalizer
+
+from archiver.errors import ReportError
+
+REPORT_SUFFIXES = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown",
+                   ".html": "html", ".htm": "html", ".xhtml": "html"}
+MAX_REPORT_BYTES = 50 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A piece of a note: visible text, or a link target (an HTML href, a Markdown URL)."""
+
+    text: str
+    is_href: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """One note as written: its number, its text, and its pieces in order."""
+
+    n: int
+    text: str
+    segments: tuple[Segment, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """A report file read: the body (for citations) and its notes."""
+
+    stem: str
+    path: str
+    format: str
+    title: str | None
+    published: str | None
+    authors: tuple[str, ...]
+    body: str
+    citations: tuple[int, ...]
+    notes: tuple[Note, ...] = field(default=())
+
+
+def decode(data: bytes) -> str:
+    """Bytes of any common encoding as text: BOM first, then UTF-8, then detection."""
+    for bom, encoding in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"),
+                          (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
+                          (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):
+            return data.decode(encoding, errors="replace")
+    if _looks_utf16(data):
+        return data.decode("utf-16-le" if data[1] == 0 else "utf-16-be", errors="replace")
+    if b"\x00" in data[:4096]:
+        raise ReportError("binary file, not a report")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(data).best()
+    if best is None:
+        raise ReportError("cannot detect the text encoding")
+    return str(best)
+
+
+def _looks_utf16(data: bytes) -> bool:
+    sample = data[:2000]
+    if len(sample) < 4:
+        return False
+    even_zero = sample[0::2].count(0) / max(1, len(sample[0::2]))
+    odd_zero = sample[1::2].count(0) / max(1, len(sample[1::2]))
+    return max(even_zero, odd_zero) > 0.3 and min(even_zero, odd_zero) < 0.05
+
+
+def normalize_newlines(text: str) -> str:
+    """CRLF and CR line endings as LF."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def sniff_format(path: Path, text: str) -> str:
+    """The report's format from its suffix, else from its first characters."""
+    by_suffix = REPORT_SUFFIXES.get(path.suffix.lower())
+    head = text.lstrip()[:1000].lower()
+    if by_suffix == "html" or head.startswith(("<!doctype html", "<html")) or re.search(r"<(body|p|ol|div)[\s>]", head):
+        return "html"
+    if by_suffix:
+        return by_suffix
+    if re.search(r"^\[\^\d+\]:", text, re.MULTILINE) or re.search(r"^#{1,6} ", text, re.MULTILINE):
+        return "markdown"
+    return "text"
+
+
+def read_report(path: Path) -> Report:
+    """Read one report file; ReportError when it is not a readable report."""
+    try:
+        if path.stat().st_size > MAX_REPORT_BYTES:
+            raise ReportError(f"{path}: larger than {MAX_REPORT_BYTES // 2**20} MiB, not a report")
+        data = path.read_bytes()
+    except IsADirectoryError as exc:
+        raise ReportError(f"{path}: is a directory") from exc
+    except OSError as exc:
+        raise ReportError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        text = normalize_newlines(decode(data))
+    except ReportError as exc:
+        raise ReportError(f"{path}: {exc}") from exc
+    return parse_report(text, stem=path.stem, path=str(path), fmt=sniff_format(path, text))
+
+
+def parse_report(text: str, *, stem: str, path: str = "", fmt: str = "text") -> Report:
+    """Parse a report's text in the given format ("text", "markdown" or "html")."""
+    from archiver import report_html, report_text  # the format parsers import this module
+
+    if fmt == "html":
+        return report_html.parse(text, stem=stem, path=path)
+    return report_text.parse(text, stem=stem, path=path, markdown=fmt == "markdown")
+
+
+def find_reports(path: Path) -> Iterator[Path]:
+    """The report files a path names: itself, or every report file below a directory."""
+    if path.is_dir():
+        for child in sorted(path.rglob("*")):
+            if child.is_file() and child.suffix.lower() in REPORT_SUFFIXES and not child.name.startswith("."):
+                yield child
+    else:
+        yield path
+
+
+# ----- metadata shared by the format parsers ------------------------------------------------
+
+_MONTHS = {name: i for i, names in enumerate([
+    ("january", "jan", "января", "январь", "студзеня", "січня"),
+    ("february", "feb", "февраля", "февраль", "лютага", "лютого"),
+    ("march", "mar", "марта", "март", "сакавіка", "березня"),
+    ("april", "apr", "апреля", "апрель", "красавіка", "квітня"),
+    ("may", "мая", "май", "мая", "траўня", "травня"),
+    ("june", "jun", "июня", "июнь", "чэрвеня", "червня"),
+    ("july", "jul", "июля", "июль", "ліпеня", "липня"),
+    ("august", "aug", "августа", "август", "жніўня", "серпня"),
+    ("september", "sep", "sept", "сентября", "сентябрь", "верасня", "вересня"),
+    ("october", "oct", "октября", "октябрь", "кастрычніка", "жовтня"),
+    ("november", "nov", "ноября", "ноябрь", "лістапада", "листопада"),
+    ("december", "dec", "декабря", "декабрь", "снежня", "грудня"),
+], start=1) for name in names}
+_MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_DATE_RES = [
+    re.compile(r"\b(?P<year>(?:19|20)\d\d)-(?P<mnum>\d\d)-(?P<day>\d\d)\b"),
+    re.compile(_MONTH + r"\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<year>(?:19|20)\d\d)\b", re.IGNORECASE),
+    re.compile(r"\b(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+" + _MONTH + r",?\s+(?P<year>(?:19|20)\d\d)\b", re.IGNORECASE),
+    re.compile(r"\b(?P<day>\d{1,2})\.(?P<mnum>\d{1,2})\.(?P<year>(?:19|20)\d\d)\b"),
+]
+
+
+def find_date(text: str) -> str | None:
+    """The first date written in the text, as YYYY-MM-DD."""
+    best: tuple[int, str] | None = None
+    for pattern in _DATE_RES:
+        for match in pattern.finditer(text):
+            parts = match.groupdict()
+            month = int(parts["mnum"]) if parts.get("mnum") else _MONTHS[parts["month"].lower()]
+            try:
+                value = date(int(parts["year"]), month, int(parts["day"])).isoformat()
+            except ValueError:
+                continue
+            if best is None or match.start() < best[0]:
+                best = (match.start(), value)
+            break
+    return best[1] if best else None
+
+
+_BY_RE = re.compile(r"^\s*(?:by|authors?:|written by)\s+(?P<names>.+)$", re.IGNORECASE)
+
+
+def split_authors(names: str) -> tuple[str, ...]:
+    """'A, B and C' as ('A', 'B', 'C')."""
+    parts = re.split(r",\s*(?:and\s+)?|\s+and\s+|\s*&\s*|;\s*", names.strip().rstrip("."))
+    return tuple(p.strip() for p in parts if p.strip() and len(p.strip()) < 80)
+
+
+def find_authors(lines: list[str]) -> tuple[str, ...]:
+    """Authors from a 'By A and B' line among the given lines."""
+    for line in lines:
+        match = _BY_RE.match(line)
+        if match:
+            return split_authors(match.group("names"))
+    return ()
+
+
+_CITE_RE = re.compile(r"\[\^?(\d{1,4}(?:\s*[,–-]\s*\d{1,4})*)\](?!\s*\()|<sup>\s*\[?(\d{1,4})\]?\s*</sup>")
+
+
+def find_citations(body: str, known: set[int]) -> tuple[int, ...]:
+    """Footnote numbers cited in the body: [N], [^N], [N, M], [N-M], <sup>N</sup>."""
+    numbers: set[int] = set()
+    for match in _CITE_RE.finditer(body):
+        spec = match.group(1) or match.group(2)
+        for part in re.split(r"\s*,\s*", spec):
+            bounds = [int(x) for x in re.split(r"\s*[–-]\s*", part) if x]
+            if len(bounds) == 2 and bounds[0] < bounds[1] <= bounds[0] + 50:
+                candidates = range(bounds[0], bounds[1] + 1)
+            else:
+                candidates = range(bounds[0], bounds[0] + 1) if bounds else range(0)
+            for n in candidates:
+                # A bracketed year is a date, not a footnote, unless a note has that number.
+                if n > 0 and (n < 1000 or n in known):
+                    numbers.add(n)
+    return tuple(sorted(numbers))
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A path that named no readable report, and why."""
+
+    path: str
+    reason: str
+
+
+def load_reports(paths: list[Path]) -> Iterator[Report | Unreadable]:
+    """Every report the paths name, read; an Unreadable in place of each one that is not."""
+    for path in paths:
+        if not path.exists():
+            yield Unreadable(str(path), f"{path}: no such file or directory")
+            continue
+        found = False
+        for file in find_reports(path):
+            found = True
+            try:
+                yield read_report(file)
+            except ReportError as exc:
+                yield Unreadable(str(file), str(exc))
+        if not found:
+            yield Unreadable(str(path), f"{path}: no report files (.txt, .md, .html) in this directory")
