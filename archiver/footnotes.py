@@ -9,7 +9,6 @@ from enum import StrEnum
 from archiver.refang import clean_url, find_links, refang, unique
 from archiver.reports import Note, Report
 
-
 _SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.-]*:", re.IGNORECASE)
 
 

@@ -37,7 +37,7 @@ _OTHER_SCHEME_RE = re.compile(
 # token ("a;;https://b"); after these the scheme is part of the same URL
 # (a Wayback Machine URL, a redirect parameter).
 _GLUE = set("/=?&#%.:@+-_~")
-_TRAILING = ".,;:!?'\"»”’“«*>|…"
+_TRAILING = ".,;:!?'\"»”’“«*>|…↩\ufe0e\ufe0f"
 _INVISIBLE_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _SPACE_RE = re.compile(r"[\s\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _BARE_RE = re.compile(
@@ -151,13 +151,17 @@ def clean_url(candidate: str) -> str | None:
 
 def _pieces(token: str) -> Iterator[tuple[str, bool]]:
     """Split one whitespace-free token at every scheme that starts a new link."""
-    starts = [m.start() for m in _START_RE.finditer(token) if m.start() == 0 or token[m.start() - 1] not in _GLUE and not token[m.start() - 1].isalnum()]
+    starts = [
+        m.start()
+        for m in _START_RE.finditer(token)
+        if m.start() == 0 or (token[m.start() - 1] not in _GLUE and not token[m.start() - 1].isalnum())
+    ]
     if not starts:
         yield token, False
         return
     if starts[0] > 0:
         yield token[: starts[0]], False
-    for begin, end in zip(starts, starts[1:] + [len(token)], strict=True):
+    for begin, end in zip(starts, [*starts[1:], len(token)], strict=True):
         yield token[begin:end], True
 
 

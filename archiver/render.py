@@ -15,8 +15,12 @@ from archiver.reports import Report
 
 def footnote_dict(note: Footnote) -> dict[str, Any]:
     """One footnote as the contract's JSON object."""
-    data: dict[str, Any] = {"n": note.n, "text": note.text, "urls": list(note.urls),
-                            "problems": [str(p) for p in note.problems]}
+    data: dict[str, Any] = {
+        "n": note.n,
+        "text": note.text,
+        "urls": list(note.urls),
+        "problems": [str(p) for p in note.problems],
+    }
     if note.unparsed:
         data["unparsed"] = list(note.unparsed)
     return data
@@ -60,5 +64,6 @@ def print_footnotes(reports: list[Report], console: Console) -> None:
                 problems += ": " + " ".join(note.unparsed)
             table.add_row(str(note.n), "\n".join(note.urls) or "-", problems)
         console.print(table)
-        console.print(f"  {len(notes)} footnotes, {links} links ({distinct} distinct), {flagged} with problems\n",
-                      highlight=False)
+        console.print(
+            f"  {len(notes)} footnotes, {links} links ({distinct} distinct), {flagged} with problems\n", highlight=False
+        )

@@ -4,13 +4,39 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
-from bs4 import BeautifulSoup, Comment, NavigableString, Tag
+from bs4 import BeautifulSoup
+from bs4.element import Comment, NavigableString, Tag
 
 from archiver.reports import Note, Report, Segment, find_authors, find_citations, find_date, split_authors
 
-_BLOCKS = {"p", "div", "li", "ol", "ul", "br", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table",
-           "section", "article", "blockquote", "dd", "dt", "hr", "pre", "header", "footer", "aside"}
+_BLOCKS = {
+    "p",
+    "div",
+    "li",
+    "ol",
+    "ul",
+    "br",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "tr",
+    "table",
+    "section",
+    "article",
+    "blockquote",
+    "dd",
+    "dt",
+    "hr",
+    "pre",
+    "header",
+    "footer",
+    "aside",
+}
 _SKIP = {"script", "style", "template", "noscript", "head"}
 _MARKER_RE = re.compile(r"^[\s\u00a0]*\[?\^?(\d{1,4})\][\s\u00a0]*|^[\s\u00a0]*(\d{1,4})[.)][\s\u00a0]+")
 _BRACKET_START_RE = re.compile(r"^[\s\u00a0]*\[(\d{1,4})\]")
@@ -66,9 +92,8 @@ def _note(n: int, element: Tag, strip_marker: bool) -> Note:
             if segment.text.strip():
                 segments[index] = Segment(_MARKER_RE.sub("", segment.text, count=1))
                 break
-    segments = [Segment(_tidy(s.text)) if not s.is_href else s for s in segments]
-    kept = tuple(s for s in segments if s.text)
-    text = "\n".join(s.text for s in kept if not s.is_href)
+    text = _tidy("".join(s.text for s in segments if not s.is_href))
+    kept = tuple(s if s.is_href else Segment(_BACKREF_RE.sub("", s.text)) for s in segments if s.text.strip())
     return Note(n, text, kept)
 
 
@@ -117,19 +142,28 @@ def parse(text: str, *, stem: str, path: str) -> Report:
     for element in note_elements:
         element.extract()
     citations_html = " ".join(
-        f"[{m.group(1)}]" for a in soup.find_all("a", href=True)
+        f"[{m.group(1)}]"
+        for a in soup.find_all("a", href=True)
         if (m := re.match(r"^#(?:fn|footnote|endnote|_?ftn|_?edn)[-_:]?(\d{1,4})$", str(a["href"]), re.IGNORECASE))
     )
     body = _tidy("".join(s.text for s in _walk(soup) if not s.is_href))
 
     title_tag = soup.find("h1")
     og = soup.find("meta", attrs={"property": "og:title"})
-    title = (title_tag.get_text(" ", strip=True) if title_tag else None) or (
-        str(og.get("content")) if og and og.get("content") else None
-    ) or (soup.title.get_text(" ", strip=True) if soup.title else None)
+    title = (
+        (title_tag.get_text(" ", strip=True) if title_tag else None)
+        or (str(og.get("content")) if og and og.get("content") else None)
+        or (soup.title.get_text(" ", strip=True) if soup.title else None)
+    )
     published = None
-    for attrs in ({"property": "article:published_time"}, {"name": "citation_publication_date"},
-                  {"name": "date"}, {"name": "dc.date"}, {"itemprop": "datePublished"}):
+    meta_dates: list[dict[str, Any]] = [
+        {"property": "article:published_time"},
+        {"name": "citation_publication_date"},
+        {"name": "date"},
+        {"name": "dc.date"},
+        {"itemprop": "datePublished"},
+    ]
+    for attrs in meta_dates:
         meta = soup.find("meta", attrs=attrs)
         if meta and meta.get("content"):
             published = find_date(str(meta["content"]))
@@ -142,8 +176,20 @@ def parse(text: str, *, stem: str, path: str) -> Report:
     if not published:
         published = find_date("\n".join(head_lines[:10]))
     meta_author = soup.find("meta", attrs={"name": "author"})
-    authors = split_authors(str(meta_author["content"])) if meta_author and meta_author.get("content") else find_authors(head_lines)
+    authors = (
+        split_authors(str(meta_author["content"]))
+        if meta_author and meta_author.get("content")
+        else find_authors(head_lines)
+    )
 
-    return Report(stem=stem, path=path, format="html", title=title, published=published, authors=authors,
-                  body=body, citations=find_citations(body + " " + citations_html, set(notes)),
-                  notes=tuple(notes[n] for n in sorted(notes)))
+    return Report(
+        stem=stem,
+        path=path,
+        format="html",
+        title=title,
+        published=published,
+        authors=authors,
+        body=body,
+        citations=find_citations(body + " " + citations_html, set(notes)),
+        notes=tuple(notes[n] for n in sorted(notes)),
+    )

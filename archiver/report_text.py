@@ -17,7 +17,7 @@ _NOTES_HEADING_RE = re.compile(
 # A label alone on its line ("File Attachments:", "Offsite Authors:") ends the notes.
 _FOOTER_RE = re.compile(r"^\s*[A-Z][\w ]{0,40}:\s*$")
 _HEADING_RE = re.compile(r"^\s*#{1,6}\s")
-_MD_LINK_RE = re.compile(r"\[([^\]]*)\]\((<[^>]*>|[^)\s]*(?:\([^)\s]*\)[^)\s]*)*)(?:\s+\"[^\"]*\")?\)")
+_MD_LINK_RE = re.compile(r"\[([^\]]*)\]\((<[^>]*>|[^()\s]*(?:\([^()\s]*\)[^()\s]*)*)(?:\s+\"[^\"]*\")?\)")
 _MD_ESCAPE_RE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!~|])")
 _FRONT_MATTER_RE = re.compile(r"\A---\n(.*?)\n(?:---|\.\.\.)\n", re.DOTALL)
 
@@ -31,7 +31,7 @@ def _front_matter(text: str) -> tuple[dict[str, str], str]:
         key, colon, value = line.partition(":")
         if colon and key.strip() and not key.startswith((" ", "\t", "-")):
             fields[key.strip().lower()] = value.strip().strip("\"'")
-    return fields, text[match.end():]
+    return fields, text[match.end() :]
 
 
 def _segments(text: str, markdown: bool) -> tuple[Segment, ...]:
@@ -41,7 +41,7 @@ def _segments(text: str, markdown: bool) -> tuple[Segment, ...]:
     pieces: list[Segment] = []
     position = 0
     for match in _MD_LINK_RE.finditer(text):
-        pieces.append(Segment(_MD_ESCAPE_RE.sub(r"\1", text[position:match.start()])))
+        pieces.append(Segment(_MD_ESCAPE_RE.sub(r"\1", text[position : match.start()])))
         pieces.append(Segment(match.group(2).strip("<>"), is_href=True))
         pieces.append(Segment(_MD_ESCAPE_RE.sub(r"\1", match.group(1))))
         position = match.end()
@@ -90,7 +90,12 @@ def _collect(lines: list[str], markdown: bool) -> tuple[dict[int, list[str]], se
         j = i + 1
         while j < len(lines):
             following = lines[j]
-            if footnote_def and not following.strip() and j + 1 < len(lines) and lines[j + 1].startswith(("    ", "\t")):
+            if (
+                footnote_def
+                and not following.strip()
+                and j + 1 < len(lines)
+                and lines[j + 1].startswith(("    ", "\t"))
+            ):
                 body.append("")  # a blank line inside an indented multi-paragraph footnote
                 used.add(j)
                 j += 1
@@ -124,12 +129,20 @@ def parse(text: str, *, stem: str, path: str, markdown: bool) -> Report:
     authors = tuple(dict.fromkeys(authors + footer_authors))
 
     notes = tuple(
-        Note(n, "\n".join(texts), _segments("\n".join(texts), markdown))
-        for n, texts in sorted(notes_by_n.items())
+        Note(n, "\n".join(texts), _segments("\n".join(texts), markdown)) for n, texts in sorted(notes_by_n.items())
     )
     citations = find_citations(body, set(notes_by_n))
-    return Report(stem=stem, path=path, format="markdown" if markdown else "text", title=title,
-                  published=published, authors=authors, body=body, citations=citations, notes=notes)
+    return Report(
+        stem=stem,
+        path=path,
+        format="markdown" if markdown else "text",
+        title=title,
+        published=published,
+        authors=authors,
+        body=body,
+        citations=citations,
+        notes=notes,
+    )
 
 
 def _footer_authors(lines: list[str]) -> tuple[str, ...]:
@@ -140,7 +153,7 @@ def _footer_authors(lines: list[str]) -> tuple[str, ...]:
         if colon and re.fullmatch(r"\s*(?:offsite\s+)?authors?\s*", label, re.IGNORECASE):
             if rest.strip():
                 names.extend(split_authors(rest))
-            for following in lines[i + 1:]:
+            for following in lines[i + 1 :]:
                 if not following.strip() or _FOOTER_RE.match(following):
                     break
                 names.extend(split_authors(following))

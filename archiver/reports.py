@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -13,8 +14,15 @@ import charset_normalizer
 
 from archiver.errors import ReportError
 
-REPORT_SUFFIXES = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown",
-                   ".html": "html", ".htm": "html", ".xhtml": "html"}
+REPORT_SUFFIXES = {
+    ".txt": "text",
+    ".text": "text",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
+}
 MAX_REPORT_BYTES = 50 * 1024 * 1024
 
 
@@ -52,13 +60,18 @@ class Report:
 
 def decode(data: bytes) -> str:
     """Bytes of any common encoding as text: BOM first, then UTF-8, then detection."""
-    for bom, encoding in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"),
-                          (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
-                          (codecs.BOM_UTF16_BE, "utf-16")):
+    for bom, encoding in (
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
         if data.startswith(bom):
             return data.decode(encoding, errors="replace")
-    if _looks_utf16(data):
-        return data.decode("utf-16-le" if data[1] == 0 else "utf-16-be", errors="replace")
+    utf16 = _utf16_without_bom(data)
+    if utf16:
+        return data.decode(utf16, errors="replace")
     if b"\x00" in data[:4096]:
         raise ReportError("binary file, not a report")
     try:
@@ -71,13 +84,22 @@ def decode(data: bytes) -> str:
     return str(best)
 
 
-def _looks_utf16(data: bytes) -> bool:
-    sample = data[:2000]
-    if len(sample) < 4:
-        return False
-    even_zero = sample[0::2].count(0) / max(1, len(sample[0::2]))
-    odd_zero = sample[1::2].count(0) / max(1, len(sample[1::2]))
-    return max(even_zero, odd_zero) > 0.3 and min(even_zero, odd_zero) < 0.05
+def _utf16_without_bom(data: bytes) -> str | None:
+    """'utf-16-le' or 'utf-16-be' when the bytes look like UTF-16 without a BOM."""
+    sample = data[:4000]
+    if len(sample) < 8 or b"\x00" not in sample:
+        return None
+    even, odd = Counter(sample[0::2]), Counter(sample[1::2])
+
+    def share_of_top_two(counts: Counter[int]) -> float:
+        return sum(n for _, n in counts.most_common(2)) / max(1, sum(counts.values()))
+
+    # One script's text has few distinct high bytes (0x00 for Latin, 0x04 for Cyrillic).
+    if share_of_top_two(odd) > 0.85 and share_of_top_two(even) < 0.7:
+        return "utf-16-le"
+    if share_of_top_two(even) > 0.85 and share_of_top_two(odd) < 0.7:
+        return "utf-16-be"
+    return None
 
 
 def normalize_newlines(text: str) -> str:
@@ -136,23 +158,30 @@ def find_reports(path: Path) -> Iterator[Path]:
 
 # ----- metadata shared by the format parsers ------------------------------------------------
 
-_MONTHS = {name: i for i, names in enumerate([
-    ("january", "jan", "января", "январь", "студзеня", "січня"),
-    ("february", "feb", "февраля", "февраль", "лютага", "лютого"),
-    ("march", "mar", "марта", "март", "сакавіка", "березня"),
-    ("april", "apr", "апреля", "апрель", "красавіка", "квітня"),
-    ("may", "мая", "май", "мая", "траўня", "травня"),
-    ("june", "jun", "июня", "июнь", "чэрвеня", "червня"),
-    ("july", "jul", "июля", "июль", "ліпеня", "липня"),
-    ("august", "aug", "августа", "август", "жніўня", "серпня"),
-    ("september", "sep", "sept", "сентября", "сентябрь", "верасня", "вересня"),
-    ("october", "oct", "октября", "октябрь", "кастрычніка", "жовтня"),
-    ("november", "nov", "ноября", "ноябрь", "лістапада", "листопада"),
-    ("december", "dec", "декабря", "декабрь", "снежня", "грудня"),
-], start=1) for name in names}
+_MONTHS = {
+    name: i
+    for i, names in enumerate(
+        [
+            ("january", "jan", "января", "январь", "студзеня", "січня"),
+            ("february", "feb", "февраля", "февраль", "лютага", "лютого"),
+            ("march", "mar", "марта", "март", "сакавіка", "березня"),
+            ("april", "apr", "апреля", "апрель", "красавіка", "квітня"),
+            ("may", "мая", "май", "мая", "траўня", "травня"),
+            ("june", "jun", "июня", "июнь", "чэрвеня", "червня"),
+            ("july", "jul", "июля", "июль", "ліпеня", "липня"),
+            ("august", "aug", "августа", "август", "жніўня", "серпня"),
+            ("september", "sep", "sept", "сентября", "сентябрь", "верасня", "вересня"),
+            ("october", "oct", "октября", "октябрь", "кастрычніка", "жовтня"),
+            ("november", "nov", "ноября", "ноябрь", "лістапада", "листопада"),
+            ("december", "dec", "декабря", "декабрь", "снежня", "грудня"),
+        ],
+        start=1,
+    )
+    for name in names
+}
 _MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
 _DATE_RES = [
-    re.compile(r"\b(?P<year>(?:19|20)\d\d)-(?P<mnum>\d\d)-(?P<day>\d\d)\b"),
+    re.compile(r"(?<!\d)(?P<year>(?:19|20)\d\d)-(?P<mnum>\d\d)-(?P<day>\d\d)(?!\d)"),
     re.compile(_MONTH + r"\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<year>(?:19|20)\d\d)\b", re.IGNORECASE),
     re.compile(r"\b(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+" + _MONTH + r",?\s+(?P<year>(?:19|20)\d\d)\b", re.IGNORECASE),
     re.compile(r"\b(?P<day>\d{1,2})\.(?P<mnum>\d{1,2})\.(?P<year>(?:19|20)\d\d)\b"),
