@@ -19,7 +19,7 @@ _AT_RE = re.compile(r"[\(\[\{]+\s*(?:@|at)\s*[\)\]\}]+", re.IGNORECASE)
 # "hxxp", "hXXps", "h**p", "h__p", "hxtp", "meow": only as a scheme.
 _SCHEME = r"(?:h(?:tt|xx|\*\*|__|xt|tx)ps?|meows?)"
 _SCHEME_SEP = r"(?:" + _SEP_RE.pattern + r"|(?::|" + _COLON_RE.pattern + r")(?://|\\\\|\[/\]\[/\]|\[//\]|/\s*/))"
-_START_RE = re.compile(_SCHEME + _SCHEME_SEP, re.IGNORECASE)
+START_RE = re.compile(_SCHEME + _SCHEME_SEP, re.IGNORECASE)
 _SCHEME_FIX_RE = re.compile(r"^" + _SCHEME + _SCHEME_SEP, re.IGNORECASE)
 
 # Schemes that are never a web page: reported as unparsed, never fetched.
@@ -153,7 +153,7 @@ def _pieces(token: str) -> Iterator[tuple[str, bool]]:
     """Split one whitespace-free token at every scheme that starts a new link."""
     starts = [
         m.start()
-        for m in _START_RE.finditer(token)
+        for m in START_RE.finditer(token)
         if m.start() == 0 or (token[m.start() - 1] not in _GLUE and not token[m.start() - 1].isalnum())
     ]
     if not starts:
@@ -187,9 +187,9 @@ def join_wrapped(text: str) -> str:
             last = previous.rsplit(" ", 1)[-1] if previous else ""
             first = stripped.split(" ", 1)[0]
             if (
-                _START_RE.search(last)
+                START_RE.search(last)
                 and not last.endswith((";", ","))
-                and not _START_RE.match(first)
+                and not START_RE.match(first)
                 and not re.match(r"^\[\^?\d+\]", first)
                 and _CONTINUATION_RE.match(first)
                 and (last.endswith(_INCOMPLETE_END) or re.search(r"[/?=&%_#]|\d-|\w\.\w", first))
@@ -208,7 +208,7 @@ def find_links(text: str) -> list[Found]:
         if not token:
             continue
         other = _OTHER_SCHEME_RE.search(token)
-        if other and not _START_RE.search(token[: other.start()]):
+        if other and not START_RE.search(token[: other.start()]):
             found.append(Found(strip_trailing(other.group(0)), None))
             continue
         for piece, has_scheme in _pieces(token):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from archiver.refang import START_RE
 from archiver.reports import Note, Report, Segment, find_authors, find_citations, find_date, split_authors
 
 _SPACE = r"[ \t\u00a0\u2002-\u200a\u202f]"
@@ -19,6 +20,7 @@ _FOOTER_RE = re.compile(r"^\s*[A-Z][\w ]{0,40}:\s*$")
 _HEADING_RE = re.compile(r"^\s*#{1,6}\s")
 _MD_LINK_RE = re.compile(r"\[([^\]]*)\]\((<[^>]*>|[^()\s]*(?:\([^()\s]*\)[^()\s]*)*)(?:\s+\"[^\"]*\")?\)")
 _MD_ESCAPE_RE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!~|])")
+_LINK_LINE_RE = re.compile(r"^[\s;,]*" + START_RE.pattern, re.IGNORECASE)
 _FRONT_MATTER_RE = re.compile(r"\A---\n(.*?)\n(?:---|\.\.\.)\n", re.DOTALL)
 
 
@@ -47,6 +49,14 @@ def _segments(text: str, markdown: bool) -> tuple[Segment, ...]:
         position = match.end()
     pieces.append(Segment(_MD_ESCAPE_RE.sub(r"\1", text[position:])))
     return tuple(p for p in pieces if p.text)
+
+
+def _orphan_link_line(lines: list[str], blank: int) -> bool:
+    """Whether the next non-blank line after this blank one is only more links for the same note."""
+    for line in lines[blank + 1 :]:
+        if line.strip():
+            return bool(_LINK_LINE_RE.match(line)) and not _BRACKET_NOTE_RE.match(line)
+    return False
 
 
 def _ends_note(line: str, markdown: bool) -> bool:
@@ -99,6 +109,9 @@ def _collect(lines: list[str], markdown: bool) -> tuple[dict[int, list[str]], se
                 body.append("")  # a blank line inside an indented multi-paragraph footnote
                 used.add(j)
                 j += 1
+                continue
+            if not following.strip() and _orphan_link_line(lines, j):
+                j += 1  # a note's links continued after a blank line
                 continue
             if _ends_note(following, markdown) or (in_list_section and _LIST_NOTE_RE.match(following)):
                 break
