@@ -11,8 +11,11 @@ import click
 from rich.console import Console
 
 from archiver import __version__
-from archiver.errors import ArchiverError
-from archiver.render import print_footnotes, print_json, report_dict
+from archiver.catalog import Catalog
+from archiver.config import archive_path, load_settings
+from archiver.errors import ArchiverError, LockedError
+from archiver.pipeline import run as run_archive
+from archiver.render import RunProgress, print_footnotes, print_json, print_run_summary, print_status, report_dict
 from archiver.reports import Report, Unreadable, load_reports
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -23,6 +26,30 @@ err_console = Console(stderr=True)
 def json_option(func: F) -> F:
     """--json: print JSON for scripts instead of a table for people."""
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(func)
+
+
+def archive_option(func: F) -> F:
+    """--archive DIR, else $ARCHIVER_ARCHIVE, else ./archive."""
+    return click.option(
+        "--archive",
+        "archive",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Archive directory (default: $ARCHIVER_ARCHIVE, else ./archive).",
+    )(func)
+
+
+def network_options(func: F) -> F:
+    """--proxy and --allow-private, honoured by every fetch."""
+    func = click.option(
+        "--allow-private", is_flag=True, default=None, help="Allow fetching loopback, private and link-local addresses."
+    )(func)
+    return click.option(
+        "--proxy",
+        metavar="URL",
+        default=None,
+        help="Proxy for every fetch (else HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY).",
+    )(func)
 
 
 def error(message: str) -> None:
@@ -54,6 +81,80 @@ def footnotes_command(paths: tuple[Path, ...], as_json: bool) -> None:
     else:
         print_footnotes(reports, Console(highlight=False))
     sys.exit(1 if failed else 0)
+
+
+@cli.command("run")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@archive_option
+@network_options
+@click.option("--per-host", type=click.IntRange(min=1), default=None, help="Simultaneous connections to one host [2].")
+@click.option(
+    "--delay", type=click.FloatRange(min=0), default=None, help="Seconds between two request starts to one host [1.0]."
+)
+@click.option("--concurrency", type=click.IntRange(min=1), default=None, help="Simultaneous fetches in all [16].")
+@click.option(
+    "--max-duration",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Stop starting new fetches after this many seconds; the rest waits for the next run.",
+)
+@click.option("--user-agent", default=None, help="User-Agent header (default names archiver and a contact URL).")
+@json_option
+def run_command(
+    paths: tuple[Path, ...],
+    archive: Path | None,
+    proxy: str | None,
+    allow_private: bool | None,
+    per_host: int | None,
+    delay: float | None,
+    concurrency: int | None,
+    max_duration: float | None,
+    user_agent: str | None,
+    as_json: bool,
+) -> None:
+    """Add reports (files or directories) to the archive, then check every tracked link.
+
+    Fetches each link politely, stores the raw response (WARC) and its main text,
+    compares with the first capture and updates each link's verdict. Safe to run again
+    at any time, also after it was killed. Exit status 0 when the run completed,
+    whatever the links' verdicts; 1 when it could not run; 75 when another run holds
+    the archive (that run is not waited for).
+    """
+    root = archive_path(archive)
+    settings = load_settings(root).replace(
+        per_host=per_host,
+        delay=delay,
+        concurrency=concurrency,
+        max_duration=max_duration,
+        proxy=proxy,
+        allow_private=allow_private,
+        user_agent=user_agent,
+    )
+    with RunProgress(err_console) as progress:
+        try:
+            summary = run_archive(root, list(paths), settings, on_checked=progress.checked)
+        except LockedError as exc:
+            error(str(exc))
+            sys.exit(75)
+    for failed in summary.reports_failed:
+        error(failed["error"])
+    if as_json:
+        print_json(summary.as_dict())
+    else:
+        print_run_summary(summary.as_dict(), Console(highlight=False))
+
+
+@cli.command("status")
+@archive_option
+@json_option
+def status_command(archive: Path | None, as_json: bool) -> None:
+    """Every tracked link and its verdict."""
+    with Catalog.open(archive_path(archive), create=False) as catalog:
+        rows = catalog.status_rows()
+    if as_json:
+        print_json(rows)
+    else:
+        print_status(rows, Console(highlight=False))
 
 
 def main() -> None:

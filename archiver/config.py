@@ -2,11 +2,58 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import tomllib
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from archiver import __version__
+from archiver.errors import ConfigError
 
 DEFAULT_ARCHIVE = Path("archive")
 ARCHIVE_ENV = "ARCHIVER_ARCHIVE"
+CONFIG_NAME = "archiver.toml"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every tunable of a run. The archive's archiver.toml sets any of them; flags win."""
+
+    # Politeness (scrapy's AutoThrottle defaults are gentler than most crawlers': so are ours).
+    per_host: int = 2  # simultaneous connections to one host
+    delay: float = 1.0  # seconds between two request starts to one host
+    concurrency: int = 16  # simultaneous fetches in all
+    user_agent: str = f"archiver/{__version__} (source-link archiver; +https://github.com/archiver-project/archiver)"
+    # Time-outs, in seconds.
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    total_timeout: float = 120.0  # one request, from connect to the body's last byte
+    # Retries within one run, for passing failures (time-outs, resets, 5xx, 429).
+    retries: int = 2
+    backoff: float = 2.0  # first back-off; doubles each retry, with jitter
+    max_backoff: float = 60.0  # a Retry-After longer than this is not waited for in this run
+    # Limits.
+    max_redirects: int = 10
+    max_body: int = 50 * 1024 * 1024  # bytes on the wire
+    max_decoded: int = 100 * 1024 * 1024  # bytes after gzip/brotli/deflate decoding
+    warc_max_size: int = 1024 * 1024 * 1024  # rotate WARC files past this size
+    # Network.
+    allow_private: bool = False
+    proxy: str | None = None
+    # Verdicts.
+    dead_after_failures: int = 3  # consecutive failing runs before "dead"...
+    dead_after_hours: float = 48.0  # ...that also span at least this long
+    change_threshold: float = 0.6  # main-text similarity below this is "changed"
+    # Scheduling.
+    extract_workers: int = 0  # processes for text extraction; 0 means one per core
+    max_duration: float | None = None  # seconds; a run stops starting new fetches after this
+    recheck_interval: float = 0.0  # hours; a stable ok link is not re-checked sooner than this
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with the given settings changed; None values are ignored (unset flags)."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
 def archive_path(flag: Path | None) -> Path:
@@ -15,3 +62,30 @@ def archive_path(flag: Path | None) -> Path:
         return flag
     env = os.environ.get(ARCHIVE_ENV)
     return Path(env) if env else DEFAULT_ARCHIVE
+
+
+def load_settings(archive: Path) -> Settings:
+    """Settings from ARCHIVE/archiver.toml (top level or an [archiver] table), else the defaults."""
+    path = archive / CONFIG_NAME
+    if not path.exists():
+        return Settings()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    table = data.get("archiver", data)
+    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        name = key.replace("-", "_")
+        if name not in fields:
+            raise ConfigError(f"{path}: unknown setting {key!r} (known: {', '.join(sorted(fields))})")
+        default = getattr(Settings(), name)
+        if (
+            default is not None
+            and not isinstance(value, type(default))
+            and not (isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool))
+        ):
+            raise ConfigError(f"{path}: {key} must be {type(default).__name__}, not {value!r}")
+        values[name] = float(value) if isinstance(default, float) else value
+    return Settings(**values)

@@ -226,3 +226,47 @@ def find_links(text: str) -> list[Found]:
 def unique(urls: Iterable[str]) -> list[str]:
     """Drop repeats, keeping the first occurrence's place."""
     return list(dict.fromkeys(urls))
+
+
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_PCT_RE = re.compile(r"%([0-9A-Fa-f]{2})")
+
+
+def _normalize_escapes(part: str, safe: str) -> str:
+    """Percent-encode what must be, upper-case escapes, decode escaped unreserved characters."""
+    from urllib.parse import quote
+
+    def fix(match: re.Match[str]) -> str:
+        char = chr(int(match.group(1), 16))
+        return char if char in _UNRESERVED else "%" + match.group(1).upper()
+
+    return _PCT_RE.sub(fix, quote(part, safe=safe + "%"))
+
+
+def host_of(url: str) -> str:
+    """A URL's host, lower-cased, for politeness and grouping."""
+    from urllib.parse import urlsplit
+
+    return (urlsplit(url).hostname or "").lower().rstrip(".")
+
+
+def canonical(url: str) -> str:
+    """One spelling per resource, for the catalog's "one link per URL": case, IDNA, port, escapes, no fragment."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")
+    try:
+        host = idna.encode(host, uts46=True).decode("ascii") if not host.isascii() else host.lower()
+    except idna.IDNAError:
+        host = host.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    netloc = host if port is None or (scheme, port) in (("http", 80), ("https", 443)) else f"{host}:{port}"
+    if parts.username:
+        netloc = parts.username + (f":{parts.password}" if parts.password else "") + "@" + netloc
+    path = _normalize_escapes(parts.path or "/", safe="/;:@!$&'()*+,=")
+    query = _normalize_escapes(parts.query, safe="/?;:@!$&'()*+,=")
+    return urlunsplit((scheme, netloc, path, query, ""))

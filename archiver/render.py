@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from archiver.footnotes import Footnote, footnotes
+from archiver.pipeline import Checked
 from archiver.reports import Report
 
 
@@ -67,3 +71,103 @@ def print_footnotes(reports: list[Report], console: Console) -> None:
         console.print(
             f"  {len(notes)} footnotes, {links} links ({distinct} distinct), {flagged} with problems\n", highlight=False
         )
+
+
+_VERDICT_STYLE = {
+    "ok": "green",
+    "changed": "magenta",
+    "dead": "red",
+    "failing": "yellow",
+    "blocked": "cyan",
+    "pending": "dim",
+}
+_VERDICT_ORDER = ["dead", "changed", "blocked", "failing", "pending", "ok"]
+
+
+class RunProgress:
+    """A progress bar on a terminal; one plain log line per link otherwise (cron)."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> RunProgress:
+        if self.console.is_terminal:
+            self._progress = Progress(
+                TextColumn("[bold]archiving"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.description}"),
+                console=self.console,
+                transient=True,
+            )
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def checked(self, item: Checked) -> None:
+        """One link done."""
+        if self._progress is not None:
+            if self._task is None:
+                self._task = self._progress.add_task("", total=item.total)
+            self._progress.update(self._task, completed=item.done, description=f"{item.verdict}: {item.url}"[:80])
+            if item.verdict != "ok":
+                self._progress.console.print(
+                    f"[{_VERDICT_STYLE.get(item.verdict, '')}]{item.verdict:8}[/] "
+                    f"{escape(item.url)}  [dim]{escape(item.reason)}[/]",
+                    highlight=False,
+                )
+            return
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.console.print(
+            f"{stamp} [{item.done}/{item.total}] {item.verdict} {item.url} ({item.reason})",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+
+
+def print_run_summary(summary: dict[str, Any], console: Console) -> None:
+    """The end of a run, for people."""
+    links = summary["links"]
+    console.print(
+        f"run {summary['run']} {summary['status']} in {summary['duration_seconds']} s: "
+        f"{len(summary['reports']['added'])} report(s) added, {links['checked']} of "
+        f"{links['to_check']} links checked ({links['new']} new)"
+        + (f", {links['left_for_next_run']} left for the next run" if links["left_for_next_run"] else "")
+    )
+    counts = "  ".join(f"[{_VERDICT_STYLE[v]}]{v}[/] {n}" for v, n in summary["verdicts"].items())
+    console.print(f"verdicts: {counts}")
+
+
+def print_status(rows: list[dict[str, Any]], console: Console) -> None:
+    """Links grouped by verdict, the worst first."""
+    if not rows:
+        console.print("no links tracked yet: `archiver run REPORTS...` adds some")
+        return
+    for verdict in _VERDICT_ORDER:
+        group = [r for r in rows if r["verdict"] == verdict]
+        if not group:
+            continue
+        table = Table(
+            title=f"{verdict} ({len(group)})",
+            title_style=f"bold {_VERDICT_STYLE[verdict]}",
+            title_justify="left",
+            box=None,
+            show_header=True,
+            header_style="bold",
+        )
+        table.add_column("url", overflow="fold")
+        table.add_column("reason")
+        table.add_column("cited by")
+        table.add_column("last checked")
+        for row in group:
+            cited = ", ".join(f"{c['report']}#{c['n']}" for c in row["cited_by"])
+            table.add_row(row["url"], row["reason"], cited, row["last_checked"] or "-")
+        console.print(table)
+        console.print()

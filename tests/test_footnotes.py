@@ -206,5 +206,5 @@ def test_arbitrary_text_never_crashes_the_parser(parts: list[str], fmt: str) -> 
 
 def test_links_continued_after_a_blank_line_stay_with_their_note(tmp_path: Path) -> None:
     path = tmp_path / "orphan.txt"
-    path.write_text("T\n\nA.[1] B.[2]\n\n[1] https://a(.)ru/1;;\n\nhttps://b(.)ru/2\n\n[2] https://c(.)ru/3\n\nThe end.\n")
+    path.write_text("T\n\nA.[1] B.[2]\n\n[1] https://a(.)ru/1;;\n\nhttps://b(.)ru/2\n\n[2] https://c(.)ru/3\n\nEnd.\n")
     assert by_n(path) == {1: (["https://a.ru/1", "https://b.ru/2"], []), 2: (["https://c.ru/3"], [])}

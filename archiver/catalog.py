@@ -1,0 +1,478 @@
+"""The SQLite catalog: schema, migrations and queries. The only SQL in the program."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from archiver.errors import ArchiveError
+
+CATALOG_NAME = "catalog.sqlite"
+
+# Numbered migrations, applied in order and recorded in schema_migrations (sqlite-utils' way).
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE reports (
+        report TEXT PRIMARY KEY, path TEXT, title TEXT, published TEXT, authors TEXT NOT NULL DEFAULT '[]',
+        format TEXT, added_at TEXT NOT NULL, updated_at TEXT NOT NULL
+    );
+    CREATE TABLE footnotes (
+        report TEXT NOT NULL REFERENCES reports(report) ON DELETE CASCADE, n INTEGER NOT NULL,
+        text TEXT, problems TEXT NOT NULL DEFAULT '[]', PRIMARY KEY (report, n)
+    );
+    CREATE TABLE links (
+        id INTEGER PRIMARY KEY, url TEXT NOT NULL, canonical TEXT NOT NULL UNIQUE, host TEXT NOT NULL,
+        added_at TEXT NOT NULL, verdict TEXT NOT NULL DEFAULT 'pending', reason TEXT NOT NULL DEFAULT 'never checked',
+        verdict_since TEXT, http_status INTEGER, first_archived TEXT, last_checked TEXT,
+        first_capture INTEGER, last_capture INTEGER, failures_in_row INTEGER NOT NULL DEFAULT 0,
+        failing_since TEXT, final_url TEXT, etag TEXT, last_modified TEXT
+    );
+    CREATE TABLE citations (
+        report TEXT NOT NULL REFERENCES reports(report) ON DELETE CASCADE, n INTEGER NOT NULL,
+        position INTEGER NOT NULL, link INTEGER NOT NULL REFERENCES links(id), PRIMARY KEY (report, n, position)
+    );
+    CREATE INDEX citations_link ON citations(link);
+    CREATE TABLE captures (
+        id INTEGER PRIMARY KEY, link INTEGER NOT NULL REFERENCES links(id), fetched_at TEXT NOT NULL,
+        url TEXT NOT NULL, final_url TEXT NOT NULL, http_status INTEGER NOT NULL, content_type TEXT,
+        warc_file TEXT NOT NULL, warc_offset INTEGER NOT NULL, warc_length INTEGER NOT NULL,
+        revisit_of INTEGER REFERENCES captures(id), payload_digest TEXT, content_digest TEXT, body_size INTEGER,
+        text_digest TEXT, text_length INTEGER, kind TEXT, title TEXT, authors TEXT, published TEXT,
+        language TEXT, extractor TEXT
+    );
+    CREATE INDEX captures_link ON captures(link, fetched_at);
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT, status TEXT NOT NULL,
+        pid INTEGER, summary TEXT
+    );
+    CREATE TABLE checks (
+        id INTEGER PRIMARY KEY, link INTEGER NOT NULL REFERENCES links(id), run INTEGER REFERENCES runs(id),
+        started_at TEXT NOT NULL, elapsed REAL, url TEXT NOT NULL, final_url TEXT, redirects TEXT NOT NULL DEFAULT '[]',
+        http_status INTEGER, failure TEXT, detail TEXT, payload_digest TEXT, capture INTEGER REFERENCES captures(id),
+        similarity REAL, diff TEXT, verdict TEXT NOT NULL, reason TEXT NOT NULL
+    );
+    CREATE INDEX checks_link ON checks(link, started_at);
+    CREATE TABLE warc_files (name TEXT PRIMARY KEY, created_at TEXT NOT NULL, committed_size INTEGER NOT NULL);
+    """,
+]
+
+
+def iso(moment: datetime | None) -> str | None:
+    """A UTC time as the contract writes it: 2026-11-24T02:00:11Z."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(value: str | None) -> datetime | None:
+    """The inverse of iso()."""
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True, slots=True)
+class LinkState:
+    """A tracked link and what the next check needs to know about it."""
+
+    id: int
+    url: str
+    host: str
+    verdict: str
+    verdict_since: datetime | None
+    failures_in_row: int
+    failing_since: datetime | None
+    etag: str | None
+    last_modified: str | None
+    first_text_digest: str | None
+    first_archived: datetime | None
+    last_payload_digest: str | None
+    last_capture_id: int | None
+    last_capture_url: str | None
+    last_capture_at: datetime | None
+    last_text_digest: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureRow:
+    """A new capture to record."""
+
+    fetched_at: datetime
+    url: str
+    final_url: str
+    http_status: int
+    content_type: str
+    warc_file: str
+    warc_offset: int
+    warc_length: int
+    revisit_of: int | None
+    payload_digest: str | None
+    content_digest: str | None
+    body_size: int
+    text_digest: str | None
+    text_length: int | None
+    kind: str | None
+    title: str | None
+    authors: str | None
+    published: str | None
+    language: str | None
+    extractor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRow:
+    """A check to record, and the link's new state."""
+
+    link: int
+    run: int | None
+    started_at: datetime
+    elapsed: float
+    url: str
+    final_url: str | None
+    redirects: Sequence[dict[str, Any]]
+    http_status: int | None
+    failure: str | None
+    detail: str
+    payload_digest: str | None
+    similarity: float | None
+    diff: str | None
+    verdict: str
+    reason: str
+    verdict_since: datetime
+    failures_in_row: int
+    failing_since: datetime | None
+    etag: str | None
+    last_modified: str | None
+
+
+class Catalog:
+    """One writing connection to ARCHIVE/catalog.sqlite (WAL mode), one short transaction per link."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self.db = connection
+        self.path = path
+
+    @classmethod
+    def open(cls, archive: Path, *, create: bool = True, shared: bool = False) -> Catalog:
+        """Open (and create or migrate) the catalog of an archive directory.
+
+        shared: the connection may be handed to another thread (one at a time).
+        """
+        path = archive / CATALOG_NAME
+        try:
+            if create:
+                archive.mkdir(parents=True, exist_ok=True)
+            elif not path.exists():
+                raise ArchiveError(f"{archive}: no archive here (no {CATALOG_NAME}); run `archiver run` first")
+            connection = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=not shared)
+            connection.row_factory = sqlite3.Row
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")
+            connection.execute("PRAGMA foreign_keys=ON")
+            catalog = cls(connection, path)
+            catalog._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise ArchiveError(f"{path}: not a usable catalog: {exc}") from exc
+        except OSError as exc:
+            raise ArchiveError(f"{archive}: cannot use this archive directory: {exc}") from exc
+        return catalog
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        self.db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT)")
+        done = {row[0] for row in self.db.execute("SELECT version FROM schema_migrations")}
+        for version, script in enumerate(MIGRATIONS, start=1):
+            if version in done:
+                continue
+            with self.transaction() as db:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, iso(datetime.now(UTC))))
+        newest = max(done, default=0)
+        if newest > len(MIGRATIONS):
+            raise ArchiveError(f"{self.path}: made by a newer archiver (schema {newest}); upgrade archiver")
+
+    # ----- reports ------------------------------------------------------------------------
+
+    def save_report(
+        self,
+        report: Any,
+        notes: Sequence[Any],
+        canonical: Callable[[str], str],
+        host_of: Callable[[str], str],
+        now: datetime,
+    ) -> int:
+        """Add or refresh a report, its footnotes and what they cite; returns the number of new links."""
+        stamp = iso(now)
+        new_links = 0
+        with self.transaction() as db:
+            db.execute(
+                """INSERT INTO reports (report, path, title, published, authors, format, added_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(report) DO UPDATE SET path=excluded.path, title=excluded.title,
+                   published=excluded.published, authors=excluded.authors, format=excluded.format,
+                   updated_at=excluded.updated_at""",
+                (
+                    report.stem,
+                    report.path,
+                    report.title,
+                    report.published,
+                    json.dumps(list(report.authors)),
+                    report.format,
+                    stamp,
+                    stamp,
+                ),
+            )
+            db.execute("DELETE FROM footnotes WHERE report = ?", (report.stem,))
+            db.execute("DELETE FROM citations WHERE report = ?", (report.stem,))
+            for note in notes:
+                db.execute(
+                    "INSERT INTO footnotes (report, n, text, problems) VALUES (?, ?, ?, ?)",
+                    (report.stem, note.n, note.text, json.dumps([str(p) for p in note.problems])),
+                )
+                for position, url in enumerate(note.urls):
+                    key = canonical(url)
+                    row = db.execute("SELECT id FROM links WHERE canonical = ?", (key,)).fetchone()
+                    if row is None:
+                        cursor = db.execute(
+                            "INSERT INTO links (url, canonical, host, added_at) VALUES (?, ?, ?, ?)",
+                            (url, key, host_of(url), stamp),
+                        )
+                        link_id = cursor.lastrowid
+                        new_links += 1
+                    else:
+                        link_id = row["id"]
+                    db.execute(
+                        "INSERT INTO citations (report, n, position, link) VALUES (?, ?, ?, ?)",
+                        (report.stem, note.n, position, link_id),
+                    )
+        return new_links
+
+    # ----- the run --------------------------------------------------------------------------
+
+    def links_to_check(self, now: datetime, recheck_hours: float) -> list[LinkState]:
+        """Cited links in the order a night should spend its time on them.
+
+        Never captured first, then unsettled (failing), then the longest unchecked;
+        with a re-check interval, stable ok links checked more recently than it wait.
+        """
+        rows = self.db.execute(
+            """SELECT l.*, f.text_digest AS first_text_digest, f.fetched_at AS first_fetched,
+                      c.payload_digest AS last_payload_digest, c.id AS last_capture_id,
+                      c.final_url AS last_capture_url, c.fetched_at AS last_capture_at,
+                      c.text_digest AS last_text_digest
+               FROM links l
+               LEFT JOIN captures f ON f.id = l.first_capture
+               LEFT JOIN captures c ON c.id = l.last_capture
+               WHERE l.id IN (SELECT link FROM citations)
+               ORDER BY (l.first_capture IS NULL) DESC, (l.verdict = 'failing') DESC,
+                        l.last_checked IS NOT NULL, l.last_checked, l.id"""
+        ).fetchall()
+        result = []
+        for row in rows:
+            last = parse_iso(row["last_checked"])
+            if (
+                recheck_hours > 0
+                and row["verdict"] == "ok"
+                and last is not None
+                and (now - last).total_seconds() < recheck_hours * 3600
+            ):
+                continue
+            result.append(
+                LinkState(
+                    id=row["id"],
+                    url=row["url"],
+                    host=row["host"],
+                    verdict=row["verdict"],
+                    verdict_since=parse_iso(row["verdict_since"]),
+                    failures_in_row=row["failures_in_row"],
+                    failing_since=parse_iso(row["failing_since"]),
+                    etag=row["etag"],
+                    last_modified=row["last_modified"],
+                    first_text_digest=row["first_text_digest"],
+                    first_archived=parse_iso(row["first_fetched"]),
+                    last_payload_digest=row["last_payload_digest"],
+                    last_capture_id=row["last_capture_id"],
+                    last_capture_url=row["last_capture_url"],
+                    last_capture_at=parse_iso(row["last_capture_at"]),
+                    last_text_digest=row["last_text_digest"],
+                )
+            )
+        return result
+
+    def warc_committed(self) -> dict[str, int]:
+        """WARC file name -> the size up to which its records are committed."""
+        return {row[0]: row[1] for row in self.db.execute("SELECT name, committed_size FROM warc_files")}
+
+    def register_warc_file(self, name: str, size: int, now: datetime) -> None:
+        """A new WARC file and the size of its committed beginning (the warcinfo record)."""
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO warc_files VALUES (?, ?, ?)", (name, iso(now), size))
+
+    def start_run(self, now: datetime, pid: int) -> int:
+        """Record a run's start; runs left 'running' by a killed process are marked 'killed'."""
+        with self.transaction() as db:
+            db.execute("UPDATE runs SET status = 'killed' WHERE status = 'running'")
+            cursor = db.execute("INSERT INTO runs (started_at, status, pid) VALUES (?, 'running', ?)", (iso(now), pid))
+            assert cursor.lastrowid is not None
+            return cursor.lastrowid
+
+    def finish_run(self, run: int, now: datetime, status: str, summary: dict[str, Any]) -> None:
+        """Record a run's end and its summary."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE runs SET finished_at = ?, status = ?, summary = ? WHERE id = ?",
+                (iso(now), status, json.dumps(summary), run),
+            )
+
+    def record_check(self, check: CheckRow, capture: CaptureRow | None, warc_size: tuple[str, int] | None) -> None:
+        """One link's check, its capture and the WARC file's committed size, in one transaction."""
+        with self.transaction() as db:
+            capture_id = None
+            if capture is not None:
+                cursor = db.execute(
+                    """INSERT INTO captures (link, fetched_at, url, final_url, http_status, content_type, warc_file,
+                       warc_offset, warc_length, revisit_of, payload_digest, content_digest, body_size, text_digest,
+                       text_length, kind, title, authors, published, language, extractor)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    (
+                        check.link,
+                        iso(capture.fetched_at),
+                        capture.url,
+                        capture.final_url,
+                        capture.http_status,
+                        capture.content_type,
+                        capture.warc_file,
+                        capture.warc_offset,
+                        capture.warc_length,
+                        capture.revisit_of,
+                        capture.payload_digest,
+                        capture.content_digest,
+                        capture.body_size,
+                        capture.text_digest,
+                        capture.text_length,
+                        capture.kind,
+                        capture.title,
+                        capture.authors,
+                        capture.published,
+                        capture.language,
+                        capture.extractor,
+                    ),
+                )
+                capture_id = cursor.lastrowid
+            if warc_size is not None:
+                db.execute("UPDATE warc_files SET committed_size = ? WHERE name = ?", (warc_size[1], warc_size[0]))
+            db.execute(
+                """INSERT INTO checks (link, run, started_at, elapsed, url, final_url, redirects, http_status,
+                   failure, detail, payload_digest, capture, similarity, diff, verdict, reason)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    check.link,
+                    check.run,
+                    iso(check.started_at),
+                    round(check.elapsed, 3),
+                    check.url,
+                    check.final_url,
+                    json.dumps(list(check.redirects)),
+                    check.http_status,
+                    check.failure,
+                    check.detail,
+                    check.payload_digest,
+                    capture_id,
+                    check.similarity,
+                    check.diff,
+                    check.verdict,
+                    check.reason,
+                ),
+            )
+            first = capture_id if capture is not None and capture.http_status < 300 else None
+            db.execute(
+                """UPDATE links SET verdict = ?, reason = ?, verdict_since = ?, http_status = ?, last_checked = ?,
+                   failures_in_row = ?, failing_since = ?, final_url = COALESCE(?, final_url),
+                   etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified),
+                   last_capture = COALESCE(?, last_capture),
+                   first_capture = COALESCE(first_capture, ?),
+                   first_archived = COALESCE(first_archived, ?)
+                   WHERE id = ?""",
+                (
+                    check.verdict,
+                    check.reason,
+                    iso(check.verdict_since),
+                    check.http_status,
+                    iso(check.started_at),
+                    check.failures_in_row,
+                    iso(check.failing_since),
+                    check.final_url,
+                    check.etag,
+                    check.last_modified,
+                    capture_id,
+                    first,
+                    iso(capture.fetched_at) if first and capture else None,
+                    check.link,
+                ),
+            )
+
+    # ----- reading ------------------------------------------------------------------------
+
+    def status_rows(self) -> list[dict[str, Any]]:
+        """Every tracked link with its verdict and what cites it."""
+        cited: dict[int, list[dict[str, Any]]] = {}
+        for row in self.db.execute("SELECT link, report, n FROM citations ORDER BY report, n, position"):
+            entry = {"report": row["report"], "n": row["n"]}
+            if entry not in cited.setdefault(row["link"], []):
+                cited[row["link"]].append(entry)
+        result = []
+        for row in self.db.execute("SELECT * FROM links ORDER BY id"):
+            if row["id"] not in cited:
+                continue
+            result.append(
+                {
+                    "url": row["url"],
+                    "verdict": row["verdict"],
+                    "reason": row["reason"],
+                    "http_status": row["http_status"],
+                    "first_archived": row["first_archived"],
+                    "last_checked": row["last_checked"],
+                    "cited_by": cited[row["id"]],
+                    "final_url": row["final_url"],
+                    "verdict_since": row["verdict_since"],
+                }
+            )
+        return result
+
+    def counts(self) -> dict[str, int]:
+        """How many cited links have each verdict."""
+        return {
+            row[0]: row[1]
+            for row in self.db.execute(
+                "SELECT verdict, COUNT(*) FROM links WHERE id IN (SELECT link FROM citations) GROUP BY verdict"
+            )
+        }

@@ -1,0 +1,202 @@
+"""Bytes and a content type to main text and metadata (trafilatura, beautifulsoup4, pypdf)."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import charset_normalizer
+from bs4 import BeautifulSoup
+
+MAX_TEXT_CHARS = 2_000_000
+
+# trafilatura and pypdf log their doubts about odd pages at WARNING: that is noise in a cron log.
+for _name in ("trafilatura", "htmldate", "courlan", "pypdf", "charset_normalizer"):
+    logging.getLogger(_name).setLevel(logging.ERROR)
+
+
+@dataclass(frozen=True, slots=True)
+class Extracted:
+    """A page's main text and what is known about it."""
+
+    kind: str  # "html", "pdf", "text", "json", "telegram", "binary"
+    text: str | None
+    title: str | None = None
+    authors: str | None = None
+    date: str | None = None
+    language: str | None = None
+    extractor: str = ""
+    error: str | None = None
+
+
+_META_CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([-\w:.]+)""", re.IGNORECASE)
+
+
+def sniff_kind(content_type: str, head: bytes, url: str = "") -> str:
+    """What a body is, from its Content-Type, else its first bytes."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    start = head.lstrip()[:512].lower()
+    if media == "application/pdf" or head.startswith(b"%PDF-"):
+        return "pdf"
+    if media in ("text/html", "application/xhtml+xml") or start.startswith((b"<!doctype html", b"<html")):
+        return "html"
+    if media == "application/json" or media.endswith("+json"):
+        return "json"
+    if media.startswith("text/"):
+        return "html" if b"<html" in start or b"<body" in start else "text"
+    if not media and (b"<html" in start or b"<!doctype" in start):
+        return "html"
+    return "binary"
+
+
+def decode_html(data: bytes, content_type: str) -> str:
+    """HTML bytes as text: BOM, then the header's charset, then <meta charset>, then detection."""
+    for bom, name in ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
+        if data.startswith(bom):
+            return data[len(bom) :].decode(name, errors="replace")
+    candidates: list[str] = []
+    match = re.search(r"charset\s*=\s*[\"']?([-\w:.]+)", content_type, re.IGNORECASE)
+    if match:
+        candidates.append(match.group(1))
+    meta = _META_CHARSET_RE.search(data[:4096])
+    if meta:
+        candidates.append(meta.group(1).decode("ascii", "replace"))
+    for name in candidates:
+        try:
+            return data.decode(name)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        best = charset_normalizer.from_bytes(data[:200_000]).best()
+        return data.decode(best.encoding if best else "cp1252", errors="replace")
+
+
+def _tidy(text: str) -> str:
+    lines = [re.sub(r"[ \t\u00a0]+", " ", line).strip() for line in text.splitlines()]
+    out = "\n".join(line for line in lines if line)
+    return out[:MAX_TEXT_CHARS]
+
+
+def _telegram_post(soup: BeautifulSoup, url: str) -> tuple[str | None, str | None]:
+    """A public Telegram post's own text (t.me/CHANNEL/N), not the site's chrome."""
+    parts = [p for p in urlsplit(url).path.split("/") if p]
+    if parts and parts[0] == "s":
+        parts = parts[1:]
+    post = "/".join(parts[:2]) if len(parts) >= 2 else None
+    for node in soup.select(".tgme_widget_message"):
+        if post is None or node.get("data-post") == post:
+            body = node.select_one(".tgme_widget_message_text")
+            if body is not None:
+                return _tidy(body.get_text("\n")), "telegram-widget"
+    for key in ("og:description", "twitter:description"):
+        meta = soup.find("meta", attrs={"property": key}) or soup.find("meta", attrs={"name": key})
+        content = meta.get("content") if meta else None
+        if isinstance(content, str) and content.strip():
+            return _tidy(content), "telegram-meta"
+    return None, None
+
+
+def _html(data: bytes, content_type: str, url: str) -> Extracted:
+    import trafilatura
+
+    html = decode_html(data, content_type)
+    host = (urlsplit(url).hostname or "").lower()
+    if host in ("t.me", "telegram.me", "www.t.me"):
+        soup = BeautifulSoup(html, "lxml")
+        text, how = _telegram_post(soup, url)
+        title = soup.title.get_text(strip=True) if soup.title else None
+        return Extracted("telegram", text, title=title, extractor=how or "telegram")
+    document: Any = None
+    error: str | None = None
+    try:
+        document = trafilatura.bare_extraction(
+            html, url=url or None, with_metadata=True, include_comments=False, include_tables=True
+        )
+    except Exception as exc:
+        error = f"trafilatura: {exc}"
+    text = getattr(document, "text", None)
+    if text:
+        return Extracted(
+            "html",
+            _tidy(text),
+            title=getattr(document, "title", None),
+            authors=getattr(document, "author", None),
+            date=getattr(document, "date", None),
+            language=getattr(document, "language", None),
+            extractor="trafilatura",
+            error=error,
+        )
+    soup = BeautifulSoup(html, "lxml")
+    for tag in soup(["script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form"]):
+        tag.decompose()
+    root = soup.find("main") or soup.find("article") or soup.body or soup
+    text = _tidy(root.get_text("\n"))
+    title = soup.title.get_text(strip=True) if soup.title else None
+    lang = soup.html.get("lang") if soup.html else None
+    return Extracted(
+        "html",
+        text or None,
+        title=title,
+        language=lang if isinstance(lang, str) else None,
+        extractor="beautifulsoup",
+        error=error,
+    )
+
+
+def _pdf(data: bytes) -> Extracted:
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        pages = [page.extract_text() or "" for page in reader.pages]
+        meta = reader.metadata
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
+        return Extracted("pdf", None, extractor="pypdf", error=f"pypdf: {exc}")
+    title = str(meta.title) if meta and meta.title else None
+    author = str(meta.author) if meta and meta.author else None
+    created = meta.creation_date.date().isoformat() if meta and meta.creation_date else None
+    return Extracted(
+        "pdf", _tidy("\n".join(pages)) or None, title=title, authors=author, date=created, extractor="pypdf"
+    )
+
+
+def _json_strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _json_strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in _json_strings(item)]
+    return []
+
+
+def extract(data: bytes, content_type: str, url: str = "") -> Extracted:
+    """The main text and metadata of a response body."""
+    kind = sniff_kind(content_type, data[:1024], url)
+    if kind == "html":
+        return _html(data, content_type, url)
+    if kind == "pdf":
+        return _pdf(data)
+    if kind == "json":
+        try:
+            strings = _json_strings(json.loads(decode_html(data, content_type)))
+        except ValueError as exc:
+            return Extracted("json", None, extractor="json", error=str(exc))
+        return Extracted("json", _tidy("\n".join(strings)) or None, extractor="json")
+    if kind == "text":
+        return Extracted("text", _tidy(decode_html(data, content_type)) or None, extractor="text")
+    return Extracted("binary", None, extractor="none")
+
+
+def extract_file(path: str, content_type: str, url: str) -> Extracted:
+    """extract() on a file's bytes: what the process pool runs, so bodies never cross a pipe."""
+    return extract(Path(path).read_bytes(), content_type, url)

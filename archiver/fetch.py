@@ -1,0 +1,576 @@
+"""The only network code: fetch one URL with httpx into a Fetch (raw bytes on disk, headers, redirects, failure)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import os
+import socket
+import ssl
+import tempfile
+import time
+import zlib
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+from urllib.parse import urljoin, urlsplit
+
+import brotli
+import httpcore
+import httpx
+
+from archiver.config import Settings
+from archiver.netguard import is_local_name, is_public, parse_address, refusal
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+REDIRECT_CODES = {301, 302, 303, 307, 308}
+_HOP_BODY_LIMIT = 64 * 1024
+_CHUNK = 64 * 1024
+
+
+class Failure(StrEnum):
+    """Why a fetch got no HTTP answer (or one we refused to read)."""
+
+    TIMEOUT = "timeout"
+    DNS = "dns"  # no such domain (NXDOMAIN): the name does not exist
+    DNS_TEMPORARY = "dns_temporary"  # the resolver failed; the name may well exist
+    CONNECT = "connect"  # refused, unreachable
+    TLS = "tls"
+    RESET = "reset"  # the connection dropped mid-way
+    PROTOCOL = "protocol"  # not HTTP, or broken HTTP
+    TOO_LARGE = "too_large"  # over the body or decoded-size cap (a compression bomb)
+    PRIVATE = "private"  # a non-public address, refused without --allow-private
+    REDIRECT_LOOP = "redirect_loop"
+    TOO_MANY_REDIRECTS = "too_many_redirects"
+    BAD_URL = "bad_url"
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One HTTP request and its response's head (a redirect hop, or the final answer)."""
+
+    url: str
+    method: str
+    request_headers: tuple[tuple[str, str], ...]
+    status: int
+    reason: str
+    http_version: str
+    headers: tuple[tuple[str, str], ...]
+    fetched_at: datetime
+    peer: str | None = None
+    body: bytes = b""  # a redirect's own small body; the final body is on disk
+
+    def header(self, name: str) -> str | None:
+        """The first value of a response header, case-insensitively."""
+        lowered = name.lower()
+        return next((v for k, v in self.headers if k.lower() == lowered), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Fetch:
+    """What fetching one URL gave: the hops, the final exchange and its body on disk, or a failure."""
+
+    url: str
+    final_url: str
+    hops: tuple[Exchange, ...] = ()
+    response: Exchange | None = None
+    body_path: Path | None = None  # the entity as received (content-encoded, de-chunked)
+    decoded_path: Path | None = None  # after Content-Encoding is undone
+    body_size: int = 0
+    decoded_size: int = 0
+    payload_digest: str | None = None  # "sha1:BASE32" of the entity, as WARC wants it
+    content_digest: str | None = None  # sha256 hex of the decoded content
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    elapsed: float = 0.0
+    failure: Failure | None = None
+    detail: str = ""
+
+    @property
+    def status(self) -> int | None:
+        """The final HTTP status, if any answer came."""
+        return self.response.status if self.response else None
+
+    @property
+    def content_type(self) -> str:
+        """The final response's Content-Type, or ''."""
+        return (self.response.header("content-type") or "") if self.response else ""
+
+    def discard(self) -> None:
+        """Delete the temporary body files."""
+        for path in (self.body_path, self.decoded_path):
+            if path is not None:
+                path.unlink(missing_ok=True)
+
+
+class _Refused(httpcore.ConnectError):
+    """A connection we would not make, or a name that did not resolve (carries its Failure)."""
+
+    def __init__(self, failure: Failure, detail: str) -> None:
+        super().__init__(detail)
+        self.failure = failure
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def system_resolve(host: str, port: int) -> list[str]:
+    """The addresses a name resolves to, by the system resolver."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Resolve names ourselves, refuse non-public addresses, then connect to the checked address.
+
+    Checking at connect time (not before the request) is what stops DNS rebinding:
+    the address we check is the address we connect to.
+    """
+
+    def __init__(self, inner: httpcore.AsyncNetworkBackend, resolve: Resolver, allow_private: bool) -> None:
+        self._inner = inner
+        self._resolve = resolve
+        self._allow_private = allow_private
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        literal = parse_address(host)
+        if literal is not None:
+            addresses = [str(literal)]
+        else:
+            if is_local_name(host) and not self._allow_private:
+                raise _Refused(Failure.PRIVATE, f"{host} is a local name")
+            try:
+                addresses = await asyncio.wait_for(self._resolve(host, port), timeout)
+            except socket.gaierror as exc:
+                if exc.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", -5)):
+                    raise _Refused(Failure.DNS, f"no such domain: {host} (NXDOMAIN)") from exc
+                raise _Refused(Failure.DNS_TEMPORARY, f"cannot resolve {host}: {exc.strerror}") from exc
+            except TimeoutError as exc:
+                raise _Refused(Failure.DNS_TEMPORARY, f"resolving {host} timed out") from exc
+        if not self._allow_private:
+            for address in addresses:
+                parsed = parse_address(address)
+                if parsed is None or not is_public(parsed):
+                    raise _Refused(Failure.PRIVATE, f"{host} resolves to a non-public address ({address})")
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
+            except httpcore.ConnectError as exc:
+                last = exc
+        raise last or _Refused(Failure.DNS, f"no address for {host}")
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise _Refused(Failure.PRIVATE, "unix sockets are not fetched")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def ssl_context() -> ssl.SSLContext:
+    """The trusted CAs: SSL_CERT_FILE / SSL_CERT_DIR when set, else certifi's bundle (as httpx does)."""
+    cafile, capath = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+    if cafile or capath:
+        return ssl.create_default_context(cafile=cafile or None, capath=capath or None)
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+class _Decoder:
+    """Undo Content-Encoding incrementally, refusing to produce more than a cap (no bomb gets through)."""
+
+    def __init__(self, encodings: Sequence[str], limit: int) -> None:
+        self._steps: list[Any] = []
+        for name in reversed([e.strip().lower() for e in encodings if e.strip()]):
+            if name in ("gzip", "x-gzip"):
+                self._steps.append(("zlib", zlib.decompressobj(16 + zlib.MAX_WBITS)))
+            elif name == "deflate":
+                self._steps.append(("deflate", None))
+            elif name == "br":
+                self._steps.append(("br", brotli.Decompressor()))
+            elif name in ("identity", ""):
+                continue
+            else:
+                raise ValueError(f"unsupported Content-Encoding {name!r}")
+        self._limit = limit
+        self.produced = 0
+
+    def _run(self, index: int, data: bytes) -> bytes:
+        kind, state = self._steps[index]
+        room = self._limit - self.produced + 1
+        if kind == "deflate" and state is None:
+            # "deflate" is zlib-wrapped by the standard and raw by many servers.
+            state = zlib.decompressobj(zlib.MAX_WBITS if data[:1] == b"\x78" else -zlib.MAX_WBITS)
+            self._steps[index] = (kind, state)
+        if kind in ("zlib", "deflate"):
+            out = state.decompress(data, room)
+            if state.unconsumed_tail:
+                raise _TooLarge("decoded content over the limit")
+            return bytes(out)
+        out = state.process(data, output_buffer_limit=room)
+        if not state.can_accept_more_data():
+            raise _TooLarge("decoded content over the limit")
+        return bytes(out)
+
+    def decode(self, data: bytes) -> bytes:
+        for index in range(len(self._steps)):
+            data = self._run(index, data)
+        self.produced += len(data)
+        if self.produced > self._limit:
+            raise _TooLarge("decoded content over the limit")
+        return data
+
+
+def _failure_of(exc: BaseException) -> tuple[Failure, str]:
+    """Map httpx, httpcore, ssl and OS errors to a Failure: the one place that knows them."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    for item in chain:
+        if isinstance(item, _Refused):
+            return item.failure, str(item)
+    text = str(exc) or type(exc).__name__
+    if any(isinstance(item, ssl.SSLError | ssl.CertificateError) for item in chain) or "SSL" in text:
+        return Failure.TLS, text
+    if isinstance(exc, httpx.TimeoutException | TimeoutError):
+        return Failure.TIMEOUT, text or "timed out"
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return Failure.BAD_URL, text
+    if isinstance(exc, httpx.ConnectError | httpx.ProxyError | ConnectionRefusedError):
+        return Failure.CONNECT, text
+    if isinstance(exc, httpx.RemoteProtocolError):
+        if "peer closed" in text.lower() or "incomplete" in text.lower():
+            return Failure.RESET, text
+        return Failure.PROTOCOL, text
+    if isinstance(exc, httpx.ReadError | httpx.WriteError | ConnectionError):
+        return Failure.RESET, text
+    if isinstance(exc, httpx.HTTPError | OSError):
+        return Failure.CONNECT, text
+    raise exc
+
+
+def _b32_sha1(digest: Any) -> str:
+    return "sha1:" + base64.b32encode(digest.digest()).decode("ascii")
+
+
+class Fetcher:
+    """An HTTP client that fetches URLs politely-agnostic (politeness is the caller's) and safely."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        tmp_dir: Path,
+        *,
+        resolver: Resolver | None = None,
+        verify: ssl.SSLContext | None = None,
+    ) -> None:
+        self.settings = settings
+        self.tmp_dir = tmp_dir
+        timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout, pool=None)
+        headers = {
+            "User-Agent": settings.user_agent,
+            "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,application/pdf,*/*;q=0.8",
+            "Accept-Language": "en,ru;q=0.9,uk;q=0.8,be;q=0.7,*;q=0.5",
+            "Accept-Encoding": "gzip, deflate, br",
+        }
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=max(10, settings.concurrency))
+        self._client = httpx.AsyncClient(
+            headers=headers,
+            timeout=timeout,
+            follow_redirects=False,
+            verify=verify or ssl_context(),
+            proxy=settings.proxy,
+            trust_env=settings.proxy is None,  # HTTP(S)_PROXY, ALL_PROXY, NO_PROXY, as curl reads them
+            limits=limits,
+        )
+        self._guard_direct_connections(resolver or system_resolve)
+
+    def _guard_direct_connections(self, resolve: Resolver) -> None:
+        # The default transport makes the direct (unproxied) connections: swap its network
+        # backend for one that checks every address it connects to. Through a proxy, the
+        # proxy resolves names, so only literal addresses can be checked (in fetch()).
+        pool = getattr(self._client._transport, "_pool", None)
+        if not isinstance(pool, httpcore.AsyncConnectionPool) or not hasattr(pool, "_network_backend"):
+            raise RuntimeError("httpx's transport layout changed: cannot guard connections")
+        pool._network_backend = GuardedBackend(pool._network_backend, resolve, self.settings.allow_private)
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._client.aclose()
+
+    async def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> Fetch:
+        """GET a URL, following and recording redirects; never raises for a network failure."""
+        started = datetime.now(UTC)
+        clock = time.monotonic()
+        hops: list[Exchange] = []
+        try:
+            async with asyncio.timeout(self.settings.total_timeout):
+                return await self._follow(url, started, clock, hops, etag, last_modified)
+        except TimeoutError:
+            return Fetch(
+                url,
+                hops[-1].url if hops else url,
+                tuple(hops),
+                started_at=started,
+                elapsed=time.monotonic() - clock,
+                failure=Failure.TIMEOUT,
+                detail=f"no complete answer within {self.settings.total_timeout:g} s",
+            )
+
+    async def _follow(
+        self, url: str, started: datetime, clock: float, hops: list[Exchange], etag: str | None, modified: str | None
+    ) -> Fetch:
+        current = url
+        seen = {url}
+        while True:
+            failed = self._precheck(current)
+            if failed is None:
+                result = await self._get(current, etag if not hops else None, modified if not hops else None)
+            else:
+                result = failed
+            if isinstance(result, tuple):
+                failure, detail = result
+                return Fetch(
+                    url,
+                    current,
+                    tuple(hops),
+                    started_at=started,
+                    elapsed=time.monotonic() - clock,
+                    failure=failure,
+                    detail=detail,
+                )
+            exchange, body = result.exchange, result.body
+            location = exchange.header("location")
+            if exchange.status in REDIRECT_CODES and location:
+                hops.append(exchange)
+                following = urljoin(current, location.strip())
+                if urlsplit(following).scheme not in ("http", "https"):
+                    return self._failed(
+                        url, current, hops, started, clock, Failure.BAD_URL, f"redirect to a non-web URL: {following}"
+                    )
+                if following in seen:
+                    return self._failed(
+                        url, current, hops, started, clock, Failure.REDIRECT_LOOP, f"redirect loop back to {following}"
+                    )
+                if len(hops) > self.settings.max_redirects:
+                    return self._failed(
+                        url,
+                        current,
+                        hops,
+                        started,
+                        clock,
+                        Failure.TOO_MANY_REDIRECTS,
+                        f"more than {self.settings.max_redirects} redirects",
+                    )
+                seen.add(following)
+                current = following
+                continue
+            assert body is not None
+            return Fetch(
+                url,
+                current,
+                tuple(hops),
+                exchange,
+                body.raw_path,
+                body.decoded_path,
+                body.size,
+                body.decoded_size,
+                body.payload_digest,
+                body.content_digest,
+                started,
+                time.monotonic() - clock,
+                body.failure,
+                body.detail,
+            )
+
+    @staticmethod
+    def _failed(
+        url: str, current: str, hops: list[Exchange], started: datetime, clock: float, failure: Failure, detail: str
+    ) -> Fetch:
+        return Fetch(
+            url,
+            current,
+            tuple(hops),
+            started_at=started,
+            elapsed=time.monotonic() - clock,
+            failure=failure,
+            detail=detail,
+        )
+
+    def _precheck(self, url: str) -> tuple[Failure, str] | None:
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname
+        except ValueError as exc:
+            return Failure.BAD_URL, f"cannot parse URL: {exc}"
+        if parts.scheme not in ("http", "https") or not host:
+            return Failure.BAD_URL, f"not an http(s) URL: {url}"
+        if not self.settings.allow_private:
+            why = refusal(host)
+            if why:
+                return Failure.PRIVATE, why
+        return None
+
+    async def _get(self, url: str, etag: str | None, modified: str | None) -> _Answer | tuple[Failure, str]:
+        headers = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if modified:
+            headers["If-Modified-Since"] = modified
+        fetched_at = datetime.now(UTC)
+        try:
+            request = self._client.build_request("GET", url, headers=headers)
+            response = await self._client.send(request, stream=True)
+        except Exception as exc:
+            return _failure_of(exc)
+        try:
+            peer = _peer_of(response)
+            exchange = Exchange(
+                url=url,
+                method="GET",
+                request_headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw),
+                status=response.status_code,
+                reason=response.reason_phrase,
+                http_version=response.http_version,
+                headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw),
+                fetched_at=fetched_at,
+                peer=peer,
+            )
+            if response.status_code in REDIRECT_CODES and response.headers.get("location"):
+                small = b""
+                async for chunk in response.aiter_raw():
+                    small += chunk
+                    if len(small) > _HOP_BODY_LIMIT:
+                        break
+                return _Answer(_with_body(exchange, small[:_HOP_BODY_LIMIT]), None)
+            return _Answer(exchange, await self._read_body(response))
+        except Exception as exc:
+            return _failure_of(exc)
+        finally:
+            await response.aclose()
+
+    async def _read_body(self, response: httpx.Response) -> _Body:
+        limit = self.settings.max_body
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return _Body(failure=Failure.TOO_LARGE, detail=f"Content-Length {declared} over the {limit}-byte limit")
+        encodings = response.headers.get("content-encoding", "").split(",")
+        raw_fd, raw_name = tempfile.mkstemp(prefix="body-", dir=self.tmp_dir)
+        dec_fd, dec_name = tempfile.mkstemp(prefix="decoded-", dir=self.tmp_dir)
+        raw_path, decoded_path = Path(raw_name), Path(dec_name)
+        sha1, sha256 = hashlib.sha1(), hashlib.sha256()
+        size = 0
+        failure: Failure | None = None
+        detail = ""
+        with os.fdopen(raw_fd, "wb") as raw_file, os.fdopen(dec_fd, "wb") as decoded_file:
+            decoder: _Decoder | None
+            try:
+                decoder = _Decoder(encodings, self.settings.max_decoded)
+            except ValueError as exc:
+                decoder, detail = None, str(exc)
+            try:
+                async for chunk in response.aiter_raw(_CHUNK):
+                    size += len(chunk)
+                    if size > limit:
+                        raise _TooLarge(f"body over the {limit}-byte limit")
+                    raw_file.write(chunk)
+                    sha1.update(chunk)
+                    if decoder is not None:
+                        _write_decoded(decoded_file, sha256, decoder.decode(chunk))
+            except _TooLarge as exc:
+                failure, detail = Failure.TOO_LARGE, str(exc)
+            except (zlib.error, brotli.error) as exc:
+                decoder, detail = None, f"cannot decode the {','.join(encodings)} body: {exc}"
+            except Exception as exc:
+                failure, detail = _failure_of(exc)
+            except BaseException:  # cancelled (the total time-out): leave no temporary file behind
+                raw_path.unlink(missing_ok=True)
+                decoded_path.unlink(missing_ok=True)
+                raise
+        if failure is not None:
+            raw_path.unlink(missing_ok=True)
+            decoded_path.unlink(missing_ok=True)
+            return _Body(failure=failure, detail=detail, size=size)
+        if decoder is None:
+            decoded_path.unlink(missing_ok=True)
+        return _Body(
+            raw_path=raw_path,
+            decoded_path=decoded_path if decoder is not None else None,
+            size=size,
+            decoded_size=decoder.produced if decoder is not None else 0,
+            payload_digest=_b32_sha1(sha1),
+            content_digest=sha256.hexdigest() if decoder is not None else None,
+            detail=detail,
+        )
+
+
+def _write_decoded(file: IO[bytes], digest: Any, data: bytes) -> None:
+    if data:
+        file.write(data)
+        digest.update(data)
+
+
+@dataclass(frozen=True, slots=True)
+class _Body:
+    raw_path: Path | None = None
+    decoded_path: Path | None = None
+    size: int = 0
+    decoded_size: int = 0
+    payload_digest: str | None = None
+    content_digest: str | None = None
+    failure: Failure | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    exchange: Exchange
+    body: _Body | None  # None for a redirect, whose small body is in the exchange
+
+
+def _with_body(exchange: Exchange, body: bytes) -> Exchange:
+    return Exchange(
+        exchange.url,
+        exchange.method,
+        exchange.request_headers,
+        exchange.status,
+        exchange.reason,
+        exchange.http_version,
+        exchange.headers,
+        exchange.fetched_at,
+        exchange.peer,
+        body,
+    )
+
+
+def _peer_of(response: httpx.Response) -> str | None:
+    stream = response.extensions.get("network_stream")
+    if stream is None:
+        return None
+    try:
+        address = stream.get_extra_info("server_addr")
+    except Exception:
+        return None
+    return str(address[0]) if address else None

@@ -1,0 +1,140 @@
+"""Per-host politeness and retry policy: who may be fetched now, and when to try again (clock injected)."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+from collections import deque
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+# Statuses that say "not now" rather than "no": worth a retry within the run.
+TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504, 507, 509, 520, 521, 522, 523, 524, 525, 526, 529})
+TRANSIENT_FAILURES = frozenset({"timeout", "dns_temporary", "connect", "reset", "protocol"})
+
+
+def is_transient(failure: str | None, status: int | None) -> bool:
+    """The one place that decides whether an outcome may pass if tried again (lychee's retry.rs)."""
+    if failure is not None:
+        return failure in TRANSIENT_FAILURES
+    return status in TRANSIENT_STATUSES
+
+
+def retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds a Retry-After header asks us to wait (delta-seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float:
+    """Exponential back-off with full jitter: retries from many links do not arrive in step."""
+    return rng.uniform(base / 2, min(cap, base * 2**attempt))
+
+
+@dataclass(slots=True)
+class _Host(Generic[T]):
+    queue: deque[T] = field(default_factory=deque)
+    in_flight: int = 0
+    next_start: float = 0.0
+    scheduled: bool = False
+
+
+class HostScheduler(Generic[T]):
+    """Hands out work so that no host gets more than per_host connections, nor two starts within delay.
+
+    "delay" is the pause between two request starts to one host, so a host serves at most
+    min(1/delay, per_host/latency) requests a second; the global cap bounds everything.
+    """
+
+    def __init__(self, per_host: int, delay: float, concurrency: int) -> None:
+        self.per_host = max(1, per_host)
+        self.delay = max(0.0, delay)
+        self.concurrency = max(1, concurrency)
+        self._hosts: dict[Hashable, _Host[T]] = {}
+        self._ready: list[tuple[float, int, Hashable]] = []  # (earliest start, tie-break, host)
+        self._later: list[tuple[float, int, Hashable, T]] = []  # retries waiting for their time
+        self._tie = itertools.count()
+        self.in_flight = 0
+        self._queued = 0
+
+    def _schedule(self, key: Hashable) -> None:
+        host = self._hosts[key]
+        if not host.scheduled and host.queue and host.in_flight < self.per_host:
+            host.scheduled = True
+            heapq.heappush(self._ready, (host.next_start, next(self._tie), key))
+
+    def add(self, key: Hashable, item: T, not_before: float | None = None) -> None:
+        """Queue an item for a host; with not_before, not before that time (a retry)."""
+        self._hosts.setdefault(key, _Host())
+        self._queued += 1
+        if not_before is not None:
+            heapq.heappush(self._later, (not_before, next(self._tie), key, item))
+            return
+        self._hosts[key].queue.append(item)
+        self._schedule(key)
+
+    def defer_host(self, key: Hashable, until: float) -> None:
+        """Start nothing more on this host before a time (a Retry-After, a 429)."""
+        host = self._hosts.setdefault(key, _Host())
+        host.next_start = max(host.next_start, until)
+
+    def take(self, now: float) -> list[tuple[Hashable, T]]:
+        """Every item that may start now; each is counted in flight until done()."""
+        while self._later and self._later[0][0] <= now:
+            _, _, key, item = heapq.heappop(self._later)
+            self._hosts[key].queue.appendleft(item)
+            self._schedule(key)
+        started: list[tuple[Hashable, T]] = []
+        while self._ready and self.in_flight < self.concurrency:
+            when, tie, key = self._ready[0]
+            host = self._hosts[key]
+            if host.next_start > when:  # deferred since it was scheduled: reschedule at its new time
+                heapq.heapreplace(self._ready, (host.next_start, tie, key))
+                continue
+            if when > now:
+                break
+            heapq.heappop(self._ready)
+            host.scheduled = False
+            started.append((key, host.queue.popleft()))
+            host.in_flight += 1
+            host.next_start = now + self.delay
+            self.in_flight += 1
+            self._queued -= 1
+            self._schedule(key)
+        return started
+
+    def done(self, key: Hashable) -> None:
+        """An item of this host finished (successfully or not)."""
+        self._hosts[key].in_flight -= 1
+        self.in_flight -= 1
+        self._schedule(key)
+
+    def next_wake(self) -> float | None:
+        """When take() may next hand out something, if nothing finishes before."""
+        times = []
+        if self._ready and self.in_flight < self.concurrency:
+            times.append(max(self._ready[0][0], self._hosts[self._ready[0][2]].next_start))
+        if self._later:
+            times.append(self._later[0][0])
+        return min(times) if times else None
+
+    @property
+    def pending(self) -> int:
+        """Items queued and not yet started."""
+        return self._queued

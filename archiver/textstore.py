@@ -1,0 +1,44 @@
+"""Extracted texts stored by content (SHA-256): identical text is stored once."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+TEXT_DIR = "text"
+
+
+def text_digest(text: str) -> str:
+    """The SHA-256 of a text's UTF-8 bytes, hex."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def put_text(root: Path, text: str) -> str:
+    """Store a text (atomically, once) and return its digest."""
+    digest = text_digest(text)
+    path = text_path(root, digest)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        with tmp.open("w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    return digest
+
+
+def get_text(root: Path, digest: str | None) -> str | None:
+    """A stored text by digest, or None."""
+    if not digest:
+        return None
+    try:
+        return text_path(root, digest).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+
+
+def text_path(root: Path, digest: str) -> Path:
+    """Where a digest's text lives: text/ab/abcdef....txt."""
+    return root / TEXT_DIR / digest[:2] / f"{digest}.txt"

@@ -1,0 +1,131 @@
+"""A check's outcome and the link's history to a verdict and a short human reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from archiver.politeness import is_transient
+
+
+class Verdict(StrEnum):
+    """The contract's verdict names."""
+
+    OK = "ok"
+    CHANGED = "changed"
+    DEAD = "dead"
+    FAILING = "failing"
+    BLOCKED = "blocked"
+    PENDING = "pending"
+
+
+BLOCKED_STATUSES = frozenset({401, 403, 407, 429, 451})
+GONE_STATUSES = frozenset({404, 410})
+
+_FAILURE_WORDS = {
+    "timeout": "timed out",
+    "dns": "no such domain",
+    "dns_temporary": "name lookup failed",
+    "connect": "connection failed",
+    "tls": "TLS error",
+    "reset": "connection reset",
+    "protocol": "broken HTTP",
+    "too_large": "too large",
+    "private": "refused: non-public address",
+    "redirect_loop": "redirect loop",
+    "too_many_redirects": "too many redirects",
+    "bad_url": "not a fetchable URL",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one check of a link found."""
+
+    checked_at: datetime
+    failure: str | None = None
+    detail: str = ""
+    status: int | None = None
+    reason_phrase: str = ""
+    similarity: float | None = None  # main text against the first archived text
+    first_archived: datetime | None = None
+    not_modified: bool = False
+    moved_to: str | None = None  # the final URL after a redirect to the same article
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """What earlier checks of the link said."""
+
+    failures_in_row: int = 0  # consecutive failing checks before this one
+    failing_since: datetime | None = None
+    previous: Verdict = Verdict.PENDING
+    previous_since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """A verdict, its reason, and the history to remember for the next run."""
+
+    verdict: Verdict
+    reason: str
+    failures_in_row: int
+    failing_since: datetime | None
+    since: datetime
+
+
+def _day(moment: datetime) -> str:
+    return moment.date().isoformat()
+
+
+def describe(outcome: Outcome) -> str:
+    """The outcome in a few words: "404 Not Found", "timed out", "200"."""
+    if outcome.failure is not None:
+        words = _FAILURE_WORDS.get(outcome.failure, outcome.failure)
+        return outcome.detail if outcome.detail and outcome.failure in ("dns", "private") else words
+    return f"{outcome.status} {outcome.reason_phrase}".strip()
+
+
+def judge(
+    outcome: Outcome, history: History, *, change_threshold: float, dead_after_failures: int, dead_after: timedelta
+) -> Judgement:
+    """The verdict for a link after one check."""
+    now = outcome.checked_at
+    status = outcome.status
+
+    def settle(verdict: Verdict, reason: str, failing: bool = False) -> Judgement:
+        since = history.previous_since if history.previous == verdict and history.previous_since else now
+        in_row = history.failures_in_row + 1 if failing else 0
+        failing_since = (history.failing_since or now) if failing else None
+        return Judgement(verdict, reason, in_row, failing_since, since)
+
+    if outcome.failure == "dns":
+        since = history.previous_since if history.previous == Verdict.DEAD and history.previous_since else now
+        return settle(Verdict.DEAD, f"{describe(outcome)} since {_day(since)}")
+    if status in GONE_STATUSES and outcome.failure is None:
+        since = history.previous_since if history.previous == Verdict.DEAD and history.previous_since else now
+        return settle(Verdict.DEAD, f"{describe(outcome)} since {_day(since)}")
+    if status in BLOCKED_STATUSES and outcome.failure is None:
+        return settle(Verdict.BLOCKED, f"{describe(outcome)}: the server refuses us")
+    if outcome.failure is not None or status is None or not 200 <= status < 400 or is_transient(None, status):
+        in_row = history.failures_in_row + 1
+        started = history.failing_since or now
+        lasting = in_row >= dead_after_failures and now - started >= dead_after
+        what = describe(outcome)
+        if lasting:
+            return settle(Verdict.DEAD, f"failing in {in_row} runs since {_day(started)}: {what}", failing=True)
+        transient = "" if is_transient(outcome.failure, status) else " (may be lasting)"
+        return settle(Verdict.FAILING, f"{what}{transient}, {in_row} failed run(s) since {_day(started)}", failing=True)
+    if outcome.not_modified:
+        return settle(Verdict.OK, f"{status}, not modified")
+    if outcome.similarity is not None and outcome.similarity < change_threshold:
+        first = f" of {_day(outcome.first_archived)}" if outcome.first_archived else ""
+        return settle(Verdict.CHANGED, f"text {outcome.similarity:.0%} similar to the capture{first}")
+    moved = f", moved to {outcome.moved_to}" if outcome.moved_to else ""
+    if outcome.similarity is None:
+        return settle(
+            Verdict.OK, f"{status}, first capture{moved}" if history.previous == Verdict.PENDING else f"{status}{moved}"
+        )
+    unchanged = "text unchanged" if outcome.similarity >= 0.999 else f"text {outcome.similarity:.0%} similar"
+    return settle(Verdict.OK, f"{status}, {unchanged}{moved}")

@@ -1,0 +1,220 @@
+"""Append request/response records to WARC 1.1 files (warcio); say where each landed."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from io import BytesIO
+from pathlib import Path
+from typing import IO, Any
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.timeutils import datetime_to_iso_date
+from warcio.warcwriter import WARCWriter
+
+from archiver import __version__
+from archiver.fetch import Exchange, Fetch
+
+WARC_DIR = "warc"
+# Stored de-chunked, so the stored message must not claim chunking.
+_DROPPED_HEADERS = {"transfer-encoding"}
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where a record lies: file name (under warc/), offset and length of its gzip member."""
+
+    file: str
+    offset: int
+    length: int
+
+
+@dataclass(frozen=True, slots=True)
+class Revisit:
+    """An earlier capture whose payload an identical new one refers to instead of storing it again."""
+
+    url: str
+    fetched_at: datetime
+    payload_digest: str
+
+
+def warc_date(moment: datetime) -> str:
+    """ISO 8601 with microseconds, as WARC 1.1 allows."""
+    return str(datetime_to_iso_date(moment.astimezone(UTC).replace(tzinfo=None), use_micros=True))
+
+
+def _headers(pairs: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
+    return [(k, v) for k, v in pairs if k.lower() not in _DROPPED_HEADERS]
+
+
+def _request_line(exchange: Exchange) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(exchange.url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return f"{exchange.method} {target}"
+
+
+class WarcStore:
+    """Appends records to the current WARC file; rotates past a size; repairs after a crash."""
+
+    def __init__(self, root: Path, max_size: int, prefix: str) -> None:
+        self.directory = root / WARC_DIR
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.max_size = max_size
+        self.prefix = prefix
+        self._sequence = 0
+        self._file: IO[bytes] | None = None
+        self._name: str | None = None
+
+    @staticmethod
+    def repair(root: Path, committed: dict[str, int]) -> list[str]:
+        """Cut every WARC file back to what the catalog committed; drop files it never knew.
+
+        Records past that point were written by a run killed before its catalog commit:
+        they are not archived, and the next run fetches those links again.
+        """
+        directory = root / WARC_DIR
+        repaired: list[str] = []
+        if not directory.exists():
+            return repaired
+        for path in sorted(directory.glob("*.warc.gz")):
+            end = committed.get(path.name)
+            if end is None:
+                path.unlink()
+                repaired.append(path.name)
+            elif path.stat().st_size > end:
+                with path.open("r+b") as file:
+                    file.truncate(end)
+                    file.flush()
+                    os.fsync(file.fileno())
+                repaired.append(path.name)
+        return repaired
+
+    def _new_file(self) -> tuple[str, int]:
+        self.close()
+        self._sequence += 1
+        name = f"{self.prefix}-{self._sequence:05d}.warc.gz"
+        self._file = (self.directory / name).open("ab")
+        self._name = name
+        writer = WARCWriter(self._file, gzip=True, warc_version="1.1")
+        info = {
+            "software": f"archiver/{__version__} (warcio)",
+            "format": "WARC File Format 1.1",
+            "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+        }
+        writer.write_record(writer.create_warcinfo_record(name, info))
+        self._sync()
+        return name, self._file.tell()
+
+    def _sync(self) -> None:
+        assert self._file is not None
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def start(self) -> tuple[str, int]:
+        """Open a new file for this run: its name and committed size (after its warcinfo)."""
+        return self._new_file()
+
+    def write_fetch(self, fetch: Fetch, revisit: Revisit | None = None) -> tuple[Location, str, int, str | None]:
+        """Store every exchange of a fetch, then fsync.
+
+        Returns the final response's location, the file's name and size after the write
+        (to commit in the catalog), and the name of a file opened by rotation, if any.
+        """
+        rotated = None
+        if self._file is None or self._file.tell() > self.max_size:
+            rotated, _ = self._new_file()
+        assert self._file is not None and self._name is not None
+        writer = WARCWriter(self._file, gzip=True, warc_version="1.1")
+        final: Location | None = None
+        for exchange in fetch.hops:
+            self._write_exchange(writer, exchange, BytesIO(exchange.body), len(exchange.body), None, None)
+        if fetch.response is not None:
+            if fetch.body_path is not None and revisit is None:
+                with fetch.body_path.open("rb") as body:
+                    final = self._write_exchange(
+                        writer, fetch.response, body, fetch.body_size, fetch.payload_digest, None
+                    )
+            else:
+                final = self._write_exchange(writer, fetch.response, BytesIO(), 0, fetch.payload_digest, revisit)
+        self._sync()
+        assert final is not None, "only fetches with a response are stored"
+        return final, self._name, self._file.tell(), rotated
+
+    def _write_exchange(
+        self,
+        writer: WARCWriter,
+        exchange: Exchange,
+        body: Any,
+        length: int,
+        digest: str | None,
+        revisit: Revisit | None,
+    ) -> Location:
+        assert self._file is not None and self._name is not None
+        date = warc_date(exchange.fetched_at)
+        warc_headers = {"WARC-Date": date}
+        if exchange.peer:
+            warc_headers["WARC-IP-Address"] = exchange.peer
+        http_headers = StatusAndHeaders(
+            f"{exchange.status} {exchange.reason}".strip(), _headers(exchange.headers), protocol=exchange.http_version
+        )
+        if revisit is not None:
+            record = writer.create_revisit_record(
+                exchange.url,
+                revisit.payload_digest,
+                revisit.url,
+                warc_date(revisit.fetched_at),
+                http_headers=http_headers,
+                warc_headers_dict=warc_headers,
+            )
+        else:
+            if digest:
+                warc_headers["WARC-Payload-Digest"] = digest
+            record = writer.create_warc_record(
+                exchange.url,
+                "response",
+                payload=body,
+                length=length,
+                http_headers=http_headers,
+                warc_headers_dict=warc_headers,
+            )
+        offset = self._file.tell()
+        writer.write_record(record)
+        location = Location(self._name, offset, self._file.tell() - offset)
+        request_headers = StatusAndHeaders(
+            _request_line(exchange),
+            list(exchange.request_headers),
+            protocol=exchange.http_version,
+            is_http_request=True,
+        )
+        request = writer.create_warc_record(
+            exchange.url,
+            "request",
+            http_headers=request_headers,
+            warc_headers_dict={
+                "WARC-Date": date,
+                "WARC-Concurrent-To": record.rec_headers.get_header("WARC-Record-ID"),
+            },
+        )
+        writer.write_record(request)
+        return location
+
+    def close(self) -> None:
+        """Close the current file."""
+        if self._file is not None:
+            self._sync()
+            self._file.close()
+            self._file = None
+
+
+def read_record(root: Path, location: Location) -> Iterator[Any]:
+    """The warcio record stored at a location (for check, export and tests)."""
+    with (root / WARC_DIR / location.file).open("rb") as file:
+        file.seek(location.offset)
+        for record in ArchiveIterator(file):
+            yield record
+            break

@@ -1,0 +1,503 @@
+"""A real HTTP server on 127.0.0.1 with one route per misbehaviour (scrapy keeps such a catalogue).
+
+Written on raw sockets so a route can do what no framework allows: drop the
+connection mid-body, never answer, drip bytes, lie about lengths. It also
+answers proxy-style requests ("GET http://any.host/path"), so tests and the
+benchmark can give it any host name through the proxy setting.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import random
+import socket
+import socketserver
+import ssl
+import threading
+import time
+import zlib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from urllib.parse import parse_qs, urlsplit
+
+import brotli
+
+ARTICLE = (
+    "Mishustin said on September 3 that the governments of Russia and Belarus had made progress on the "
+    "Union State. The prime ministers discussed a common cabinet of ministers, a single tax code, "
+    "unified energy markets and the harmonisation of customs rules. Lukashenko thanked the Kremlin for "
+    "its support and said that the remaining questions would be settled at his meeting with Putin in "
+    "Moscow. Analysts noted that the Belarusian opposition rejected any agreement signed by Lukashenko "
+    "as illegitimate, and that protests continued in Minsk for the fourth week in a row. "
+)
+OTHER_ARTICLE = (
+    "The ministry of agriculture announced record grain harvests in the southern regions this autumn. "
+    "Farmers reported yields well above the five year average, helped by a wet spring and a dry summer. "
+    "Exports of wheat are expected to grow, and the government plans new subsidies for storage facilities "
+    "and rail transport to the Black Sea ports. Prices on the domestic market fell by several percent. "
+)
+
+
+def page(title: str, body: str, extra: str = "", lang: str = "en", charset: str | None = None) -> str:
+    meta = f'<meta charset="{charset}">' if charset else ""
+    return (
+        f"<!DOCTYPE html><html lang='{lang}'><head>{meta}<title>{title}</title></head><body>"
+        f"<nav><a href='/'>Home</a> <a href='/news'>News</a></nav>"
+        f"<main><article><h1>{title}</h1>"
+        + "".join(f"<p>{p}</p>" for p in body.split(". ") if p)
+        + f"</article></main>{extra}<footer>Copyright 2020 Example News</footer></body></html>"
+    )
+
+
+def minimal_pdf(text: str) -> bytes:
+    """A one-page PDF whose text pypdf can extract."""
+    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return out
+
+
+@dataclass
+class Request:
+    method: str
+    target: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    host: str
+
+
+@dataclass
+class Server:
+    """State shared by the routes, and what the tests read back."""
+
+    port: int = 0
+    scheme: str = "http"
+    hits: Counter[str] = field(default_factory=Counter)
+    requests: list[Request] = field(default_factory=list)
+    # Test-controlled content: path -> text of the article served at /page/NAME.
+    pages: dict[str, str] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def base(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+
+def _response(
+    status: int, body: bytes = b"", headers: list[tuple[str, str]] | None = None, reason: str | None = None
+) -> bytes:
+    reasons = {
+        200: "OK",
+        301: "Moved Permanently",
+        302: "Found",
+        304: "Not Modified",
+        401: "Unauthorized",
+        403: "Forbidden",
+        404: "Not Found",
+        410: "Gone",
+        429: "Too Many Requests",
+        451: "Unavailable",
+        500: "Internal Server Error",
+        502: "Bad Gateway",
+        503: "Service Unavailable",
+    }
+    head = [f"HTTP/1.1 {status} {reason or reasons.get(status, 'Status')}"]
+    all_headers = list(headers or [])
+    if not any(k.lower() == "content-length" for k, _ in all_headers) and not any(
+        k.lower() == "transfer-encoding" for k, _ in all_headers
+    ):
+        all_headers.append(("Content-Length", str(len(body))))
+    all_headers.append(("Connection", "close"))
+    head += [f"{k}: {v}" for k, v in all_headers]
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+
+def html(text: str, status: int = 200, extra_headers: list[tuple[str, str]] | None = None) -> bytes:
+    return _response(
+        status, text.encode("utf-8"), [("Content-Type", "text/html; charset=utf-8"), *(extra_headers or [])]
+    )
+
+
+Route = Callable[[Server, Request, socket.socket], bytes | None]
+ROUTES: dict[str, Route] = {}
+
+
+def route(prefix: str) -> Callable[[Route], Route]:
+    def register(func: Route) -> Route:
+        ROUTES[prefix] = func
+        return func
+
+    return register
+
+
+@route("/")
+def home(server: Server, request: Request, conn: socket.socket) -> bytes:
+    return html(page("Example News", "Welcome to Example News. Latest headlines from the region. Subscribe now. "))
+
+
+@route("/article")
+def article(server: Server, request: Request, conn: socket.socket) -> bytes:
+    body = page("Union State talks", ARTICLE)
+    etag = '"' + hashlib.sha1(body.encode()).hexdigest()[:16] + '"'
+    if request.headers.get("if-none-match") == etag:
+        return _response(304, headers=[("ETag", etag)])
+    return html(body, extra_headers=[("ETag", etag), ("Last-Modified", "Thu, 03 Sep 2020 10:00:00 GMT")])
+
+
+@route("/plain-article")
+def plain_article(server: Server, request: Request, conn: socket.socket) -> bytes:
+    """The same article every time, with no validators: the rerun sees an identical payload."""
+    return html(page("Union State talks", ARTICLE))
+
+
+@route("/rotating")
+def rotating(server: Server, request: Request, conn: socket.socket) -> bytes:
+    """The same article with ads, a clock and counters that change on every request."""
+    ad = random.choice(["Buy a car today", "Cheap flights to Minsk", "New phones on sale", "Bank loans at 3%"])
+    extra = (
+        f"<aside class='ad'>{ad} {random.randint(1, 10**6)}</aside>"
+        f"<div class='meta'>Updated {time.time()} | {random.randint(1, 9999)} views | "
+        f"{random.randint(1, 500)} comments</div>"
+    )
+    return html(page("Union State talks", ARTICLE, extra=extra))
+
+
+@route("/page/")
+def controlled(server: Server, request: Request, conn: socket.socket) -> bytes:
+    name = request.path.removeprefix("/page/")
+    text = server.pages.get(name)
+    if text is None:
+        return html(page("Not found", "The page you requested was not found"), status=404)
+    return html(page(name, text))
+
+
+@route("/status/")
+def status(server: Server, request: Request, conn: socket.socket) -> bytes:
+    code = int(request.path.rsplit("/", 1)[1])
+    headers = [("Retry-After", request.query["retry_after"][0])] if "retry_after" in request.query else []
+    return html(page(f"Status {code}", f"This is status {code}. "), status=code, extra_headers=headers)
+
+
+@route("/redirect/")
+def redirect_chain(server: Server, request: Request, conn: socket.socket) -> bytes:
+    n = int(request.path.rsplit("/", 1)[1])
+    target = "/article" if n <= 1 else f"/redirect/{n - 1}"
+    return _response(302, b"moved", [("Location", target)])
+
+
+@route("/moved")
+def moved(server: Server, request: Request, conn: socket.socket) -> bytes:
+    return _response(301, b"", [("Location", "/article")])
+
+
+@route("/loop/")
+def loop(server: Server, request: Request, conn: socket.socket) -> bytes:
+    other = "/loop/b" if request.path.endswith("/a") else "/loop/a"
+    return _response(302, b"", [("Location", other)])
+
+
+@route("/to-home")
+def to_home(server: Server, request: Request, conn: socket.socket) -> bytes:
+    return _response(301, b"", [("Location", "/")])
+
+
+@route("/to-private")
+def to_private(server: Server, request: Request, conn: socket.socket) -> bytes:
+    return _response(302, b"", [("Location", f"http://127.0.0.1:{server.port}/article")])
+
+
+@route("/to-private-decimal")
+def to_private_decimal(server: Server, request: Request, conn: socket.socket) -> bytes:
+    return _response(302, b"", [("Location", f"http://2130706433:{server.port}/article")])
+
+
+@route("/to-mailto")
+def to_mailto(server: Server, request: Request, conn: socket.socket) -> bytes:
+    return _response(302, b"", [("Location", "mailto:someone@example.com")])
+
+
+@route("/soft404")
+def soft404(server: Server, request: Request, conn: socket.socket) -> bytes:
+    return html(page("Page not found", "Sorry, the page you are looking for was not found. "))
+
+
+@route("/hang")
+def hang(server: Server, request: Request, conn: socket.socket) -> None:
+    """Accept, read the request, and never answer (until the test ends)."""
+    time.sleep(30)
+    return None
+
+
+@route("/drip")
+def drip(server: Server, request: Request, conn: socket.socket) -> None:
+    """Headers at once, then a byte every 0.2 s for ever: only a total time-out ends it."""
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n")
+    for _ in range(300):
+        conn.sendall(b"x")
+        time.sleep(0.2)
+    return None
+
+
+@route("/drop")
+def drop(server: Server, request: Request, conn: socket.socket) -> None:
+    """Promise 10,000 bytes, send 100, hang up."""
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 10000\r\n\r\n" + b"<p>x</p>" * 12)
+    return None
+
+
+@route("/garbage")
+def garbage(server: Server, request: Request, conn: socket.socket) -> None:
+    conn.sendall(b"SSH-2.0-OpenSSH_9.0\r\n\x00\x01\x02 not http at all\r\n\r\n")
+    return None
+
+
+@route("/slow")
+def slow(server: Server, request: Request, conn: socket.socket) -> bytes:
+    seconds = float(request.query.get("s", ["0.5"])[0])
+    time.sleep(seconds)
+    return html(page("Slow article " + request.query.get("id", [""])[0], ARTICLE))
+
+
+@route("/gzip")
+def gzipped(server: Server, request: Request, conn: socket.socket) -> bytes:
+    body = gzip.compress(page("Union State talks", ARTICLE).encode())
+    return _response(200, body, [("Content-Type", "text/html; charset=utf-8"), ("Content-Encoding", "gzip")])
+
+
+@route("/brotli")
+def brotlied(server: Server, request: Request, conn: socket.socket) -> bytes:
+    body = brotli.compress(page("Union State talks", ARTICLE).encode())
+    return _response(200, body, [("Content-Type", "text/html; charset=utf-8"), ("Content-Encoding", "br")])
+
+
+@route("/deflate-raw")
+def deflate_raw(server: Server, request: Request, conn: socket.socket) -> bytes:
+    compressor = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    body = compressor.compress(page("Union State talks", ARTICLE).encode()) + compressor.flush()
+    return _response(200, body, [("Content-Type", "text/html"), ("Content-Encoding", "deflate")])
+
+
+@route("/chunked")
+def chunked(server: Server, request: Request, conn: socket.socket) -> bytes:
+    body = page("Union State talks", ARTICLE).encode()
+    chunks = (
+        b"".join(
+            f"{len(body[i : i + 100]):x}\r\n".encode() + body[i : i + 100] + b"\r\n" for i in range(0, len(body), 100)
+        )
+        + b"0\r\n\r\n"
+    )
+    return _response(200, chunks, [("Content-Type", "text/html"), ("Transfer-Encoding", "chunked")])
+
+
+_BOMB: dict[int, bytes] = {}
+
+
+@route("/gzip-bomb")
+def gzip_bomb(server: Server, request: Request, conn: socket.socket) -> bytes:
+    """A few hundred kilobytes that inflate to 200 MB."""
+    if 200 not in _BOMB:
+        compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        chunk = b"\0" * (1 << 20)
+        _BOMB[200] = b"".join(compressor.compress(chunk) for _ in range(200)) + compressor.flush()
+    return _response(200, _BOMB[200], [("Content-Type", "text/html"), ("Content-Encoding", "gzip")])
+
+
+@route("/brotli-bomb")
+def brotli_bomb(server: Server, request: Request, conn: socket.socket) -> bytes:
+    if -1 not in _BOMB:
+        _BOMB[-1] = brotli.compress(b"\0" * (200 << 20), quality=5)
+    return _response(200, _BOMB[-1], [("Content-Type", "text/html"), ("Content-Encoding", "br")])
+
+
+@route("/huge")
+def huge(server: Server, request: Request, conn: socket.socket) -> None:
+    """Announces 200 MB and starts sending."""
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 209715200\r\n\r\n")
+    try:
+        for _ in range(200):
+            conn.sendall(b"\0" * (1 << 20))
+    except OSError:
+        pass
+    return None
+
+
+@route("/huge-chunked")
+def huge_chunked(server: Server, request: Request, conn: socket.socket) -> None:
+    """No length announced; streams until the client gives up."""
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n")
+    block = b"<p>" + b"a" * 65530 + b"</p>"
+    try:
+        for _ in range(3000):
+            conn.sendall(f"{len(block):x}\r\n".encode() + block + b"\r\n")
+    except OSError:
+        pass
+    return None
+
+
+@route("/cp1251")
+def cp1251(server: Server, request: Request, conn: socket.socket) -> bytes:
+    text = (
+        "Мишустин заявил о прогрессе в вопросе будущего союзного государства. Премьер-министры обсудили "
+        "единый кабинет министров, общий налоговый кодекс и объединение энергетических рынков. "
+    ) * 3
+    body = page("Союзное государство", text, lang="ru").encode("cp1251")
+    return _response(200, body, [("Content-Type", "text/html")])
+
+
+@route("/pdf")
+def pdf(server: Server, request: Request, conn: socket.socket) -> bytes:
+    return _response(200, minimal_pdf("Union State agreement signed in Minsk"), [("Content-Type", "application/pdf")])
+
+
+@route("/json")
+def json_route(server: Server, request: Request, conn: socket.socket) -> bytes:
+    return _response(
+        200,
+        b'{"title": "Union State", "body": ["Progress was made", "on taxes"]}',
+        [("Content-Type", "application/json")],
+    )
+
+
+@route("/image")
+def image(server: Server, request: Request, conn: socket.socket) -> bytes:
+    return _response(200, b"\x89PNG\r\n\x1a\n" + b"\0" * 100, [("Content-Type", "image/png")])
+
+
+@route("/flaky")
+def flaky(server: Server, request: Request, conn: socket.socket) -> bytes:
+    """503 on the first request, then the article."""
+    if server.hits["/flaky"] <= 1:
+        return html(page("Busy", "Try later. "), status=503, extra_headers=[("Retry-After", "0")])
+    return html(page("Union State talks", ARTICLE))
+
+
+@route("/too-many")
+def too_many(server: Server, request: Request, conn: socket.socket) -> bytes:
+    """429 with Retry-After: 1 once, then the article."""
+    if server.hits["/too-many"] <= 1:
+        return html(page("Slow down", "Too many requests. "), status=429, extra_headers=[("Retry-After", "1")])
+    return html(page("Union State talks", ARTICLE))
+
+
+@route("/telegram/")
+def telegram(server: Server, request: Request, conn: socket.socket) -> bytes:
+    post = request.path.removeprefix("/telegram/")
+    body = (
+        "<!DOCTYPE html><html><head><title>Telegram: Contact @nexta_tv</title>"
+        f"<meta property='og:description' content='Let them negotiate with the Kremlin, the people decide. {post}'>"
+        "</head><body><div class='tgme_page'><div class='tgme_page_title'>NEXTA</div>"
+        "<a class='tgme_action_button_new' href='tg://resolve'>View in Telegram</a>"
+        "<div class='tgme_page_description'>If you have Telegram, you can view this post right away.</div>"
+        "</div></body></html>"
+    )
+    return html(body)
+
+
+def _find_route(path: str) -> Route | None:
+    if path in ROUTES:
+        return ROUTES[path]
+    candidates = [p for p in ROUTES if p.endswith("/") and p != "/" and path.startswith(p)]
+    return ROUTES[max(candidates, key=len)] if candidates else None
+
+
+class _Handler(socketserver.BaseRequestHandler):
+    server: _TCPServer
+
+    def handle(self) -> None:
+        conn: socket.socket = self.request
+        conn.settimeout(10)
+        data = b""
+        try:
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+        except OSError:
+            return
+        head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+        lines = head.split("\r\n")
+        try:
+            method, target, _ = lines[0].split(" ", 2)
+        except ValueError:
+            return
+        headers = {}
+        for line in lines[1:]:
+            key, _, value = line.partition(":")
+            headers[key.strip().lower()] = value.strip()
+        parts = urlsplit(target)  # absolute in proxy form, else origin form
+        request = Request(
+            method, target, parts.path or "/", parse_qs(parts.query), headers, parts.hostname or headers.get("host", "")
+        )
+        state = self.server.state
+        with state.lock:
+            state.hits[request.path] += 1
+            state.requests.append(request)
+        handler = _find_route(request.path)
+        try:
+            answer = handler(state, request, conn) if handler else html(page("Not found", "No such page. "), 404)
+            if answer:
+                conn.sendall(answer)
+        except OSError:
+            pass
+
+
+class _TCPServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    state: Server
+    ssl_context: ssl.SSLContext | None = None
+
+    def get_request(self) -> tuple[socket.socket, object]:
+        conn, address = super().get_request()
+        if self.ssl_context is not None:
+            try:
+                conn = self.ssl_context.wrap_socket(conn, server_side=True)
+            except (ssl.SSLError, OSError):
+                conn.close()
+                raise
+        return conn, address
+
+
+def start(ssl_context: ssl.SSLContext | None = None) -> tuple[Server, Callable[[], None]]:
+    """Start a server on a free port of 127.0.0.1; returns its state and a stop function."""
+    tcp = _TCPServer(("127.0.0.1", 0), _Handler)
+    tcp.ssl_context = ssl_context
+    state = Server(port=tcp.server_address[1], scheme="https" if ssl_context else "http")
+    tcp.state = state
+    thread = threading.Thread(target=tcp.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        tcp.shutdown()
+        tcp.server_close()
+
+    return state, stop
+
+
+if __name__ == "__main__":  # a manual look: python -m tests.server
+    running, _ = start()
+    print(f"serving on {running.base}")
+    threading.Event().wait()

@@ -1,0 +1,233 @@
+"""The fetcher against real servers on 127.0.0.1: statuses, redirects, encodings, broken and hostile servers, TLS."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+
+from archiver.config import Settings
+from archiver.fetch import Failure, Fetch, Fetcher
+
+from . import server as fixture_server
+
+LOCAL = Settings(
+    allow_private=True, connect_timeout=2, read_timeout=2, total_timeout=5, max_decoded=20 << 20, max_body=10 << 20
+)
+
+
+@pytest.fixture(scope="module")
+def web() -> Iterator[fixture_server.Server]:
+    state, stop = fixture_server.start()
+    yield state
+    stop()
+
+
+def fetch(url: str, tmp_path: Path, settings: Settings = LOCAL, **kwargs: object) -> Fetch:
+    async def go() -> Fetch:
+        async with Fetcher(settings, tmp_path, **kwargs) as fetcher:  # type: ignore[arg-type]
+            return await fetcher.fetch(url)
+
+    return asyncio.run(go())
+
+
+def body(result: Fetch) -> bytes:
+    assert result.decoded_path is not None
+    return result.decoded_path.read_bytes()
+
+
+def test_ok_page_streams_to_disk_with_digests(web: fixture_server.Server, tmp_path: Path) -> None:
+    result = fetch(web.url("/article"), tmp_path)
+    assert result.failure is None
+    assert result.status == 200
+    assert result.content_type.startswith("text/html")
+    assert b"Union State" in body(result)
+    assert result.payload_digest and result.payload_digest.startswith("sha1:")
+    assert result.body_size == len(body(result))
+    assert result.response is not None and result.response.header("etag")
+    assert result.response.peer == "127.0.0.1"
+    ua = dict(result.response.request_headers)["User-Agent"]
+    assert ua.startswith("archiver/") and "+http" in ua
+
+
+@pytest.mark.parametrize("code", [404, 410, 403, 401, 429, 451, 500, 503])
+def test_status_codes_are_answers_not_failures(web: fixture_server.Server, tmp_path: Path, code: int) -> None:
+    result = fetch(web.url(f"/status/{code}"), tmp_path)
+    assert result.failure is None
+    assert result.status == code
+
+
+def test_redirect_chain_is_followed_and_recorded(web: fixture_server.Server, tmp_path: Path) -> None:
+    result = fetch(web.url("/redirect/3"), tmp_path)
+    assert result.status == 200
+    assert [hop.status for hop in result.hops] == [302, 302, 302]
+    assert [hop.url for hop in result.hops] == [web.url("/redirect/3"), web.url("/redirect/2"), web.url("/redirect/1")]
+    assert result.final_url == web.url("/article")
+
+
+def test_too_many_redirects(web: fixture_server.Server, tmp_path: Path) -> None:
+    result = fetch(web.url("/redirect/15"), tmp_path)
+    assert result.failure == Failure.TOO_MANY_REDIRECTS
+    assert len(result.hops) == 11
+
+
+def test_redirect_loop(web: fixture_server.Server, tmp_path: Path) -> None:
+    result = fetch(web.url("/loop/a"), tmp_path)
+    assert result.failure == Failure.REDIRECT_LOOP
+    assert "loop" in result.detail
+
+
+def test_redirect_to_non_web_scheme(web: fixture_server.Server, tmp_path: Path) -> None:
+    assert fetch(web.url("/to-mailto"), tmp_path).failure == Failure.BAD_URL
+
+
+@pytest.mark.parametrize("path", ["/gzip", "/brotli", "/deflate-raw", "/chunked"])
+def test_compression_and_chunking(web: fixture_server.Server, tmp_path: Path, path: str) -> None:
+    result = fetch(web.url(path), tmp_path)
+    assert result.failure is None, result.detail
+    assert b"Union State talks" in body(result)
+    assert result.body_path is not None
+    if path in ("/gzip", "/brotli", "/deflate-raw"):
+        assert result.body_path.read_bytes() != body(result)  # the raw entity stays compressed, as received
+
+
+@pytest.mark.parametrize("path", ["/gzip-bomb", "/brotli-bomb"])
+def test_decompression_bomb_is_stopped(web: fixture_server.Server, tmp_path: Path, path: str) -> None:
+    result = fetch(web.url(path), tmp_path, Settings(allow_private=True, max_decoded=5 << 20, total_timeout=20))
+    assert result.failure == Failure.TOO_LARGE
+    assert result.body_path is None
+    assert list(tmp_path.iterdir()) == []  # no temporary file left behind
+
+
+@pytest.mark.parametrize("path", ["/huge", "/huge-chunked"])
+def test_oversized_body_is_refused(web: fixture_server.Server, tmp_path: Path, path: str) -> None:
+    result = fetch(web.url(path), tmp_path, Settings(allow_private=True, max_body=2 << 20, total_timeout=20))
+    assert result.failure == Failure.TOO_LARGE
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_server_that_never_answers_times_out(web: fixture_server.Server, tmp_path: Path) -> None:
+    result = fetch(web.url("/hang"), tmp_path, Settings(allow_private=True, read_timeout=0.5, total_timeout=3))
+    assert result.failure == Failure.TIMEOUT
+
+
+def test_dripping_server_hits_the_total_timeout(web: fixture_server.Server, tmp_path: Path) -> None:
+    result = fetch(web.url("/drip"), tmp_path, Settings(allow_private=True, read_timeout=5, total_timeout=1))
+    assert result.failure == Failure.TIMEOUT
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_connection_dropped_mid_body(web: fixture_server.Server, tmp_path: Path) -> None:
+    result = fetch(web.url("/drop"), tmp_path)
+    assert result.failure == Failure.RESET
+    assert result.status == 200  # the head came; the body did not
+
+
+def test_not_http_at_all(web: fixture_server.Server, tmp_path: Path) -> None:
+    assert fetch(web.url("/garbage"), tmp_path).failure in (Failure.PROTOCOL, Failure.RESET)
+
+
+def test_connection_refused(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    assert fetch(f"http://127.0.0.1:{port}/", tmp_path).failure == Failure.CONNECT
+
+
+def test_private_address_refused_without_allow_private(web: fixture_server.Server, tmp_path: Path) -> None:
+    before = web.hits["/article"]
+    for url in (
+        web.url("/article"),
+        f"http://localhost:{web.port}/article",
+        f"http://2130706433:{web.port}/article",
+        f"http://0x7f.1:{web.port}/article",
+        f"http://[::ffff:127.0.0.1]:{web.port}/article",
+    ):
+        result = fetch(url, tmp_path, Settings())
+        assert result.failure == Failure.PRIVATE, url
+    assert web.hits["/article"] == before  # no request left the client
+
+
+def test_name_resolving_to_private_address_is_refused(web: fixture_server.Server, tmp_path: Path) -> None:
+    async def rebinding(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
+    result = fetch(f"http://innocent.example:{web.port}/article", tmp_path, Settings(), resolver=rebinding)
+    assert result.failure == Failure.PRIVATE
+    assert "resolves to a non-public address" in result.detail
+
+
+def test_redirect_to_private_address_is_refused_through_a_proxy(web: fixture_server.Server, tmp_path: Path) -> None:
+    # Through a proxy the proxy resolves names; our test server is that proxy, and any host name reaches it.
+    settings = Settings(proxy=web.base)
+    result = fetch("http://news.example/to-private", tmp_path, settings)
+    assert result.failure == Failure.PRIVATE
+    assert [hop.status for hop in result.hops] == [302]
+    result = fetch("http://news.example/to-private-decimal", tmp_path, settings)
+    assert result.failure == Failure.PRIVATE
+
+
+def test_proxy_from_environment(web: fixture_server.Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", web.base)
+    result = fetch("http://some-news.example/article", tmp_path, Settings())
+    assert result.status == 200
+    assert web.requests[-1].target == "http://some-news.example/article"
+
+
+def test_no_such_domain_and_temporary_dns_failure(tmp_path: Path) -> None:
+    async def nxdomain(host: str, port: int) -> list[str]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    async def servfail(host: str, port: int) -> list[str]:
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    assert fetch("http://gone.example/", tmp_path, Settings(), resolver=nxdomain).failure == Failure.DNS
+    assert fetch("http://gone.example/", tmp_path, Settings(), resolver=servfail).failure == Failure.DNS_TEMPORARY
+
+
+def test_conditional_request_gets_304(web: fixture_server.Server, tmp_path: Path) -> None:
+    first = fetch(web.url("/article"), tmp_path)
+    assert first.response is not None
+    etag = first.response.header("etag")
+
+    async def again() -> Fetch:
+        async with Fetcher(LOCAL, tmp_path) as fetcher:
+            return await fetcher.fetch(web.url("/article"), etag=etag)
+
+    assert asyncio.run(again()).status == 304
+
+
+@pytest.fixture(scope="module")
+def tls_web() -> Iterator[tuple[fixture_server.Server, trustme.CA]]:
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(context)
+    state, stop = fixture_server.start(context)
+    yield state, ca
+    stop()
+
+
+def test_tls_with_a_test_ca_from_ssl_cert_file(
+    tls_web: tuple[fixture_server.Server, trustme.CA], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state, ca = tls_web
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+    work = tmp_path / "work"
+    work.mkdir()
+    result = fetch(state.url("/article"), work)
+    assert result.failure is None, result.detail
+    assert result.status == 200
+
+
+def test_tls_with_an_unknown_ca_fails_as_tls(tls_web: tuple[fixture_server.Server, trustme.CA], tmp_path: Path) -> None:
+    state, _ = tls_web
+    result = fetch(state.url("/article"), tmp_path)
+    assert result.failure == Failure.TLS
