@@ -190,7 +190,7 @@ class _Run:
                         if deadline is not None and loop.time() >= deadline:
                             self.stop = True
                         if not self.stop and len(tasks) < live_cap:
-                            for host, (link, attempt) in scheduler.take(loop.time())[: live_cap - len(tasks)]:
+                            for host, (link, attempt) in scheduler.take(loop.time(), live_cap - len(tasks)):
                                 tasks.add(
                                     asyncio.create_task(
                                         self._check(fetcher, scheduler, pool, storage, str(host), link, attempt)

@@ -94,14 +94,14 @@ class HostScheduler(Generic[T]):
         host = self._hosts.setdefault(key, _Host())
         host.next_start = max(host.next_start, until)
 
-    def take(self, now: float) -> list[tuple[Hashable, T]]:
-        """Every item that may start now; each is counted in flight until done()."""
+    def take(self, now: float, limit: int | None = None) -> list[tuple[Hashable, T]]:
+        """Every item that may start now (at most limit); each is counted in flight until done()."""
         while self._later and self._later[0][0] <= now:
             _, _, key, item = heapq.heappop(self._later)
             self._hosts[key].queue.appendleft(item)
             self._schedule(key)
         started: list[tuple[Hashable, T]] = []
-        while self._ready and self.in_flight < self.concurrency:
+        while self._ready and self.in_flight < self.concurrency and (limit is None or len(started) < limit):
             when, tie, key = self._ready[0]
             host = self._hosts[key]
             if host.next_start > when:  # deferred since it was scheduled: reschedule at its new time

@@ -1,0 +1,312 @@
+"""`archiver run` and `archiver status` as cron and people run them, against a real local server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from . import server as fixture_server
+
+FAST = """
+delay = 0.0
+per_host = 4
+concurrency = 8
+connect_timeout = 2.0
+read_timeout = 1.0
+total_timeout = 4.0
+retries = 1
+backoff = 0.1
+max_body = 5242880
+max_decoded = 5242880
+extract_workers = 1
+"""
+
+
+@pytest.fixture(scope="module")
+def web() -> Iterator[fixture_server.Server]:
+    state, stop = fixture_server.start()
+    yield state
+    stop()
+
+
+def archiver(*args: str, archive: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "archiver", *args, "--archive", str(archive)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def write_report(directory: Path, name: str, urls: list[str], defang: bool = True) -> Path:
+    body = " ".join(f"Claim {i}.[{i}]" for i in range(1, len(urls) + 1))
+    notes = "\n\n".join(
+        f"[{i}] {u.replace('127.0.0.1', '127(.)0(.)0(.)1') if defang else u};" for i, u in enumerate(urls, start=1)
+    )
+    path = directory / f"{name}.txt"
+    path.write_text(f"Test report {name}\n\nSeptember 3, 2020\n\n{body}\n\n{notes}\n", encoding="utf-8")
+    return path
+
+
+def make_archive(tmp_path: Path, config: str = FAST) -> Path:
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    (archive / "archiver.toml").write_text(config)
+    return archive
+
+
+def status(archive: Path) -> dict[str, dict[str, object]]:
+    result = archiver("status", "--json", archive=archive)
+    assert result.returncode == 0, result.stderr
+    return {row["url"]: row for row in json.loads(result.stdout)}
+
+
+CASES = {
+    "/article": "ok",
+    "/gzip": "ok",
+    "/brotli": "ok",
+    "/cp1251": "ok",
+    "/pdf": "ok",
+    "/json": "ok",
+    "/image": "ok",
+    "/redirect/2": "ok",
+    "/flaky": "ok",
+    "/status/404": "dead",
+    "/status/410": "dead",
+    "/status/403": "blocked",
+    "/status/401": "blocked",
+    "/status/451": "blocked",
+    "/status/500": "failing",
+    "/hang": "failing",
+    "/drop": "failing",
+    "/huge": "failing",
+    "/gzip-bomb": "failing",
+    "/loop/a": "failing",
+}
+
+
+def test_run_then_status_then_rerun(web: fixture_server.Server, tmp_path: Path) -> None:
+    archive = make_archive(tmp_path)
+    urls = [web.url(path) for path in CASES]
+    report = write_report(tmp_path, "local", urls)
+    result = archiver("run", str(report), "--allow-private", "--json", archive=archive)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "completed"
+    assert summary["reports"]["added"] == ["local"]
+    assert summary["links"]["checked"] == len(CASES)
+    assert set(summary["verdicts"]) == {"ok", "changed", "dead", "failing", "blocked", "pending"}
+    assert sum(summary["verdicts"].values()) == len(CASES)
+    # cron's log: one plain line per link, no progress bar
+    assert result.stderr.count(" ok ") >= 1 and "\x1b[" not in result.stderr
+
+    rows = status(archive)
+    got = {url.removeprefix(web.base): row["verdict"] for url, row in rows.items()}
+    assert got == CASES
+    article = rows[web.url("/article")]
+    assert article["http_status"] == 200
+    assert article["reason"] == "200, first capture"
+    assert article["cited_by"] == [{"report": "local", "n": 1}]
+    assert article["first_archived"] and article["last_checked"]
+    assert rows[web.url("/redirect/2")]["final_url"] == web.url("/article")
+    assert "404" in str(rows[web.url("/status/404")]["reason"])
+    assert "too large" in str(rows[web.url("/gzip-bomb")]["reason"])
+
+    db = sqlite3.connect(archive / "catalog.sqlite")
+    texts = dict(db.execute("SELECT url, text_digest FROM captures WHERE text_digest IS NOT NULL").fetchall())
+    assert set(texts) >= {web.url(p) for p in ("/article", "/gzip", "/brotli", "/cp1251", "/pdf", "/json")}
+    # identical main text is stored once
+    assert len({texts[web.url(p)] for p in ("/article", "/gzip", "/brotli")}) == 1
+    cp1251 = (archive / "text" / texts[web.url("/cp1251")][:2] / f"{texts[web.url('/cp1251')]}.txt").read_text()
+    assert "Мишустин заявил" in cp1251
+    pdf = (archive / "text" / texts[web.url("/pdf")][:2] / f"{texts[web.url('/pdf')]}.txt").read_text()
+    assert "Union State agreement signed in Minsk" in pdf
+    redirects = json.loads(
+        db.execute("SELECT redirects FROM checks WHERE url = ?", (web.url("/redirect/2"),)).fetchone()[0]
+    )
+    assert [r["status"] for r in redirects] == [302, 302]
+    flaky_attempts = db.execute("SELECT COUNT(*) FROM checks WHERE url = ?", (web.url("/flaky"),)).fetchone()[0]
+    assert flaky_attempts == 2  # a 503, then the retry that got the page
+
+    # The rerun: conditional request for /article, an identical payload elsewhere: nothing stored again.
+    captures_before = db.execute("SELECT COUNT(*) FROM captures").fetchone()[0]
+    texts_before = sorted(p.name for p in (archive / "text").rglob("*.txt"))
+    result = archiver("run", "--allow-private", "--json", archive=archive)
+    assert result.returncode == 0, result.stderr
+    rows = status(archive)
+    assert rows[web.url("/article")]["verdict"] == "ok"
+    assert rows[web.url("/article")]["reason"] == "304, not modified"
+    assert rows[web.url("/gzip")]["reason"] == "200, text unchanged"
+    assert sorted(p.name for p in (archive / "text").rglob("*.txt")) == texts_before
+    revisits = db.execute("SELECT COUNT(*) FROM captures WHERE revisit_of IS NOT NULL").fetchone()[0]
+    assert revisits >= 5
+    assert db.execute("SELECT COUNT(*) FROM captures").fetchone()[0] > captures_before
+
+    # Every WARC record is readable, revisits included, and the catalog's offsets point at responses.
+    records = []
+    for warc in sorted((archive / "warc").glob("*.warc.gz")):
+        with warc.open("rb") as stream:
+            records += [(r.rec_type, r.rec_headers.get_header("WARC-Target-URI")) for r in ArchiveIterator(stream)]
+    kinds = {kind for kind, _ in records}
+    assert kinds == {"warcinfo", "response", "request", "revisit"}
+    for file, offset in db.execute("SELECT warc_file, warc_offset FROM captures"):
+        with (archive / "warc" / file).open("rb") as stream:
+            stream.seek(offset)
+            record = next(iter(ArchiveIterator(stream)))
+            assert record.rec_type in ("response", "revisit")
+
+
+def test_status_table_groups_by_verdict(web: fixture_server.Server, tmp_path: Path) -> None:
+    archive = make_archive(tmp_path)
+    report = write_report(tmp_path, "two", [web.url("/article"), web.url("/status/404")])
+    assert archiver("run", str(report), "--allow-private", archive=archive).returncode == 0
+    result = archiver("status", archive=archive)
+    assert result.returncode == 0
+    assert result.stdout.index("dead (1)") < result.stdout.index("ok (1)")
+    assert "two#2" in result.stdout
+
+
+def test_private_addresses_refused_by_default(web: fixture_server.Server, tmp_path: Path) -> None:
+    archive = make_archive(tmp_path)
+    report = write_report(tmp_path, "private", [web.url("/article")])
+    before = web.hits["/article"]
+    result = archiver("run", str(report), "--json", archive=archive)
+    assert result.returncode == 0
+    row = status(archive)[web.url("/article")]
+    assert row["verdict"] == "failing"
+    assert "non-public address" in str(row["reason"])
+    assert web.hits["/article"] == before
+
+
+def test_sample_report_offline_exits_0_with_reasons(tmp_path: Path) -> None:
+    from .conftest import SAMPLE
+
+    archive = make_archive(tmp_path, FAST + "connect_timeout = 1.0\n".replace("connect_timeout = 1.0\n", ""))
+    result = archiver("run", str(SAMPLE), "--json", archive=archive)
+    assert result.returncode == 0, result.stderr
+    rows = status(archive)
+    assert len(rows) == 22
+    assert all(row["verdict"] in ("failing", "dead") and row["reason"] for row in rows.values())
+
+
+def test_bad_report_does_not_stop_the_run(web: fixture_server.Server, tmp_path: Path) -> None:
+    archive = make_archive(tmp_path)
+    good = write_report(tmp_path, "good", [web.url("/article")])
+    (tmp_path / "bad.txt").write_bytes(b"\x00\x01\x02binary")
+    result = archiver(
+        "run",
+        str(good),
+        str(tmp_path / "bad.txt"),
+        str(tmp_path / "missing.txt"),
+        "--allow-private",
+        "--json",
+        archive=archive,
+    )
+    assert result.returncode == 0
+    summary = json.loads(result.stdout)
+    assert summary["reports"]["added"] == ["good"]
+    assert len(summary["reports"]["failed"]) == 2
+    assert "archiver: error:" in result.stderr and "bad.txt" in result.stderr
+    assert summary["verdicts"]["ok"] == 1
+
+
+def test_unusable_archive_is_a_clear_error(tmp_path: Path) -> None:
+    target = tmp_path / "file-not-dir"
+    target.write_text("x")
+    result = archiver("status", archive=target)
+    assert result.returncode in (1, 2)
+    assert "error" in result.stderr.lower()
+    broken = make_archive(tmp_path)
+    (broken / "catalog.sqlite").write_bytes(b"this is not sqlite" * 100)
+    result = archiver("status", archive=broken)
+    assert result.returncode == 1
+    assert result.stderr.startswith("archiver: error:") and "catalog" in result.stderr
+
+
+def test_bad_configuration_is_a_clear_error(tmp_path: Path) -> None:
+    archive = make_archive(tmp_path, "per_host = 'many'\n")
+    result = archiver("run", archive=archive)
+    assert result.returncode == 1
+    assert "per_host must be int" in result.stderr
+
+
+def _slow_report(web: fixture_server.Server, tmp_path: Path, n: int, seconds: float) -> Path:
+    return write_report(tmp_path, "slow", [web.url(f"/slow?s={seconds}&id={i}") for i in range(n)], defang=False)
+
+
+def test_two_runs_at_once(web: fixture_server.Server, tmp_path: Path) -> None:
+    archive = make_archive(tmp_path, FAST.replace("per_host = 4", "per_host = 1"))
+    report = _slow_report(web, tmp_path, 6, 0.5)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "archiver", "run", str(report), "--allow-private", "--archive", str(archive)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.time() + 20
+        while time.time() < deadline and not (archive / "run.lock").exists():
+            time.sleep(0.05)
+        time.sleep(0.5)
+        second = archiver("run", "--allow-private", archive=archive)
+        assert second.returncode == 75
+        assert "another archiver run holds the archive" in second.stderr
+        assert "pid" in second.stderr
+    finally:
+        first.communicate(timeout=120)
+    assert first.returncode == 0
+    assert archiver("run", "--allow-private", archive=archive).returncode == 0  # the lock went with the first run
+
+
+def test_kill_9_mid_run_then_a_clean_rerun(web: fixture_server.Server, tmp_path: Path) -> None:
+    archive = make_archive(tmp_path, FAST.replace("per_host = 4", "per_host = 2"))
+    report = _slow_report(web, tmp_path, 16, 0.3)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "archiver", "run", str(report), "--allow-private", "--archive", str(archive)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    db_path = archive / "catalog.sqlite"
+    deadline = time.time() + 60
+    captured = 0
+    while time.time() < deadline and captured < 3:
+        time.sleep(0.1)
+        if db_path.exists():
+            try:
+                with sqlite3.connect(db_path) as db:
+                    captured = db.execute("SELECT COUNT(*) FROM captures").fetchone()[0]
+            except sqlite3.OperationalError:
+                pass
+    os.killpg(proc.pid, signal.SIGKILL)  # the whole process tree, extraction workers included
+    proc.communicate()
+    assert 3 <= captured < 16
+
+    # Still readable after the kill: the catalog opens and every stored WARC record parses.
+    assert archiver("status", "--json", archive=archive).returncode == 0
+    result = archiver("run", "--allow-private", "--json", archive=archive)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["verdicts"]["ok"] == 16
+    with sqlite3.connect(db_path) as db:
+        statuses = [row[0] for row in db.execute("SELECT status FROM runs ORDER BY id")]
+        assert statuses == ["killed", "completed"]
+        per_link = db.execute("SELECT link, COUNT(*) FROM captures WHERE revisit_of IS NULL GROUP BY link").fetchall()
+        assert len(per_link) == 16 and all(count == 1 for _, count in per_link)  # nothing stored twice
+        captures = db.execute("SELECT COUNT(*) FROM captures").fetchone()[0]
+    responses = 0
+    for warc in (archive / "warc").glob("*.warc.gz"):
+        with warc.open("rb") as stream:
+            responses += sum(r.rec_type in ("response", "revisit") for r in ArchiveIterator(stream))
+    assert responses == captures  # no orphan record left by the killed run
