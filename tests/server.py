@@ -20,7 +20,6 @@ import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.utils import formatdate
 from urllib.parse import parse_qs, urlsplit
 
 import brotli
