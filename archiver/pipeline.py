@@ -16,17 +16,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from archiver.analysis import Analysis, analyse, probe_text
 from archiver.catalog import CaptureRow, Catalog, CheckRow, LinkState, iso
-from archiver.compare import Comparison, compare
+from archiver.compare import Comparison, compare, similarity
 from archiver.config import Settings
-from archiver.extract import Extracted, extract_file
 from archiver.fetch import Fetch, Fetcher, Resolver
 from archiver.footnotes import footnotes
 from archiver.lock import ArchiveLock
 from archiver.politeness import HostScheduler, backoff, is_transient, retry_after
 from archiver.refang import canonical, host_of
 from archiver.reports import Report, Unreadable, load_reports
-from archiver.textstore import get_text, put_text
+from archiver.signs import classify_redirect, probe_path
+from archiver.textstore import get_text
 from archiver.verdict import History, Judgement, Outcome, Verdict, judge
 from archiver.warcstore import Revisit, WarcStore
 
@@ -93,29 +94,8 @@ class RunSummary:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class Analysis:
-    """What the extraction worker made of a body."""
-
-    extracted: Extracted
-    text_digest: str | None
-    comparison: Comparison | None
-
-
-def analyse(root: str, decoded: str, content_type: str, url: str, first_digest: str | None) -> Analysis:
-    """Extract, store the text and compare it with the first capture's: the CPU work, run in a worker process."""
-    extracted = extract_file(decoded, content_type, url)
-    digest = put_text(Path(root), extracted.text) if extracted.text else None
-    comparison = None
-    if first_digest and extracted.text is not None:
-        first = get_text(Path(root), first_digest)
-        if first is not None:
-            comparison = compare(first, extracted.text)
-    return Analysis(extracted, digest, comparison)
-
-
 def compare_stored(root: str, first_digest: str | None, digest: str | None) -> Comparison | None:
-    """Compare two stored texts (a revisit whose text is known)."""
+    """Compare two stored texts (a 304's text is the last capture's)."""
     if not first_digest or not digest:
         return None
     if first_digest == digest:
@@ -133,6 +113,25 @@ def add_reports(catalog: Catalog, paths: Iterable[Path], now: datetime, summary:
         report: Report = item
         summary.new_links += catalog.save_report(report, footnotes(report), canonical, host_of, now)
         summary.reports_added.append(report.stem)
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """A request for a path that cannot exist on a site."""
+
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeAnswer:
+    """How a site answered a path that cannot exist."""
+
+    status: int | None
+    final_url: str
+    text: str | None
+
+
+Job = tuple[LinkState, int] | Probe
 
 
 class _Run:
@@ -163,12 +162,17 @@ class _Run:
         self.store = WarcStore(archive, settings.warc_max_size, f"archiver-{clock():%Y%m%d%H%M%S}-{os.getpid()}")
         self.done = 0
         self.total = 0
+        # Soft-404 probes: one per site and link shape per run, asked only when a page looks suspect.
+        self.probe_token = f"{self.rng.getrandbits(64):016x}"
+        self.probes: dict[str, asyncio.Future[ProbeAnswer | None]] = {}
+        self.probes_started: set[str] = set()
+        self.waiting_for_probe = 0
 
     async def check_all(self, links: list[LinkState]) -> None:
         """Check every link, as politeness allows; stop starting new ones at the deadline or a signal."""
         loop = asyncio.get_running_loop()
         self.total = len(links)
-        scheduler: HostScheduler[tuple[LinkState, int]] = HostScheduler(
+        scheduler: HostScheduler[Job] = HostScheduler(
             self.settings.per_host, self.settings.delay, self.settings.concurrency
         )
         for link in links:
@@ -189,13 +193,17 @@ class _Run:
                     while True:
                         if deadline is not None and loop.time() >= deadline:
                             self.stop = True
-                        if not self.stop and len(tasks) < live_cap:
-                            for host, (link, attempt) in scheduler.take(loop.time(), live_cap - len(tasks)):
-                                tasks.add(
-                                    asyncio.create_task(
-                                        self._check(fetcher, scheduler, pool, storage, str(host), link, attempt)
-                                    )
-                                )
+                        # A link waiting for its site's probe must not keep that probe from starting.
+                        room = live_cap - (len(tasks) - self.waiting_for_probe)
+                        if not self.stop and room > 0:
+                            for host, job in scheduler.take(loop.time(), room):
+                                if isinstance(job, Probe):
+                                    work = self._probe(fetcher, scheduler, pool, str(host), job)
+                                else:
+                                    work = self._check(fetcher, scheduler, pool, storage, str(host), *job)
+                                tasks.add(asyncio.create_task(work))
+                        if self.stop:
+                            self._abandon_probes()
                         if not tasks and (self.stop or scheduler.pending == 0):
                             break
                         wake = scheduler.next_wake()
@@ -215,7 +223,7 @@ class _Run:
                 await asyncio.gather(*tasks, return_exceptions=True)
                 await loop.run_in_executor(storage, self.store.close)
                 storage.shutdown(wait=True)
-        self.summary.links_left = scheduler.pending
+        self.summary.links_left = scheduler.pending - sum(1 for url in self.probes if url not in self.probes_started)
 
     def _install_signal_handlers(self, loop: asyncio.AbstractEventLoop) -> None:
         def stop() -> None:
@@ -230,7 +238,7 @@ class _Run:
     async def _check(
         self,
         fetcher: Fetcher,
-        scheduler: HostScheduler[tuple[LinkState, int]],
+        scheduler: HostScheduler[Job],
         pool: Executor,
         storage: Executor,
         host: str,
@@ -254,12 +262,47 @@ class _Run:
             scheduler.done(host)
             if wait is not None and attempt < self.settings.retries and not self.stop:
                 scheduler.add(host, (link, attempt + 1), not_before=loop.time() + wait)
-                row = self._check_row(link, fetch, None, self._attempt_judgement(fetch, now, attempt), None)
+                row = self._check_row(link, fetch, self._attempt_judgement(fetch, now, attempt), None)
                 await loop.run_in_executor(storage, self.catalog.record_check, row, None, None)
                 return
-            await self._finish(pool, storage, link, fetch, now)
+            await self._finish(scheduler, pool, storage, host, link, fetch, now)
         finally:
             fetch.discard()
+
+    async def _probe(
+        self, fetcher: Fetcher, scheduler: HostScheduler[Job], pool: Executor, host: str, probe: Probe
+    ) -> None:
+        """Ask the host for a page that cannot exist: what its "not found" looks like (soft 404s)."""
+        loop = asyncio.get_running_loop()
+        self.probes_started.add(probe.url)
+        result = await fetcher.fetch(probe.url)
+        scheduler.done(host)
+        try:
+            text = None
+            if result.failure is None and result.decoded_path is not None and result.status is not None:
+                text = await loop.run_in_executor(
+                    pool, probe_text, str(result.decoded_path), result.content_type, result.final_url
+                )
+            answer = ProbeAnswer(result.status if result.failure is None else None, result.final_url, text)
+        finally:
+            result.discard()
+        future = self.probes[probe.url]
+        if not future.done():
+            future.set_result(answer)
+
+    def _probe_for(self, scheduler: HostScheduler[Job], host: str, url: str) -> asyncio.Future[ProbeAnswer | None]:
+        """The probe of this link's site and shape, asked once per run."""
+        probe_url = probe_path(url, self.probe_token)
+        if probe_url not in self.probes:
+            self.probes[probe_url] = asyncio.get_running_loop().create_future()
+            scheduler.add(host, Probe(probe_url))
+        return self.probes[probe_url]
+
+    def _abandon_probes(self) -> None:
+        """On stop, the probes not started never will be: their waiters judge without them."""
+        for url, future in self.probes.items():
+            if url not in self.probes_started and not future.done():
+                future.set_result(None)
 
     def _retry_wait(self, fetch: Fetch, now: datetime) -> float | None:
         """Seconds to wait before retrying this outcome within the run, or None for no retry."""
@@ -274,35 +317,62 @@ class _Run:
         what = fetch.failure or f"{fetch.status}"
         return Judgement(Verdict.FAILING, f"{what}, attempt {attempt + 1}, retrying", 0, None, now)
 
-    async def _finish(self, pool: Executor, storage: Executor, link: LinkState, fetch: Fetch, now: datetime) -> None:
+    async def _finish(
+        self,
+        scheduler: HostScheduler[Job],
+        pool: Executor,
+        storage: Executor,
+        host: str,
+        link: LinkState,
+        fetch: Fetch,
+        now: datetime,
+    ) -> None:
         loop = asyncio.get_running_loop()
-        root = str(self.archive)
-        analysis: Analysis | None = None
-        revisit: Revisit | None = None
-        text_digest: str | None = None
-        comparison: Comparison | None = None
         complete = fetch.response is not None and fetch.failure is None
-        if complete and fetch.status == 304 and link.last_capture_id is not None:
+        status = fetch.status or 0
+        revisit: Revisit | None = None
+        analysis: Analysis | None = None
+        if complete and status == 304 and link.last_capture_id is not None:
             revisit = Revisit(
                 link.last_capture_url or link.url, link.last_capture_at or now, link.last_payload_digest or "sha1:"
             )
-            text_digest = link.last_text_digest
         elif complete and fetch.payload_digest and fetch.payload_digest == link.last_payload_digest:
             revisit = Revisit(link.last_capture_url or link.url, link.last_capture_at or now, fetch.payload_digest)
-            text_digest = link.last_text_digest
-        elif complete and fetch.decoded_path is not None and fetch.status is not None and fetch.status < 300:
+        if complete and fetch.decoded_path is not None and fetch.decoded_size <= self.settings.max_decoded:
+            # A body already stored is not extracted again: its text is known; its signs are cheap.
+            known = link.last_text_digest if revisit is not None else None
             analysis = await loop.run_in_executor(
                 pool,
                 analyse,
-                root,
+                str(self.archive),
                 str(fetch.decoded_path),
                 fetch.content_type,
                 fetch.final_url,
                 link.first_text_digest,
+                known,
+                200 <= status < 300,
             )
-            text_digest, comparison = analysis.text_digest, analysis.comparison
-        if revisit is not None and fetch.status is not None and fetch.status < 300:
-            comparison = await loop.run_in_executor(pool, compare_stored, root, link.first_text_digest, text_digest)
+        elif revisit is not None and status == 304:
+            comparison = await loop.run_in_executor(
+                pool, compare_stored, str(self.archive), link.first_text_digest, link.last_text_digest
+            )
+            analysis = Analysis(None, link.last_text_digest, comparison, None, None)
+        redirect = classify_redirect(link.url, fetch.final_url) if complete and fetch.hops and status < 300 else None
+        soft_404 = None
+        if (
+            complete
+            and 200 <= status < 300
+            and analysis is not None
+            and redirect is None
+            and self._suspect(analysis, fetch)
+        ):
+            self.waiting_for_probe += 1
+            try:
+                answer = await self._probe_for(scheduler, host, link.url)
+            finally:
+                self.waiting_for_probe -= 1
+            soft_404 = self._soft_404(answer, analysis, fetch, link)
+        comparison = analysis.comparison if analysis else None
         outcome = Outcome(
             checked_at=now,
             failure=fetch.failure,
@@ -311,8 +381,12 @@ class _Run:
             reason_phrase=fetch.response.reason if fetch.response else "",
             similarity=comparison.similarity if comparison else None,
             first_archived=link.first_archived,
-            not_modified=fetch.status == 304,
+            not_modified=status == 304,
             moved_to=fetch.final_url if fetch.hops else None,
+            signs=analysis.signs if analysis else None,
+            redirect=redirect,
+            soft_404=soft_404,
+            challenge_header=bool(fetch.response and (fetch.response.header("cf-mitigated") or "") == "challenge"),
         )
         history = History(link.failures_in_row, link.failing_since, Verdict(link.verdict), link.verdict_since)
         judgement = judge(
@@ -322,15 +396,34 @@ class _Run:
             dead_after_failures=self.settings.dead_after_failures,
             dead_after=timedelta(hours=self.settings.dead_after_hours),
         )
-        if fetch.status == 304 and link.last_capture_id is None:
+        if status == 304 and link.last_capture_id is None:
             complete = False  # a 304 to a request we did not make conditional stores nothing
-        await loop.run_in_executor(
-            storage, self._store, link, fetch, judgement, analysis, revisit, text_digest, comparison, complete
-        )
+        await loop.run_in_executor(storage, self._store, link, fetch, judgement, analysis, revisit, complete)
         self.done += 1
         self.summary.links_checked += 1
         self.summary.this_run[judgement.verdict] = self.summary.this_run.get(judgement.verdict, 0) + 1
         self.on_checked(Checked(link.url, judgement.verdict, judgement.reason, fetch.status, self.done, self.total))
+
+    def _suspect(self, analysis: Analysis, fetch: Fetch) -> bool:
+        """Whether a 200 answer might be the site's "not found" in disguise: worth a probe."""
+        signs = analysis.signs
+        if signs is None or signs.not_found or signs.parked or signs.challenge or signs.telegram_missing:
+            return False  # decided by the page itself, or not a page
+        drifted = analysis.comparison is not None and analysis.comparison.similarity < self.settings.change_threshold
+        return drifted or bool(fetch.hops)
+
+    def _soft_404(self, answer: ProbeAnswer | None, analysis: Analysis, fetch: Fetch, link: LinkState) -> str | None:
+        """Why the page is the site's answer to a path that does not exist, or None."""
+        if answer is None or answer.status is None or not 200 <= answer.status < 300:
+            return None
+        if fetch.hops and answer.final_url == fetch.final_url and fetch.final_url != link.url:
+            return f"redirects where a nonexistent path does ({fetch.final_url})"
+        first_differed = analysis.comparison is not None and analysis.comparison.similarity < 0.5
+        if analysis.short_text is not None and answer.text is not None and first_differed:
+            page, probe = analysis.short_text, answer.text
+            if min(similarity(page, probe), similarity(probe, page)) >= 0.85:
+                return "the page is what the site serves for a path that does not exist"
+        return None
 
     def _store(
         self,
@@ -339,13 +432,12 @@ class _Run:
         judgement: Judgement,
         analysis: Analysis | None,
         revisit: Revisit | None,
-        text_digest: str | None,
-        comparison: Comparison | None,
         complete: bool,
     ) -> None:
         """WARC records, fsync, then the catalog row that points at them: in that order, in one thread."""
         capture = None
         warc_size = None
+        comparison = analysis.comparison if analysis else None
         if complete and fetch.response is not None:
             location, name, size, rotated = self.store.write_fetch(fetch, revisit)
             if rotated:
@@ -362,12 +454,10 @@ class _Run:
                 warc_offset=location.offset,
                 warc_length=location.length,
                 revisit_of=link.last_capture_id if revisit else None,
-                payload_digest=fetch.payload_digest
-                if revisit is None or fetch.status != 304
-                else revisit.payload_digest,
+                payload_digest=revisit.payload_digest if revisit is not None else fetch.payload_digest,
                 content_digest=fetch.content_digest,
                 body_size=fetch.body_size,
-                text_digest=text_digest,
+                text_digest=analysis.text_digest if analysis else None,
                 text_length=len(extracted.text) if extracted and extracted.text else None,
                 kind=extracted.kind if extracted else None,
                 title=extracted.title if extracted else None,
@@ -376,14 +466,13 @@ class _Run:
                 language=extracted.language if extracted else None,
                 extractor=extracted.extractor if extracted else None,
             )
-        row = self._check_row(link, fetch, capture, judgement, comparison)
+        row = self._check_row(link, fetch, judgement, comparison)
         self.catalog.record_check(row, capture, warc_size)
 
     def _check_row(
         self,
         link: LinkState,
         fetch: Fetch,
-        capture: CaptureRow | None,
         judgement: Judgement,
         comparison: Comparison | None,
     ) -> CheckRow:

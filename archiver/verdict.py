@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from archiver.politeness import is_transient
+from archiver.signs import PageSigns, RedirectKind
 
 
 class Verdict(StrEnum):
@@ -22,6 +23,14 @@ class Verdict(StrEnum):
 
 BLOCKED_STATUSES = frozenset({401, 403, 407, 429, 451})
 GONE_STATUSES = frozenset({404, 410})
+
+_REDIRECT_WORDS = {
+    RedirectKind.HOME: "the home page",
+    RedirectKind.SECTION: "a section index",
+    RedirectKind.SEARCH: "a search page",
+    RedirectKind.LOGIN: "a login page",
+    RedirectKind.ERROR: "an error page",
+}
 
 _FAILURE_WORDS = {
     "timeout": "timed out",
@@ -52,6 +61,10 @@ class Outcome:
     first_archived: datetime | None = None
     not_modified: bool = False
     moved_to: str | None = None  # the final URL after a redirect to the same article
+    signs: PageSigns | None = None  # what the page says about itself
+    redirect: RedirectKind | None = None  # a redirect away from the article
+    soft_404: str | None = None  # why the page is the site's answer to a path that does not exist
+    challenge_header: bool = False  # the server marked its answer as a bot challenge (cf-mitigated)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,12 +113,21 @@ def judge(
         failing_since = (history.failing_since or now) if failing else None
         return Judgement(verdict, reason, in_row, failing_since, since)
 
-    if outcome.failure == "dns":
+    def dead(why: str) -> Judgement:
         since = history.previous_since if history.previous == Verdict.DEAD and history.previous_since else now
-        return settle(Verdict.DEAD, f"{describe(outcome)} since {_day(since)}")
-    if status in GONE_STATUSES and outcome.failure is None:
-        since = history.previous_since if history.previous == Verdict.DEAD and history.previous_since else now
-        return settle(Verdict.DEAD, f"{describe(outcome)} since {_day(since)}")
+        return settle(Verdict.DEAD, f"{why} since {_day(since)}")
+
+    if outcome.failure == "dns" or (status in GONE_STATUSES and outcome.failure is None):
+        return dead(describe(outcome))
+    signs = outcome.signs
+    if (
+        outcome.failure is None
+        and status is not None
+        and (outcome.challenge_header or (signs is not None and (signs.challenge or signs.geo_blocked)))
+    ):
+        what = "geo-blocked" if signs is not None and signs.geo_blocked else "a bot challenge"
+        title = f" (“{signs.title[:60]}”)" if signs is not None and signs.title else ""
+        return settle(Verdict.BLOCKED, f"{status}: {what}{title}")
     if status in BLOCKED_STATUSES and outcome.failure is None:
         return settle(Verdict.BLOCKED, f"{describe(outcome)}: the server refuses us")
     if outcome.failure is not None or status is None or not 200 <= status < 400 or is_transient(None, status):
@@ -117,11 +139,23 @@ def judge(
             return settle(Verdict.DEAD, f"failing in {in_row} runs since {_day(started)}: {what}", failing=True)
         transient = "" if is_transient(outcome.failure, status) else " (may be lasting)"
         return settle(Verdict.FAILING, f"{what}{transient}, {in_row} failed run(s) since {_day(started)}", failing=True)
-    if outcome.not_modified:
-        return settle(Verdict.OK, f"{status}, not modified")
+
+    if signs is not None and signs.parked:
+        return dead("a parked-domain page")
+    if signs is not None and signs.telegram_missing:
+        return dead("the Telegram post is gone (the page shows no post)")
+    if outcome.redirect is not None:
+        return dead(f"redirects to {_REDIRECT_WORDS[outcome.redirect]} ({outcome.moved_to})")
+    if signs is not None and signs.not_found:
+        title = f"“{signs.title[:60]}”" if signs.title else "a “not found” page"
+        return dead(f"soft 404: {title} served with {status}")
+    if outcome.soft_404:
+        return dead(f"soft 404: {outcome.soft_404}")
     if outcome.similarity is not None and outcome.similarity < change_threshold:
         first = f" of {_day(outcome.first_archived)}" if outcome.first_archived else ""
         return settle(Verdict.CHANGED, f"text {outcome.similarity:.0%} similar to the capture{first}")
+    if outcome.not_modified:
+        return settle(Verdict.OK, f"{status}, not modified")
     moved = f", moved to {outcome.moved_to}" if outcome.moved_to else ""
     if outcome.similarity is None:
         return settle(

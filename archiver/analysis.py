@@ -1,0 +1,73 @@
+"""The CPU work on one body, run in a worker process: extract, store the text, read the page's signs, compare."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from archiver.compare import Comparison, compare
+from archiver.extract import Extracted, decode_html, extract, sniff_kind
+from archiver.signs import PageSigns, read_signs, telegram_post_missing, visible_text
+from archiver.textstore import get_text, put_text
+
+# Main texts up to this long travel back to the run (to compare with a soft-404 probe); articles do not.
+SHORT_TEXT_BACK = 20_000
+MAX_SIGNS_BYTES = 2 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """What a worker made of a body."""
+
+    extracted: Extracted | None  # None when the text was already known (an identical payload)
+    text_digest: str | None
+    comparison: Comparison | None
+    signs: PageSigns | None
+    short_text: str | None  # the main text when short, for the soft-404 probe
+
+
+def _signs(data: bytes, content_type: str, url: str, main_text: str | None) -> PageSigns | None:
+    if sniff_kind(content_type, data[:1024], url) not in ("html", "text"):
+        return None
+    page = decode_html(data[:MAX_SIGNS_BYTES], content_type)
+    title, text = visible_text(page)
+    return read_signs(title, text, main_text, telegram_missing=telegram_post_missing(url, page))
+
+
+def analyse(
+    root: str,
+    decoded: str,
+    content_type: str,
+    url: str,
+    first_digest: str | None,
+    known_digest: str | None = None,
+    extract_text: bool = True,
+) -> Analysis:
+    """Extract (unless the text is known), store the text once, read the signs, compare with the first text."""
+    archive = Path(root)
+    data = Path(decoded).read_bytes()
+    extracted: Extracted | None = None
+    if known_digest is not None:
+        digest: str | None = known_digest
+        text = get_text(archive, known_digest)
+    elif extract_text:
+        extracted = extract(data, content_type, url)
+        text = extracted.text
+        digest = put_text(archive, text) if text else None
+    else:
+        digest, text = None, None
+    comparison = None
+    if first_digest and text is not None:
+        first = get_text(archive, first_digest) if first_digest != digest else text
+        if first is not None:
+            comparison = compare(first, text)
+    signs = _signs(data, content_type, url, text if extract_text or known_digest else None)
+    short = text if text is not None and len(text) <= SHORT_TEXT_BACK else None
+    return Analysis(extracted, digest, comparison, signs, short)
+
+
+def probe_text(decoded: str, content_type: str, url: str) -> str:
+    """The main text of a soft-404 probe's answer."""
+    data = Path(decoded).read_bytes()
+    extracted = extract(data, content_type, url)
+    return (extracted.text or "")[:SHORT_TEXT_BACK]
