@@ -476,3 +476,48 @@ class Catalog:
                 "SELECT verdict, COUNT(*) FROM links WHERE id IN (SELECT link FROM citations) GROUP BY verdict"
             )
         }
+
+    # ----- one footnote (check) -------------------------------------------------------------
+
+    def report_row(self, report: str) -> dict[str, Any] | None:
+        """A tracked report's metadata, or None."""
+        row = self.db.execute("SELECT * FROM reports WHERE report = ?", (report,)).fetchone()
+        return dict(row) if row else None
+
+    def report_names(self) -> list[str]:
+        """Every tracked report's name."""
+        return [row[0] for row in self.db.execute("SELECT report FROM reports ORDER BY report")]
+
+    def footnote_row(self, report: str, n: int) -> dict[str, Any] | None:
+        """A footnote's text and problems, or None."""
+        row = self.db.execute("SELECT * FROM footnotes WHERE report = ? AND n = ?", (report, n)).fetchone()
+        return dict(row) if row else None
+
+    def footnote_numbers(self, report: str) -> list[int]:
+        """The footnote numbers a report has."""
+        return [row[0] for row in self.db.execute("SELECT n FROM footnotes WHERE report = ? ORDER BY n", (report,))]
+
+    def cited_links(self, report: str, n: int) -> list[dict[str, Any]]:
+        """The links a footnote cites, in the order written."""
+        return [
+            dict(row)
+            for row in self.db.execute(
+                """SELECT l.* FROM citations c JOIN links l ON l.id = c.link
+               WHERE c.report = ? AND c.n = ? ORDER BY c.position""",
+                (report, n),
+            )
+        ]
+
+    def captures_of(self, link: int) -> list[dict[str, Any]]:
+        """A link's captures, oldest first."""
+        return [
+            dict(row)
+            for row in self.db.execute("SELECT * FROM captures WHERE link = ? ORDER BY fetched_at, id", (link,))
+        ]
+
+    def checks_of(self, link: int, limit: int = 200) -> list[dict[str, Any]]:
+        """A link's most recent checks (attempts included), oldest first."""
+        rows = self.db.execute(
+            "SELECT * FROM checks WHERE link = ? ORDER BY started_at DESC, id DESC LIMIT ?", (link, limit)
+        )
+        return [dict(row) for row in reversed(rows.fetchall())]

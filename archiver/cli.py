@@ -14,8 +14,17 @@ from archiver import __version__
 from archiver.catalog import Catalog
 from archiver.config import archive_path, load_settings
 from archiver.errors import ArchiverError, LockedError
+from archiver.lookup import lookup_footnote
 from archiver.pipeline import run as run_archive
-from archiver.render import RunProgress, print_footnotes, print_json, print_run_summary, print_status, report_dict
+from archiver.render import (
+    RunProgress,
+    print_check,
+    print_footnotes,
+    print_json,
+    print_run_summary,
+    print_status,
+    report_dict,
+)
 from archiver.reports import Report, Unreadable, load_reports
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -155,6 +164,48 @@ def status_command(archive: Path | None, as_json: bool) -> None:
         print_json(rows)
     else:
         print_status(rows, Console(highlight=False))
+
+
+@cli.command("check")
+@click.argument("report")
+@click.argument("n", type=int)
+@archive_option
+@network_options
+@click.option("--live", is_flag=True, help="Check the note's links again now before answering.")
+@json_option
+def check_command(
+    report: str,
+    n: int,
+    archive: Path | None,
+    proxy: str | None,
+    allow_private: bool | None,
+    live: bool,
+    as_json: bool,
+) -> None:
+    """Show what footnote N of REPORT cited and what became of it.
+
+    The note's text, each link's verdict and reason, the history of its checks, the
+    first archived text and, when it changed, a diff of the main text.
+    """
+    root = archive_path(archive)
+    with Catalog.open(root, create=False) as catalog:
+        answer = lookup_footnote(catalog, root, report, n)
+    if live and answer["urls"]:
+        settings = load_settings(root).replace(proxy=proxy, allow_private=allow_private)
+        with RunProgress(err_console) as progress:
+            try:
+                run_archive(
+                    root, [], settings, on_checked=progress.checked, only_links={link["url"] for link in answer["urls"]}
+                )
+            except LockedError as exc:
+                error(str(exc))
+                sys.exit(75)
+        with Catalog.open(root, create=False) as catalog:
+            answer = lookup_footnote(catalog, root, report, n)
+    if as_json:
+        print_json(answer)
+    else:
+        print_check(answer, Console(highlight=False))
 
 
 def main() -> None:

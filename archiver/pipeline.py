@@ -510,8 +510,12 @@ def run(
     on_checked: Callable[[Checked], None] = lambda checked: None,
     clock: Clock = utc_now,
     resolver: Resolver | None = None,
+    only_links: set[str] | None = None,
 ) -> RunSummary:
-    """The nightly job: add the reports, check every tracked link, update verdicts. Safe to rerun or kill."""
+    """The nightly job: add the reports, check every tracked link, update verdicts. Safe to rerun or kill.
+
+    only_links: check just these URLs (`check --live`), not every tracked link.
+    """
     archive.mkdir(parents=True, exist_ok=True)
     # The storage thread owns the catalog's connection while links are checked; the main thread before and after.
     with ArchiveLock(archive), Catalog.open(archive, shared=True) as catalog:
@@ -523,7 +527,9 @@ def run(
         shutil.rmtree(tmp, ignore_errors=True)  # bodies of a killed run: never committed
         tmp.mkdir(parents=True, exist_ok=True)
         add_reports(catalog, paths, started, summary)
-        links = catalog.links_to_check(started, settings.recheck_interval)
+        links = catalog.links_to_check(started, 0.0 if only_links is not None else settings.recheck_interval)
+        if only_links is not None:
+            links = [link for link in links if link.url in only_links]
         summary.links_to_check = len(links)
         job = _Run(archive, settings, catalog, run_id, clock, on_checked, resolver, summary)
         status = "completed"

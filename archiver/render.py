@@ -171,3 +171,66 @@ def print_status(rows: list[dict[str, Any]], console: Console) -> None:
             table.add_row(row["url"], row["reason"], cited, row["last_checked"] or "-")
         console.print(table)
         console.print()
+
+
+_TEXT_LINES = 40
+
+
+def _timeline(checks: list[dict[str, Any]]) -> str:
+    """Runs of the same verdict: "2026-11-24–2026-11-26 ok 200 ×3 → 2026-11-27 dead 404"."""
+    spans: list[dict[str, Any]] = []
+    for check in checks:
+        if str(check["reason"]).endswith("retrying"):
+            continue  # a retry within a run; the run's last attempt speaks for it
+        what = check["http_status"] or check["failure"] or ""
+        day = str(check["checked_at"])[:10]
+        if spans and spans[-1]["verdict"] == check["verdict"]:
+            spans[-1].update(last=day, count=spans[-1]["count"] + 1, what=what)
+        else:
+            spans.append({"verdict": check["verdict"], "first": day, "last": day, "count": 1, "what": what})
+    parts = []
+    for span in spans[-8:]:
+        days = span["first"] if span["first"] == span["last"] else f"{span['first']}–{span['last']}"
+        times = f" ×{span['count']}" if span["count"] > 1 else ""
+        parts.append(f"{days} [{_VERDICT_STYLE.get(span['verdict'], '')}]{span['verdict']}[/] {span['what']}{times}")
+    return " → ".join(parts)
+
+
+def _quoted(text: str, limit: int = _TEXT_LINES) -> str:
+    lines = text.splitlines()
+    shown = "\n".join(f"  │ {escape(line)}" for line in lines[:limit])
+    if len(lines) > limit:
+        shown += f"\n  │ … {len(lines) - limit} more lines (`--json` or `archiver export` for all)"
+    return shown
+
+
+def print_check(answer: dict[str, Any], console: Console) -> None:
+    """A footnote's links, verdicts, history and archived text, for a person fixing it."""
+    title = f"  {answer['title']}" if answer.get("title") else ""
+    console.print(f"[bold]{answer['report']} · footnote {answer['n']}[/]{escape(title)}")
+    if answer["text"] is not None:
+        console.print(f"note: {escape(answer['text'])}")
+    if answer["message"]:
+        console.print(f"[yellow]{escape(answer['message'])}[/]")
+    for link in answer["urls"]:
+        style = _VERDICT_STYLE.get(link["verdict"], "")
+        console.print()
+        console.print(f"[bold]{escape(link['url'])}[/]")
+        console.print(f"  [{style}]{link['verdict']}[/]: {escape(link['reason'])}")
+        if link["final_url"] and link["final_url"] != link["url"]:
+            console.print(f"  now at: {escape(link['final_url'])}")
+        if link["checks"]:
+            console.print(f"  history: {_timeline(link['checks'])}")
+        captures = link["captures"]
+        console.print(
+            f"  captures: {len(captures)}"
+            + (f", first {link['first_archived']}" if link["first_archived"] else ", none successful yet")
+        )
+        if link["archived_text"]:
+            console.print(f"  archived text ({link['first_archived']}):")
+            console.print(_quoted(link["archived_text"]))
+        elif captures:
+            console.print("  no text was extracted from its captures")
+        if link["diff"] and link["verdict"] == "changed":
+            console.print(f"  what changed by {link['latest_archived']} ({link['similarity']:.0%} similar):")
+            console.print(_quoted(link["diff"], 60))

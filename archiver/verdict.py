@@ -158,8 +158,7 @@ def judge(
         return settle(Verdict.OK, f"{status}, not modified")
     moved = f", moved to {outcome.moved_to}" if outcome.moved_to else ""
     if outcome.similarity is None:
-        return settle(
-            Verdict.OK, f"{status}, first capture{moved}" if history.previous == Verdict.PENDING else f"{status}{moved}"
-        )
+        first = ", first capture" if outcome.first_archived is None else ""
+        return settle(Verdict.OK, f"{status}{first}{moved}")
     unchanged = "text unchanged" if outcome.similarity >= 0.999 else f"text {outcome.similarity:.0%} similar"
     return settle(Verdict.OK, f"{status}, {unchanged}{moved}")

@@ -454,7 +454,7 @@ class _Handler(socketserver.BaseRequestHandler):
         with state.lock:
             state.hits[request.path] += 1
             state.requests.append(request)
-        handler = _find_route(request.path)
+        handler = telegram_route if request.host in ("t.me", "telegram.me") else _find_route(request.path)
         try:
             answer = handler(state, request, conn) if handler else html(page("Not found", "No such page. "), 404)
             if answer:
@@ -500,3 +500,105 @@ if __name__ == "__main__":  # a manual look: python -m tests.server
     running, _ = start()
     print(f"serving on {running.base}")
     threading.Event().wait()
+
+
+# ----- a small synthetic web for nightly runs: content the tests change between runs ------------
+
+
+@route("/soft/")
+def soft_site(server: Server, request: Request, conn: socket.socket) -> bytes:
+    """A site that answers 200 with a "page not found" message for what it does not have."""
+    text = server.pages.get(request.path)
+    if text is None:
+        return html(
+            page("Страница не найдена", "К сожалению, запрашиваемая страница не найдена. Вернитесь на главную. ")
+        )
+    return html(page("Article", text))
+
+
+@route("/quiet/")
+def quiet_site(server: Server, request: Request, conn: socket.socket) -> bytes:
+    """A site that answers 200 with its generic front matter, no "not found" wording, for unknown paths."""
+    text = server.pages.get(request.path)
+    if text is None:
+        return html(page("Example Daily", "Welcome to Example Daily. Read our latest stories and opinion. "))
+    return html(page("Article", text))
+
+
+@route("/home-redirect/")
+def home_redirect(server: Server, request: Request, conn: socket.socket) -> bytes:
+    text = server.pages.get(request.path)
+    if text is None:
+        return _response(301, b"", [("Location", "/")])
+    return html(page("Article", text))
+
+
+@route("/news/")
+def news_section(server: Server, request: Request, conn: socket.socket) -> bytes:
+    if request.path == "/news/":
+        return html(page("News", "All the news of the day in one place. Politics. Economy. Sport. "))
+    text = server.pages.get(request.path)
+    if text is None:
+        return _response(302, b"", [("Location", "/news/")])
+    return html(page("Article", text))
+
+
+@route("/parked")
+def parked(server: Server, request: Request, conn: socket.socket) -> bytes:
+    if server.pages.get("/parked") is not None:
+        return html(page("Article", server.pages["/parked"]))
+    return html(
+        "<html><head><title>example-news.com</title></head><body><h1>example-news.com</h1>"
+        "<p>This domain is for sale! Buy this domain today.</p><p>Related searches: news, politics</p>"
+        "</body></html>"
+    )
+
+
+@route("/challenge")
+def challenge(server: Server, request: Request, conn: socket.socket) -> bytes:
+    return html(
+        "<html><head><title>Just a moment...</title></head><body><h1>Checking your browser before "
+        "accessing the site.</h1><p>Enable JavaScript and cookies to continue</p></body></html>",
+        status=503,
+        extra_headers=[("cf-mitigated", "challenge")],
+    )
+
+
+@route("/geo")
+def geo(server: Server, request: Request, conn: socket.socket) -> bytes:
+    return html(page("Unavailable", "This content is not available in your country. "))
+
+
+@route("/hang-once")
+def hang_once(server: Server, request: Request, conn: socket.socket) -> bytes | None:
+    """Never answers while the test says so (a one-off time-out), then the article."""
+    if server.pages.get("/hang-once") == "hang":
+        time.sleep(5)
+        return None
+    return html(page("Union State talks", ARTICLE))
+
+
+def telegram_page(channel: str, post: str, text: str | None) -> str:
+    """t.me/CHANNEL/N as Telegram serves it: the post in og:description, or the channel's own page."""
+    description = text if text is not None else f"You can view and join @{channel} right away."
+    widget = (
+        (
+            f"<div class='tgme_widget_message' data-post='{channel}/{post}'>"
+            f"<div class='tgme_widget_message_text'>{text}</div></div>"
+        )
+        if text is not None
+        else ""
+    )
+    return (
+        f"<!DOCTYPE html><html><head><title>Telegram: Contact @{channel}</title>"
+        f"<meta property='og:title' content='{channel}'><meta property='og:description' content='{description}'>"
+        f"</head><body><div class='tgme_page'><div class='tgme_page_title'>{channel}</div>"
+        f"<div class='tgme_page_extra'>1 234 567 subscribers</div>{widget}"
+        "<a class='tgme_action_button_new' href='tg://resolve'>View in Telegram</a></div></body></html>"
+    )
+
+
+def telegram_route(server: Server, request: Request, conn: socket.socket) -> bytes:
+    parts = [p for p in request.path.split("/") if p]
+    channel, post = [*parts, "", ""][:2]
+    return html(telegram_page(channel, post, server.pages.get(f"t.me{request.path}")))

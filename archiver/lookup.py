@@ -1,0 +1,105 @@
+"""What footnote N of a report cited and what became of it: the answer `check` gives."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from archiver.catalog import Catalog
+from archiver.compare import compare
+from archiver.errors import NotFoundError
+from archiver.textstore import get_text
+
+
+def _capture_dict(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "fetched_at": row["fetched_at"],
+        "http_status": row["http_status"],
+        "final_url": row["final_url"],
+        "content_type": row["content_type"],
+        "warc_file": row["warc_file"],
+        "warc_offset": row["warc_offset"],
+        "revisit": row["revisit_of"] is not None,
+        "text_digest": row["text_digest"],
+        "title": row["title"],
+    }
+
+
+def _check_dict(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "checked_at": row["started_at"],
+        "http_status": row["http_status"],
+        "failure": row["failure"],
+        "verdict": row["verdict"],
+        "reason": row["reason"],
+        "similarity": row["similarity"],
+        "final_url": row["final_url"],
+        "redirects": json.loads(row["redirects"] or "[]"),
+    }
+
+
+def _link_answer(catalog: Catalog, archive: Path, link: dict[str, Any]) -> dict[str, Any]:
+    captures = catalog.captures_of(link["id"])
+    first = next((c for c in captures if c["id"] == link["first_capture"]), None)
+    with_text = [c for c in captures if c["text_digest"]]
+    latest = with_text[-1] if with_text else None
+    first_text = get_text(archive, first["text_digest"]) if first else None
+    latest_text = get_text(archive, latest["text_digest"]) if latest else None
+    diff = None
+    similarity = None
+    if first_text is not None and latest_text is not None and first and latest and latest["id"] != first["id"]:
+        comparison = compare(first_text, latest_text)
+        similarity, diff = comparison.similarity, comparison.diff or None
+    return {
+        "url": link["url"],
+        "verdict": link["verdict"],
+        "reason": link["reason"],
+        "http_status": link["http_status"],
+        "verdict_since": link["verdict_since"],
+        "first_archived": link["first_archived"],
+        "last_checked": link["last_checked"],
+        "final_url": link["final_url"],
+        "captures": [_capture_dict(c) for c in captures],
+        "checks": [_check_dict(c) for c in catalog.checks_of(link["id"])],
+        "archived_text": first_text,
+        "latest_text": latest_text if latest and first and latest["id"] != first["id"] else None,
+        "latest_archived": latest["fetched_at"] if latest else None,
+        "similarity": similarity,
+        "diff": diff,
+    }
+
+
+def lookup_footnote(catalog: Catalog, archive: Path, report: str, n: int) -> dict[str, Any]:
+    """Everything the archive knows about footnote N of a report; NotFoundError for an unknown one."""
+    meta = catalog.report_row(report)
+    if meta is None:
+        known = catalog.report_names()
+        hint = (
+            f" (tracked: {', '.join(known[:10])}{', ...' if len(known) > 10 else ''})"
+            if known
+            else " (the archive tracks no report yet: `archiver run REPORT` adds one)"
+        )
+        raise NotFoundError(f"no report {report!r} in the archive{hint}")
+    note = catalog.footnote_row(report, n)
+    if note is None:
+        numbers = catalog.footnote_numbers(report)
+        span = f"{numbers[0]}–{numbers[-1]}" if numbers else "none"
+        raise NotFoundError(f"report {report!r} has no footnote {n} (its footnotes: {span})")
+    problems = json.loads(note["problems"])
+    links = [_link_answer(catalog, archive, link) for link in catalog.cited_links(report, n)]
+    message = None
+    if "missing" in problems:
+        message = f"footnote {n} is cited in the body of {report} but has no note: there is no link to check"
+    elif not links:
+        message = f"footnote {n} of {report} has a note but no link in it"
+    return {
+        "report": report,
+        "n": n,
+        "title": meta["title"],
+        "published": meta["published"],
+        "text": note["text"],
+        "problems": problems,
+        "message": message,
+        "urls": links,
+    }

@@ -1,0 +1,215 @@
+"""Nightly runs over a small synthetic web whose pages change between runs: verdicts users can trust."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from archiver.catalog import Catalog
+from archiver.config import Settings
+from archiver.pipeline import run
+
+from . import server as fixture_server
+from .server import ARTICLE, OTHER_ARTICLE
+
+SETTINGS = Settings(
+    allow_private=True,
+    delay=0.0,
+    per_host=4,
+    concurrency=8,
+    connect_timeout=2,
+    read_timeout=1,
+    total_timeout=3,
+    retries=1,
+    backoff=0.05,
+    extract_workers=1,
+)
+LONG = ARTICLE * 2
+
+
+class Clock:
+    """Nights one day apart, seconds ticking within a night."""
+
+    def __init__(self) -> None:
+        self.night = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+        self.tick = 0
+
+    def __call__(self) -> datetime:
+        self.tick += 1
+        return self.night + timedelta(milliseconds=self.tick)
+
+    def next_night(self) -> None:
+        self.night += timedelta(days=1)
+        self.tick = 0
+
+
+@pytest.fixture
+def web() -> Iterator[fixture_server.Server]:
+    state, stop = fixture_server.start()
+    yield state
+    stop()
+
+
+def report(tmp_path: Path, urls: list[str]) -> Path:
+    notes = "\n\n".join(f"[{i}] {url}" for i, url in enumerate(urls, start=1))
+    path = tmp_path / "web.txt"
+    path.write_text(f"Synthetic web\n\nSeptember 3, 2020\n\nBody.[1]\n\n{notes}\n")
+    return path
+
+
+def verdicts(archive: Path) -> dict[str, tuple[str, str]]:
+    with Catalog.open(archive) as catalog:
+        return {row["url"].split("/", 3)[3]: (row["verdict"], row["reason"]) for row in catalog.status_rows()}
+
+
+PATHS = [
+    "page/stable",
+    "rotating",
+    "page/rewritten",
+    "page/edited",
+    "page/removed",
+    "soft/story",
+    "quiet/story",
+    "home-redirect/story",
+    "news/2020/09/story",
+    "parked",
+    "challenge",
+    "geo",
+    "status/500",
+    "hang-once",
+    "moved",
+    "status/403",
+    "telegram/keep",
+    "telegram/gone",
+]
+
+
+def test_four_nights_on_a_changing_web(web: fixture_server.Server, tmp_path: Path) -> None:
+    base = "http://news.example"
+    urls = [f"{base}/{p}" for p in PATHS if not p.startswith("telegram/")]
+    urls += ["http://t.me/nexta_tv/3889", "http://t.me/nexta_live/10395"]
+    web.pages.update(
+        {
+            "stable": LONG,
+            "rewritten": LONG,
+            "edited": LONG,
+            "removed": LONG,
+            "/soft/story": LONG,
+            "/quiet/story": LONG,
+            "/home-redirect/story": LONG,
+            "/news/2020/09/story": LONG,
+            "/parked": LONG,
+            "/hang-once": "hang",
+            "t.me/nexta_tv/3889": "Let them negotiate with the Kremlin, the people decide. March on Sunday at 14:00.",
+            "t.me/nexta_live/10395": "Protesters in Minsk hold signs: We are Belarus, not a Russian region.",
+        }
+    )
+    archive = tmp_path / "archive"
+    settings = SETTINGS.replace(proxy=web.base)  # the test server answers for every host name
+    clock = Clock()
+    path = report(tmp_path, urls)
+
+    run(archive, [path], settings, clock=clock)
+    night1 = verdicts(archive)
+    assert night1["page/stable"][0] == "ok"
+    assert night1["parked"][0] == "ok"  # a real page the first night
+    assert night1["challenge"][0] == "blocked" and "challenge" in night1["challenge"][1]
+    assert night1["geo"][0] == "blocked" and "geo-blocked" in night1["geo"][1]
+    assert night1["status/403"][0] == "blocked"
+    assert night1["status/500"][0] == "failing"
+    assert night1["hang-once"][0] == "failing"  # a time-out is never dead on the first night
+    assert night1["moved"][0] == "ok" and "moved to http://news.example/article" in night1["moved"][1]
+    assert night1["nexta_tv/3889"][0] == "ok"
+
+    # Night 2: one page rewritten, one edited lightly, the rest removed in every way a site removes things.
+    web.pages["rewritten"] = OTHER_ARTICLE * 2
+    web.pages["edited"] = LONG.replace("Mishustin", "Mikhail Mishustin", 1) + " An update was added later today."
+    for key in (
+        "removed",
+        "/soft/story",
+        "/quiet/story",
+        "/home-redirect/story",
+        "/news/2020/09/story",
+        "/parked",
+        "t.me/nexta_live/10395",
+    ):
+        web.pages.pop(key)
+    web.pages["/hang-once"] = "answer"
+    clock.next_night()
+    run(archive, [], settings, clock=clock)
+    night2 = verdicts(archive)
+    assert night2["page/stable"][0] == "ok"
+    assert night2["rotating"][0] == "ok"
+    assert night2["page/rewritten"][0] == "changed"
+    assert "similar to the capture of 2026-11-24" in night2["page/rewritten"][1]
+    assert night2["page/edited"][0] == "ok"
+    assert night2["page/removed"] == ("dead", "404 Not Found since 2026-11-25")
+    assert night2["soft/story"][0] == "dead" and "soft 404" in night2["soft/story"][1]
+    assert night2["quiet/story"][0] == "dead" and "soft 404" in night2["quiet/story"][1]
+    assert night2["home-redirect/story"][0] == "dead" and "home page" in night2["home-redirect/story"][1]
+    assert night2["news/2020/09/story"][0] == "dead" and "section index" in night2["news/2020/09/story"][1]
+    assert night2["parked"][0] == "dead" and "parked" in night2["parked"][1]
+    assert night2["nexta_live/10395"][0] == "dead" and "Telegram post" in night2["nexta_live/10395"][1]
+    assert night2["nexta_tv/3889"][0] == "ok"
+    assert night2["hang-once"][0] == "ok"  # the one-off time-out passed
+    assert night2["status/500"][0] == "failing"
+
+    # Nights 3 and 4: lasting failures become dead after 3 runs spanning 48 hours; the rest stays put.
+    clock.next_night()
+    run(archive, [], settings, clock=clock)
+    night3 = verdicts(archive)
+    assert night3["status/500"][0] == "dead"
+    assert night3["status/500"][1].startswith("failing in 3 runs since 2026-11-24")
+    clock.next_night()
+    run(archive, [], settings, clock=clock)
+    night4 = verdicts(archive)
+    assert night4["page/removed"] == ("dead", "404 Not Found since 2026-11-25")  # since when: kept
+    assert night4["page/rewritten"][0] == "changed"
+    dead = {k for k, (v, _) in night4.items() if v == "dead"}
+    assert dead == {
+        "page/removed",
+        "soft/story",
+        "quiet/story",
+        "home-redirect/story",
+        "news/2020/09/story",
+        "parked",
+        "nexta_live/10395",
+        "status/500",
+    }
+    assert {k for k, (v, _) in night4.items() if v == "ok"} == {
+        "page/stable",
+        "rotating",
+        "page/edited",
+        "hang-once",
+        "moved",
+        "nexta_tv/3889",
+    }
+
+
+def test_failing_needs_the_time_span_too(web: fixture_server.Server, tmp_path: Path) -> None:
+    archive = tmp_path / "archive"
+    clock = Clock()
+    path = report(tmp_path, [web.url("/status/503")])
+    for _ in range(4):  # four runs in one night: many failures, but not 48 hours of them
+        run(archive, [path], SETTINGS.replace(retries=0), clock=clock)
+    assert verdicts(archive)["status/503"][0] == "failing"
+
+
+def test_probe_is_asked_only_when_a_page_looks_suspect(web: fixture_server.Server, tmp_path: Path) -> None:
+    web.pages["/quiet/a"] = LONG
+    archive = tmp_path / "archive"
+    path = report(tmp_path, [web.url("/quiet/a"), web.url("/article")])
+    clock = Clock()
+    run(archive, [path], SETTINGS, clock=clock)
+    clock.next_night()
+    run(archive, [], SETTINGS, clock=clock)
+    assert not any("archiver-probe" in r.path for r in web.requests)  # nothing suspect: no extra request
+    web.pages.pop("/quiet/a")
+    clock.next_night()
+    run(archive, [], SETTINGS, clock=clock)
+    probes = [r.path for r in web.requests if "archiver-probe" in r.path]
+    assert len(probes) == 1 and probes[0].startswith("/quiet/archiver-probe-")
+    assert verdicts(archive)["quiet/a"][0] == "dead"
