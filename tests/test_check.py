@@ -82,7 +82,7 @@ def test_check_json(archive: tuple[Path, fixture_server.Server]) -> None:
 
 
 def test_check_for_people(archive: tuple[Path, fixture_server.Server]) -> None:
-    root, web = archive
+    root, _ = archive
     result = archiver("check", "rep", "1", archive=root)
     assert result.returncode == 0, result.stderr
     out = result.stdout
