@@ -61,6 +61,15 @@ MIGRATIONS: list[str] = [
     CREATE INDEX checks_link ON checks(link, started_at);
     CREATE TABLE warc_files (name TEXT PRIMARY KEY, created_at TEXT NOT NULL, committed_size INTEGER NOT NULL);
     """,
+    # 2: the span of all of a capture's records (redirect hops, requests), for exports that replay.
+    """
+    ALTER TABLE captures ADD COLUMN warc_start INTEGER;
+    ALTER TABLE captures ADD COLUMN warc_end INTEGER;
+    """,
+    # 3: attempts that were retried within their run are not the run's word on a link.
+    """
+    ALTER TABLE checks ADD COLUMN retried INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 
@@ -112,6 +121,8 @@ class CaptureRow:
     warc_file: str
     warc_offset: int
     warc_length: int
+    warc_start: int
+    warc_end: int
     revisit_of: int | None
     payload_digest: str | None
     content_digest: str | None
@@ -150,6 +161,7 @@ class CheckRow:
     failing_since: datetime | None
     etag: str | None
     last_modified: str | None
+    retried: bool = False  # an attempt retried within the run: recorded, but not the link's new state
 
 
 class Catalog:
@@ -361,8 +373,8 @@ class Catalog:
                 cursor = db.execute(
                     """INSERT INTO captures (link, fetched_at, url, final_url, http_status, content_type, warc_file,
                        warc_offset, warc_length, revisit_of, payload_digest, content_digest, body_size, text_digest,
-                       text_length, kind, title, authors, published, language, extractor)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                       text_length, kind, title, authors, published, language, extractor, warc_start, warc_end)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     (
                         check.link,
                         iso(capture.fetched_at),
@@ -385,6 +397,8 @@ class Catalog:
                         capture.published,
                         capture.language,
                         capture.extractor,
+                        capture.warc_start,
+                        capture.warc_end,
                     ),
                 )
                 capture_id = cursor.lastrowid
@@ -392,8 +406,8 @@ class Catalog:
                 db.execute("UPDATE warc_files SET committed_size = ? WHERE name = ?", (warc_size[1], warc_size[0]))
             db.execute(
                 """INSERT INTO checks (link, run, started_at, elapsed, url, final_url, redirects, http_status,
-                   failure, detail, payload_digest, capture, similarity, diff, verdict, reason)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   failure, detail, payload_digest, capture, similarity, diff, verdict, reason, retried)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     check.link,
                     check.run,
@@ -411,8 +425,11 @@ class Catalog:
                     check.diff,
                     check.verdict,
                     check.reason,
+                    int(check.retried),
                 ),
             )
+            if check.retried:
+                return
             first = capture_id if capture is not None and capture.http_status < 300 else None
             db.execute(
                 """UPDATE links SET verdict = ?, reason = ?, verdict_since = ?, http_status = ?, last_checked = ?,
@@ -521,3 +538,42 @@ class Catalog:
             "SELECT * FROM checks WHERE link = ? ORDER BY started_at DESC, id DESC LIMIT ?", (link, limit)
         )
         return [dict(row) for row in reversed(rows.fetchall())]
+
+    # ----- export ---------------------------------------------------------------------------
+
+    def export_rows(self, report: str | None) -> Iterator[dict[str, Any]]:
+        """One row per (report, footnote, link) with the first capture, streamed in report order."""
+        where = "WHERE c.report = ?" if report else ""
+        cursor = self.db.execute(
+            f"""SELECT c.report, c.n, c.position, r.title AS report_title, r.published, f.text AS note,
+                       l.id AS link, l.url, l.verdict, l.reason, l.http_status, l.first_archived, l.last_checked,
+                       l.final_url, l.verdict_since,
+                       (SELECT MIN(started_at) FROM checks WHERE link = l.id) AS first_checked,
+                       fc.fetched_at, fc.title, fc.text_digest, fc.payload_digest, fc.http_status AS capture_status,
+                       fc.final_url AS capture_url, fc.content_type, fc.warc_file, fc.warc_offset
+                FROM citations c
+                JOIN reports r ON r.report = c.report
+                JOIN footnotes f ON f.report = c.report AND f.n = c.n
+                JOIN links l ON l.id = c.link
+                LEFT JOIN captures fc ON fc.id = l.first_capture
+                {where}
+                ORDER BY c.report, c.n, c.position""",  # noqa: S608 - the only interpolation is a fixed clause
+            (report,) if report else (),
+        )
+        for row in cursor:
+            yield dict(row)
+
+    def export_captures(self, report: str | None) -> Iterator[dict[str, Any]]:
+        """Every capture of the links cited (by one report, or by any), oldest first, streamed."""
+        where = (
+            "WHERE l.id IN (SELECT link FROM citations WHERE report = ?)"
+            if report
+            else "WHERE l.id IN (SELECT link FROM citations)"
+        )
+        cursor = self.db.execute(
+            f"""SELECT cp.*, l.url AS link_url FROM captures cp JOIN links l ON l.id = cp.link {where}
+                ORDER BY cp.fetched_at, cp.id""",  # noqa: S608 - fixed clauses only
+            (report,) if report else (),
+        )
+        for row in cursor:
+            yield dict(row)

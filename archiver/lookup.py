@@ -36,6 +36,7 @@ def _check_dict(row: dict[str, Any]) -> dict[str, Any]:
         "similarity": row["similarity"],
         "final_url": row["final_url"],
         "redirects": json.loads(row["redirects"] or "[]"),
+        "retried": bool(row["retried"]),
     }
 
 

@@ -262,7 +262,7 @@ class _Run:
             scheduler.done(host)
             if wait is not None and attempt < self.settings.retries and not self.stop:
                 scheduler.add(host, (link, attempt + 1), not_before=loop.time() + wait)
-                row = self._check_row(link, fetch, self._attempt_judgement(fetch, now, attempt), None)
+                row = self._check_row(link, fetch, self._attempt_judgement(fetch, now, attempt), None, retried=True)
                 await loop.run_in_executor(storage, self.catalog.record_check, row, None, None)
                 return
             await self._finish(scheduler, pool, storage, host, link, fetch, now)
@@ -439,10 +439,11 @@ class _Run:
         warc_size = None
         comparison = analysis.comparison if analysis else None
         if complete and fetch.response is not None:
-            location, name, size, rotated = self.store.write_fetch(fetch, revisit)
-            if rotated:
-                self.catalog.register_warc_file(rotated, 0, self.clock())
-            warc_size = (name, size)
+            stored = self.store.write_fetch(fetch, revisit)
+            if stored.rotated:
+                self.catalog.register_warc_file(*stored.rotated, self.clock())
+            location = stored.response
+            warc_size = (location.file, stored.end)
             extracted = analysis.extracted if analysis else None
             capture = CaptureRow(
                 fetched_at=fetch.response.fetched_at,
@@ -453,6 +454,8 @@ class _Run:
                 warc_file=location.file,
                 warc_offset=location.offset,
                 warc_length=location.length,
+                warc_start=stored.start,
+                warc_end=stored.end,
                 revisit_of=link.last_capture_id if revisit else None,
                 payload_digest=revisit.payload_digest if revisit is not None else fetch.payload_digest,
                 content_digest=fetch.content_digest,
@@ -475,6 +478,8 @@ class _Run:
         fetch: Fetch,
         judgement: Judgement,
         comparison: Comparison | None,
+        *,
+        retried: bool = False,
     ) -> CheckRow:
         response = fetch.response
         ok_response = response is not None and fetch.failure is None and response.status < 300
@@ -499,6 +504,7 @@ class _Run:
             failing_since=judgement.failing_since,
             etag=response.header("etag") if ok_response and response else None,
             last_modified=response.header("last-modified") if ok_response and response else None,
+            retried=retried,
         )
 
 

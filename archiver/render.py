@@ -180,7 +180,7 @@ def _timeline(checks: list[dict[str, Any]]) -> str:
     """Runs of the same verdict: "2026-11-24–2026-11-26 ok 200 ×3 → 2026-11-27 dead 404"."""
     spans: list[dict[str, Any]] = []
     for check in checks:
-        if str(check["reason"]).endswith("retrying"):
+        if check["retried"]:
             continue  # a retry within a run; the run's last attempt speaks for it
         what = check["http_status"] or check["failure"] or ""
         day = str(check["checked_at"])[:10]

@@ -33,6 +33,16 @@ class Location:
 
 
 @dataclass(frozen=True, slots=True)
+class Stored:
+    """Where a fetch's records went: the final response, and the span of all its records in that file."""
+
+    response: Location
+    start: int  # offset of its first record (a redirect hop's, or the response's)
+    end: int  # the file's size after it: what the catalog commits
+    rotated: tuple[str, int] | None  # a new file opened for it, and that file's size before it
+
+
+@dataclass(frozen=True, slots=True)
 class Revisit:
     """An earlier capture whose payload an identical new one refers to instead of storing it again."""
 
@@ -119,31 +129,25 @@ class WarcStore:
         """Open a new file for this run: its name and committed size (after its warcinfo)."""
         return self._new_file()
 
-    def write_fetch(self, fetch: Fetch, revisit: Revisit | None = None) -> tuple[Location, str, int, str | None]:
-        """Store every exchange of a fetch, then fsync.
-
-        Returns the final response's location, the file's name and size after the write
-        (to commit in the catalog), and the name of a file opened by rotation, if any.
-        """
+    def write_fetch(self, fetch: Fetch, revisit: Revisit | None = None) -> Stored:
+        """Store every exchange of a fetch (redirect hops first), then fsync."""
         rotated = None
         if self._file is None or self._file.tell() > self.max_size:
-            rotated, _ = self._new_file()
+            rotated = self._new_file()
         assert self._file is not None and self._name is not None
         writer = WARCWriter(self._file, gzip=True, warc_version="1.1")
-        final: Location | None = None
+        start = self._file.tell()
         for exchange in fetch.hops:
             self._write_exchange(writer, exchange, BytesIO(exchange.body), len(exchange.body), None, None)
-        if fetch.response is not None:
-            if fetch.body_path is not None and revisit is None:
-                with fetch.body_path.open("rb") as body:
-                    final = self._write_exchange(
-                        writer, fetch.response, body, fetch.body_size, fetch.payload_digest, None
-                    )
-            else:
-                final = self._write_exchange(writer, fetch.response, BytesIO(), 0, fetch.payload_digest, revisit)
+        assert fetch.response is not None, "only fetches with a response are stored"
+        if fetch.body_path is not None and revisit is None:
+            with fetch.body_path.open("rb") as body:
+                final = self._write_exchange(writer, fetch.response, body, fetch.body_size, fetch.payload_digest, None)
+        else:
+            final = self._write_exchange(writer, fetch.response, BytesIO(), 0, fetch.payload_digest, revisit)
         self._sync()
-        assert final is not None, "only fetches with a response are stored"
-        return final, self._name, self._file.tell(), rotated
+        end = self._file.tell()
+        return Stored(final, start, end, rotated)
 
     def _write_exchange(
         self,

@@ -1,0 +1,235 @@
+"""Catalog to jsonl, csv, md and warc, streamed: no export holds the archive in memory."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.warcwriter import WARCWriter
+
+from archiver import __version__
+from archiver.catalog import Catalog, iso
+from archiver.errors import ArchiverError, NotFoundError
+from archiver.textstore import get_text
+from archiver.warcstore import WARC_DIR
+
+FORMATS = ("jsonl", "csv", "md", "warc")
+ROW_FIELDS = [
+    "report",
+    "n",
+    "url",
+    "verdict",
+    "reason",
+    "title",
+    "fetched_at",
+    "text",
+    "report_title",
+    "published",
+    "note",
+    "http_status",
+    "final_url",
+    "first_checked",
+    "last_checked",
+    "first_archived",
+    "verdict_since",
+    "digest",
+    "text_digest",
+    "warc_file",
+    "warc_offset",
+]
+
+
+def safe_name(name: str) -> str:
+    """A report id as a file name: no path separators, no leading dot, no control characters."""
+    cleaned = re.sub(r"[^\w.\-]+", "_", name, flags=re.UNICODE).strip("._") or "report"
+    return cleaned[:120]
+
+
+@contextmanager
+def open_output(path: str | None, *, binary: bool, force: bool) -> Iterator[IO[Any]]:
+    """stdout for None or "-", else a file written atomically; an existing file needs force."""
+    if path in (None, "-"):
+        stream: IO[Any] = sys.stdout.buffer if binary else sys.stdout
+        yield stream
+        stream.flush()
+        return
+    target = Path(path)
+    if target.exists() and not force:
+        raise ArchiverError(f"{target} exists; use --force to overwrite it")
+    if target.is_dir():
+        raise ArchiverError(f"{target} is a directory; give a file name")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        file: IO[Any]
+        with tmp.open("wb") if binary else tmp.open("w", encoding="utf-8", newline="") as file:
+            yield file
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _row(archive: Path, row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "report": row["report"],
+        "n": row["n"],
+        "url": row["url"],
+        "verdict": row["verdict"],
+        "reason": row["reason"],
+        "title": row["title"],
+        "fetched_at": row["fetched_at"],
+        "text": get_text(archive, row["text_digest"]),
+        "report_title": row["report_title"],
+        "published": row["published"],
+        "note": row["note"],
+        "http_status": row["http_status"],
+        "final_url": row["final_url"],
+        "first_checked": row["first_checked"],
+        "last_checked": row["last_checked"],
+        "first_archived": row["first_archived"],
+        "verdict_since": row["verdict_since"],
+        "digest": row["payload_digest"],
+        "text_digest": row["text_digest"],
+        "warc_file": row["warc_file"],
+        "warc_offset": row["warc_offset"],
+    }
+
+
+def _check_report(catalog: Catalog, report: str | None) -> None:
+    if report is not None and catalog.report_row(report) is None:
+        raise NotFoundError(f"no report {report!r} in the archive")
+
+
+def export_jsonl(catalog: Catalog, archive: Path, out: IO[str], report: str | None = None) -> int:
+    """One JSON object per (report, footnote, link); returns the row count."""
+    _check_report(catalog, report)
+    count = 0
+    for row in catalog.export_rows(report):
+        out.write(json.dumps(_row(archive, row), ensure_ascii=False) + "\n")
+        count += 1
+    return count
+
+
+def export_csv(catalog: Catalog, archive: Path, out: IO[str], report: str | None = None) -> int:
+    """One CSV row per (report, footnote, link), with a header; returns the row count."""
+    _check_report(catalog, report)
+    writer = csv.DictWriter(out, fieldnames=ROW_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    count = 0
+    for row in catalog.export_rows(report):
+        writer.writerow(_row(archive, row))
+        count += 1
+    return count
+
+
+def _quote(text: str) -> str:
+    return "\n".join(f"> {line}" if line else ">" for line in text.splitlines())
+
+
+def export_md(catalog: Catalog, archive: Path, out: IO[str], report: str | None = None) -> int:
+    """One Markdown document per report: its footnotes, links, verdicts and archived text."""
+    _check_report(catalog, report)
+    current: tuple[str, int] | None = None
+    current_report = None
+    documents = 0
+    for row in catalog.export_rows(report):
+        if row["report"] != current_report:
+            if current_report is not None:
+                out.write("\n---\n\n")
+            current_report = row["report"]
+            documents += 1
+            out.write(f"# {row['report_title'] or row['report']}\n\n")
+            out.write(
+                f"Report `{row['report']}`"
+                + (f", published {row['published']}" if row["published"] else "")
+                + f". Exported by archiver {__version__} on {iso(datetime.now(UTC))}.\n\n"
+            )
+        if (row["report"], row["n"]) != current:
+            current = (row["report"], row["n"])
+            out.write(f"## Footnote {row['n']}\n\n{_quote(row['note'] or '')}\n\n")
+        out.write(f"### <{row['url']}>\n\n**{row['verdict']}**: {row['reason']}")
+        out.write(f" (last checked {row['last_checked']})\n\n" if row["last_checked"] else "\n\n")
+        text = get_text(archive, row["text_digest"])
+        if text:
+            title = f" “{row['title']}”" if row["title"] else ""
+            out.write(f"Archived text{title}, captured {row['fetched_at']}:\n\n{_quote(text)}\n\n")
+        else:
+            out.write("_No archived text._\n\n")
+    return documents
+
+
+def _records(archive: Path, capture: dict[str, Any]) -> Iterator[bytes]:
+    """The raw gzip members of a capture's records, copied byte for byte."""
+    path = archive / WARC_DIR / capture["warc_file"]
+    start = capture["warc_start"] if capture["warc_start"] is not None else capture["warc_offset"]
+    end = capture["warc_end"] if capture["warc_end"] is not None else capture["warc_offset"] + capture["warc_length"]
+    with path.open("rb") as file:
+        file.seek(start)
+        remaining = end - start
+        while remaining > 0:
+            chunk = file.read(min(remaining, 1 << 20))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            yield chunk
+
+
+def _record_id(archive: Path, capture: dict[str, Any]) -> str | None:
+    with (archive / WARC_DIR / capture["warc_file"]).open("rb") as file:
+        file.seek(capture["warc_offset"])
+        for record in ArchiveIterator(file):
+            return str(record.rec_headers.get_header("WARC-Record-ID"))
+    return None
+
+
+def export_warc(catalog: Catalog, archive: Path, out: IO[bytes], report: str | None = None) -> int:
+    """A WARC 1.1 file of the captures: request, response and revisit records as stored, and the
+    extracted text of each as a conversion record that refers to its response."""
+    _check_report(catalog, report)
+    writer = WARCWriter(out, gzip=True, warc_version="1.1")
+    info = {
+        "software": f"archiver/{__version__} (warcio)",
+        "format": "WARC File Format 1.1",
+        "description": f"archiver export of {'report ' + report if report else 'all reports'}",
+    }
+    writer.write_record(writer.create_warcinfo_record("archiver-export.warc.gz", info))
+    count = 0
+    for capture in catalog.export_captures(report):
+        for chunk in _records(archive, capture):
+            out.write(chunk)
+        text = get_text(archive, capture["text_digest"]) if capture["revisit_of"] is None else None
+        if text:
+            refers = _record_id(archive, capture)
+            data = text.encode("utf-8")
+            headers = {"WARC-Date": _warc_date(capture["fetched_at"]), "Content-Type": "text/plain; charset=utf-8"}
+            if refers:
+                headers["WARC-Refers-To"] = refers
+            record = writer.create_warc_record(
+                capture["final_url"],
+                "conversion",
+                payload=io.BytesIO(data),
+                length=len(data),
+                warc_headers_dict=headers,
+            )
+            writer.write_record(record)
+        count += 1
+    return count
+
+
+def _warc_date(value: str) -> str:
+    return value if value.endswith("Z") else value + "Z"
+
+
+EXPORTERS = {"jsonl": export_jsonl, "csv": export_csv, "md": export_md}
