@@ -557,7 +557,7 @@ class Catalog:
                 JOIN links l ON l.id = c.link
                 LEFT JOIN captures fc ON fc.id = l.first_capture
                 {where}
-                ORDER BY c.report, c.n, c.position""",  # noqa: S608 - the only interpolation is a fixed clause
+                ORDER BY c.report, c.n, c.position""",
             (report,) if report else (),
         )
         for row in cursor:
@@ -572,8 +572,78 @@ class Catalog:
         )
         cursor = self.db.execute(
             f"""SELECT cp.*, l.url AS link_url FROM captures cp JOIN links l ON l.id = cp.link {where}
-                ORDER BY cp.fetched_at, cp.id""",  # noqa: S608 - fixed clauses only
+                ORDER BY cp.fetched_at, cp.id""",
             (report,) if report else (),
         )
         for row in cursor:
             yield dict(row)
+
+    # ----- dashboard ------------------------------------------------------------------------
+
+    def report_counts(self) -> list[dict[str, Any]]:
+        """Every report with its number of links per verdict."""
+        rows = self.db.execute(
+            """SELECT r.report, r.title, r.published, l.verdict, COUNT(DISTINCT l.id) AS links
+               FROM reports r LEFT JOIN citations c ON c.report = r.report LEFT JOIN links l ON l.id = c.link
+               GROUP BY r.report, l.verdict ORDER BY r.report"""
+        )
+        reports: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            entry = reports.setdefault(
+                row["report"],
+                {"report": row["report"], "title": row["title"], "published": row["published"], "counts": {}},
+            )
+            if row["verdict"] is not None:
+                entry["counts"][row["verdict"]] = row["links"]
+        return list(reports.values())
+
+    def recent_runs(self, limit: int = 14) -> list[dict[str, Any]]:
+        """The last runs with their summaries, oldest first."""
+        rows = self.db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [
+            dict(row) | {"summary": json.loads(row["summary"]) if row["summary"] else None} for row in reversed(rows)
+        ]
+
+    def turned(self, verdicts: Sequence[str]) -> list[dict[str, Any]]:
+        """Links whose latest run gave one of these verdicts when the run before gave another."""
+        marks = ",".join("?" * len(verdicts))
+        rows = self.db.execute(
+            f"""WITH final AS (
+                    SELECT link, run, verdict, reason, started_at,
+                           ROW_NUMBER() OVER (PARTITION BY link, run ORDER BY started_at DESC, id DESC) AS rn
+                    FROM checks WHERE retried = 0),
+                runs_of AS (SELECT * FROM final WHERE rn = 1),
+                ranked AS (SELECT *, ROW_NUMBER() OVER (PARTITION BY link ORDER BY run DESC) AS age FROM runs_of)
+                SELECT l.url, l.id AS link, cur.verdict, cur.reason, cur.started_at, prev.verdict AS before
+                FROM ranked cur JOIN links l ON l.id = cur.link
+                LEFT JOIN ranked prev ON prev.link = cur.link AND prev.age = 2
+                WHERE cur.age = 1 AND cur.verdict IN ({marks})
+                  AND (prev.verdict IS NULL OR prev.verdict != cur.verdict)
+                  AND l.id IN (SELECT link FROM citations)
+                ORDER BY cur.started_at DESC""",
+            tuple(verdicts),
+        )
+        result = []
+        for row in rows:
+            cited = self.db.execute(
+                "SELECT DISTINCT report, n FROM citations WHERE link = ? ORDER BY report, n", (row["link"],)
+            ).fetchall()
+            result.append(dict(row) | {"cited_by": [{"report": c["report"], "n": c["n"]} for c in cited]})
+        return result
+
+    def report_footnotes(self, report: str) -> list[dict[str, Any]]:
+        """A report's footnotes, each with its links' state and first capture."""
+        notes = [
+            dict(row) | {"links": []}
+            for row in self.db.execute("SELECT n, text, problems FROM footnotes WHERE report = ? ORDER BY n", (report,))
+        ]
+        by_n = {note["n"]: note for note in notes}
+        for row in self.db.execute(
+            """SELECT c.n, l.url, l.verdict, l.reason, l.last_checked, l.first_archived, l.final_url,
+                      fc.text_digest, fc.fetched_at, fc.title
+               FROM citations c JOIN links l ON l.id = c.link LEFT JOIN captures fc ON fc.id = l.first_capture
+               WHERE c.report = ? ORDER BY c.n, c.position""",
+            (report,),
+        ):
+            by_n[row["n"]]["links"].append(dict(row))
+        return notes

@@ -13,7 +13,9 @@ from rich.console import Console
 from archiver import __version__
 from archiver.catalog import Catalog
 from archiver.config import archive_path, load_settings
+from archiver.dashboard import build_dashboard
 from archiver.errors import ArchiverError, LockedError
+from archiver.export import EXPORTERS, FORMATS, export_warc, open_output
 from archiver.lookup import lookup_footnote
 from archiver.pipeline import run as run_archive
 from archiver.render import (
@@ -206,6 +208,52 @@ def check_command(
         print_json(answer)
     else:
         print_check(answer, Console(highlight=False))
+
+
+@cli.command("export")
+@archive_option
+@click.option("--report", default=None, help="Only this report (default: all).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="jsonl",
+    show_default=True,
+    help="jsonl and csv: a row per (report, footnote, link); md: a document per report; warc: WARC 1.1.",
+)
+@click.option("--output", "-o", default=None, help="File to write (default or '-': standard output).")
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+def export_command(archive: Path | None, report: str | None, fmt: str, output: str | None, force: bool) -> None:
+    """Export the archived text (and, as WARC, the captures themselves)."""
+    root = archive_path(archive)
+    with Catalog.open(root, create=False) as catalog:
+        if fmt == "warc":
+            with open_output(output, binary=True, force=force) as out:
+                count = export_warc(catalog, root, out, report)
+            noun = "captures"
+        else:
+            with open_output(output, binary=False, force=force) as out:
+                count = EXPORTERS[fmt](catalog, root, out, report)
+            noun = "reports" if fmt == "md" else "rows"
+    if output not in (None, "-"):
+        err_console.print(f"exported {count} {noun} to {output}", highlight=False)
+
+
+@cli.command("dashboard")
+@archive_option
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Directory to write (default: ARCHIVE/dashboard).",
+)
+def dashboard_command(archive: Path | None, output: Path | None) -> None:
+    """Write a static HTML view of the archive's health: open index.html in any browser, offline."""
+    root = archive_path(archive)
+    with Catalog.open(root, create=False) as catalog:
+        index = build_dashboard(catalog, root, output or root / "dashboard")
+    click.echo(str(index))
 
 
 def main() -> None:

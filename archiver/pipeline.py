@@ -167,6 +167,7 @@ class _Run:
         self.probes: dict[str, asyncio.Future[ProbeAnswer | None]] = {}
         self.probes_started: set[str] = set()
         self.waiting_for_probe = 0
+        self.work_added = asyncio.Event()
 
     async def check_all(self, links: list[LinkState]) -> None:
         """Check every link, as politeness allows; stop starting new ones at the deadline or a signal."""
@@ -211,7 +212,15 @@ class _Run:
                         if deadline is not None and not self.stop:
                             timeout = min(timeout if timeout is not None else 1e9, max(0.0, deadline - loop.time()))
                         if tasks:
-                            done, _ = await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                            # Wake on a finished task, on the next start time, or on new work added by a
+                            # task that keeps running (a link that queued its site's probe and waits for it).
+                            waker = asyncio.ensure_future(self.work_added.wait())
+                            done, _ = await asyncio.wait(
+                                {*tasks, waker}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                            )
+                            waker.cancel()
+                            self.work_added.clear()
+                            done.discard(waker)
                             tasks -= done
                             for task in done:
                                 task.result()  # a bug in one link's handling is a bug: let it show
@@ -296,6 +305,7 @@ class _Run:
         if probe_url not in self.probes:
             self.probes[probe_url] = asyncio.get_running_loop().create_future()
             scheduler.add(host, Probe(probe_url))
+            self.work_added.set()
         return self.probes[probe_url]
 
     def _abandon_probes(self) -> None:

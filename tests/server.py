@@ -194,14 +194,18 @@ def controlled(server: Server, request: Request, conn: socket.socket) -> bytes:
 
 @route("/status/")
 def status(server: Server, request: Request, conn: socket.socket) -> bytes:
-    code = int(request.path.rsplit("/", 1)[1])
+    last = request.path.rsplit("/", 1)[1]
+    code = int(last) if last.isdigit() and 100 <= int(last) < 600 else 404
     headers = [("Retry-After", request.query["retry_after"][0])] if "retry_after" in request.query else []
     return html(page(f"Status {code}", f"This is status {code}. "), status=code, extra_headers=headers)
 
 
 @route("/redirect/")
 def redirect_chain(server: Server, request: Request, conn: socket.socket) -> bytes:
-    n = int(request.path.rsplit("/", 1)[1])
+    last = request.path.rsplit("/", 1)[1]
+    if not last.isdigit():
+        return html(page("Not found", "No such page. "), 404)
+    n = int(last)
     target = "/article" if n <= 1 else f"/redirect/{n - 1}"
     return _response(302, b"moved", [("Location", target)])
 

@@ -213,3 +213,16 @@ def test_probe_is_asked_only_when_a_page_looks_suspect(web: fixture_server.Serve
     probes = [r.path for r in web.requests if "archiver-probe" in r.path]
     assert len(probes) == 1 and probes[0].startswith("/quiet/archiver-probe-")
     assert verdicts(archive)["quiet/a"][0] == "dead"
+
+
+def test_a_lone_suspect_link_gets_its_probe(web: fixture_server.Server, tmp_path: Path) -> None:
+    # The only link in flight waits for its site's probe: the run must start that probe, not wait for ever.
+    web.pages["/quiet/lone"] = LONG
+    archive = tmp_path / "archive"
+    path = report(tmp_path, [web.url("/quiet/lone")])
+    clock = Clock()
+    run(archive, [path], SETTINGS, clock=clock)
+    web.pages.pop("/quiet/lone")
+    clock.next_night()
+    run(archive, [], SETTINGS, clock=clock)
+    assert verdicts(archive)["quiet/lone"][0] == "dead"

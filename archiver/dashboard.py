@@ -1,0 +1,186 @@
+"""A static HTML view of the archive's health: an index of reports and a page per report, offline, escaped."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from archiver import __version__
+from archiver.catalog import Catalog, iso
+from archiver.export import safe_name
+from archiver.textstore import get_text
+
+VERDICTS = ["dead", "changed", "blocked", "failing", "pending", "ok"]
+COLOURS = {
+    "ok": "#2e7d32",
+    "changed": "#8e24aa",
+    "dead": "#c62828",
+    "failing": "#ef6c00",
+    "blocked": "#00838f",
+    "pending": "#9e9e9e",
+}
+TEXT_CHARS = 20_000
+
+STYLE = """
+body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:70rem;padding:0 1rem;
+color:#222}
+h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem}table{border-collapse:collapse;width:100%}
+th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #ddd;vertical-align:top}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+.v{display:inline-block;padding:0 .4rem;border-radius:.3rem;color:#fff;font-size:.85em}
+.muted{color:#666}.url{word-break:break-all}blockquote{margin:.5rem 0;padding:.5rem 1rem;background:#f6f6f6;
+border-left:3px solid #ccc;white-space:pre-wrap;max-height:24rem;overflow:auto}
+details{margin:.3rem 0}nav a{margin-right:1rem}
+""" + "".join(f".v-{v}{{background:{c}}}" for v, c in COLOURS.items())
+
+
+def _badge(verdict: str) -> str:
+    return f'<span class="v v-{escape(verdict)}">{escape(verdict)}</span>'
+
+
+def _page(title: str, body: str, depth: int = 0) -> str:
+    home = "../" * depth + "index.html"
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>"
+        f'<nav><a href="{home}">All reports</a></nav>{body}'
+        f'<p class="muted">Made by archiver {escape(__version__)} on {escape(iso(datetime.now(UTC)) or "")}.</p>'
+        "</body></html>\n"
+    )
+
+
+def _chart(runs: list[dict[str, Any]]) -> str:
+    """Stacked bars of the verdict counts after each of the last runs, as inline SVG."""
+    counted = [r for r in runs if r["summary"] and r["summary"].get("verdicts")]
+    if not counted:
+        return '<p class="muted">No finished run yet.</p>'
+    width, height, gap = 40, 160, 12
+    tallest = max(sum(r["summary"]["verdicts"].values()) for r in counted) or 1
+    bars = []
+    for index, run in enumerate(counted):
+        x = index * (width + gap) + 30
+        y = height
+        label = []
+        for verdict in reversed(VERDICTS):
+            count = run["summary"]["verdicts"].get(verdict, 0)
+            if not count:
+                continue
+            size = count / tallest * (height - 10)
+            y -= size
+            label.append(f"{verdict} {count}")
+            bars.append(
+                f'<rect x="{x}" y="{y:.1f}" width="{width}" height="{size:.1f}" fill="{COLOURS[verdict]}">'
+                f"<title>run {run['id']}: {escape(verdict)} {count}</title></rect>"
+            )
+        day = escape(str(run["started_at"])[5:10])
+        bars.append(f'<text x="{x + width / 2}" y="{height + 14}" font-size="10" text-anchor="middle">{day}</text>')
+    total_width = len(counted) * (width + gap) + 40
+    legend = " ".join(f"{_badge(v)}" for v in VERDICTS)
+    return (
+        f'<svg role="img" aria-label="verdicts over the last runs" width="{total_width}" '
+        f'height="{height + 20}" viewBox="0 0 {total_width} {height + 20}">{"".join(bars)}</svg>'
+        f"<p>{legend}</p>"
+    )
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _index(catalog: Catalog) -> str:
+    reports = catalog.report_counts()
+    reports.sort(key=lambda r: (-(r["counts"].get("dead", 0) + r["counts"].get("changed", 0)), r["report"]))
+    turned = catalog.turned(["dead", "changed"])
+    counts = catalog.counts()  # distinct links: one cited by two reports counts once here
+    totals = {v: counts.get(v, 0) for v in VERDICTS}
+    parts = [
+        f"<h1>Archive health</h1><p>{len(reports)} reports, {sum(totals.values())} links: "
+        + ", ".join(f'{_badge(v)} <span id="total-{v}">{totals[v]}</span>' for v in VERDICTS)
+        + "</p>"
+    ]
+    parts.append("<h2>Since the previous run</h2>")
+    if turned:
+        parts.append(
+            '<table id="turned"><tr><th>link</th><th>now</th><th>was</th><th>reason</th><th>cited by</th></tr>'
+        )
+        for row in turned:
+            cited = ", ".join(
+                f'<a href="reports/{escape(safe_name(c["report"]))}.html#fn-{c["n"]}">{escape(c["report"])}'
+                f" #{c['n']}</a>"
+                for c in row["cited_by"]
+            )
+            parts.append(
+                f'<tr><td class="url">{escape(row["url"])}</td><td>{_badge(row["verdict"])}</td>'
+                f"<td>{escape(row['before'] or 'new')}</td><td>{escape(row['reason'])}</td><td>{cited}</td>"
+                "</tr>"
+            )
+        parts.append("</table>")
+    else:
+        parts.append('<p class="muted">No link turned dead or changed in the latest run.</p>')
+    parts.append("<h2>Verdicts over the last runs</h2>" + _chart(catalog.recent_runs()))
+    parts.append(
+        '<h2>Reports</h2><table id="reports"><tr><th>report</th><th>published</th>'
+        + "".join(f'<th class="num">{v}</th>' for v in VERDICTS)
+        + "</tr>"
+    )
+    for report in reports:
+        name = safe_name(report["report"])
+        cells = "".join(f'<td class="num" data-verdict="{v}">{report["counts"].get(v, 0)}</td>' for v in VERDICTS)
+        parts.append(
+            f'<tr><td><a href="reports/{escape(name)}.html">{escape(report["report"])}</a><br>'
+            f'<span class="muted">{escape(report["title"] or "")}</span></td>'
+            f"<td>{escape(report['published'] or '')}</td>{cells}</tr>"
+        )
+    parts.append("</table>")
+    return _page("Archive health", "".join(parts))
+
+
+def _report_page(catalog: Catalog, archive: Path, report: dict[str, Any]) -> str:
+    parts = [
+        f"<h1>{escape(report['title'] or report['report'])}</h1>",
+        f'<p class="muted">{escape(report["report"])}'
+        + (f", published {escape(report['published'])}" if report["published"] else "")
+        + "</p>",
+    ]
+    for note in catalog.report_footnotes(report["report"]):
+        problems = json.loads(note["problems"])
+        flags = " ".join(f'<span class="muted">[{escape(p)}]</span>' for p in problems)
+        parts.append(f'<h2 id="fn-{note["n"]}">Footnote {note["n"]} {flags}</h2>')
+        if note["text"] is not None:
+            parts.append(f'<p class="muted">{escape(note["text"])}</p>')
+        for link in note["links"]:
+            parts.append(
+                f'<p>{_badge(link["verdict"])} <span class="url">{escape(link["url"])}</span><br>'
+                f"{escape(link['reason'])}"
+                + (
+                    f' <span class="muted">(last checked {escape(link["last_checked"])})</span>'
+                    if link["last_checked"]
+                    else ""
+                )
+                + "</p>"
+            )
+            text = get_text(archive, link["text_digest"])
+            if text:
+                cut = text[:TEXT_CHARS] + ("\n…" if len(text) > TEXT_CHARS else "")
+                parts.append(
+                    f"<details><summary>Archived text, captured {escape(link['fetched_at'])}</summary>"
+                    f"<blockquote>{escape(cut)}</blockquote></details>"
+                )
+    return _page(report["title"] or report["report"], "".join(parts), depth=1)
+
+
+def build_dashboard(catalog: Catalog, archive: Path, output: Path) -> Path:
+    """Write index.html and reports/NAME.html under output; returns the index's path."""
+    for report in catalog.report_counts():
+        _write(output / "reports" / f"{safe_name(report['report'])}.html", _report_page(catalog, archive, report))
+    index = output / "index.html"
+    _write(index, _index(catalog))
+    return index
