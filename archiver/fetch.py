@@ -11,6 +11,7 @@ import ssl
 import tempfile
 import time
 import zlib
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 REDIRECT_CODES = {301, 302, 303, 307, 308}
 _HOP_BODY_LIMIT = 64 * 1024
+_MAX_CLIENTS = 512  # origins with an open client (and its keep-alive connections) at once
 _CHUNK = 64 * 1024
 
 
@@ -102,8 +104,8 @@ class Fetch:
         return (self.response.header("content-type") or "") if self.response else ""
 
     def discard(self) -> None:
-        """Delete the temporary body files."""
-        for path in (self.body_path, self.decoded_path):
+        """Delete the temporary body files (one file when the body needed no decoding)."""
+        for path in {self.body_path, self.decoded_path}:
             if path is not None:
                 path.unlink(missing_ok=True)
 
@@ -210,6 +212,7 @@ class _Decoder:
                 raise ValueError(f"unsupported Content-Encoding {name!r}")
         self._limit = limit
         self.produced = 0
+        self.identity = not self._steps
 
     def _run(self, index: int, data: bytes) -> bytes:
         kind, state = self._steps[index]
@@ -229,6 +232,7 @@ class _Decoder:
         return bytes(out)
 
     def decode(self, data: bytes) -> bytes:
+        """The decoded bytes of the next chunk; _TooLarge past the cap."""
         for index in range(len(self._steps)):
             data = self._run(index, data)
         self.produced += len(data)
@@ -284,33 +288,52 @@ class Fetcher:
     ) -> None:
         self.settings = settings
         self.tmp_dir = tmp_dir
-        timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout, pool=None)
-        headers = {
-            "User-Agent": settings.user_agent,
-            "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,application/pdf,*/*;q=0.8",
-            "Accept-Language": "en,ru;q=0.9,uk;q=0.8,be;q=0.7,*;q=0.5",
-            "Accept-Encoding": "gzip, deflate, br",
-        }
-        limits = httpx.Limits(max_connections=None, max_keepalive_connections=max(10, settings.concurrency))
-        self._client = httpx.AsyncClient(
-            headers=headers,
-            timeout=timeout,
+        self._verify = verify or ssl_context()
+        self._resolve = resolver or system_resolve
+        # One client per origin: httpx's pool scans all of its connections on every request, so a
+        # single pool for thousands of links over many hosts costs CPU quadratic in the hosts.
+        self._clients: OrderedDict[str, httpx.AsyncClient] = OrderedDict()
+        self._active: Counter[str] = Counter()
+
+    def _new_client(self) -> httpx.AsyncClient:
+        settings = self.settings
+        client = httpx.AsyncClient(
+            headers={
+                "User-Agent": settings.user_agent,
+                "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,application/pdf,*/*;q=0.8",
+                "Accept-Language": "en,ru;q=0.9,uk;q=0.8,be;q=0.7,*;q=0.5",
+                "Accept-Encoding": "gzip, deflate, br",
+            },
+            timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout, pool=None),
             follow_redirects=False,
-            verify=verify or ssl_context(),
+            verify=self._verify,
             proxy=settings.proxy,
             trust_env=settings.proxy is None,  # HTTP(S)_PROXY, ALL_PROXY, NO_PROXY, as curl reads them
-            limits=limits,
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=max(2, settings.per_host)),
         )
-        self._guard_direct_connections(resolver or system_resolve)
-
-    def _guard_direct_connections(self, resolve: Resolver) -> None:
         # The default transport makes the direct (unproxied) connections: swap its network
         # backend for one that checks every address it connects to. Through a proxy, the
         # proxy resolves names, so only literal addresses can be checked (in fetch()).
-        pool = getattr(self._client._transport, "_pool", None)
+        pool = getattr(client._transport, "_pool", None)
         if not isinstance(pool, httpcore.AsyncConnectionPool) or not hasattr(pool, "_network_backend"):
             raise RuntimeError("httpx's transport layout changed: cannot guard connections")
-        pool._network_backend = GuardedBackend(pool._network_backend, resolve, self.settings.allow_private)
+        pool._network_backend = GuardedBackend(pool._network_backend, self._resolve, settings.allow_private)
+        return client
+
+    async def _client_for(self, url: str) -> tuple[str, httpx.AsyncClient]:
+        parts = urlsplit(url)
+        key = f"{parts.scheme}://{parts.netloc.lower()}"
+        client = self._clients.get(key)
+        if client is None:
+            client = self._clients[key] = self._new_client()
+            while len(self._clients) > _MAX_CLIENTS:
+                idle = next((k for k in self._clients if self._active[k] == 0 and k != key), None)
+                if idle is None:
+                    break
+                await self._clients.pop(idle).aclose()
+        else:
+            self._clients.move_to_end(key)
+        return key, client
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -318,7 +341,9 @@ class Fetcher:
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        await self._client.aclose()
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
 
     async def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> Fetch:
         """GET a URL, following and recording redirects; never raises for a network failure."""
@@ -440,9 +465,20 @@ class Fetcher:
         if modified:
             headers["If-Modified-Since"] = modified
         fetched_at = datetime.now(UTC)
+        key, client = await self._client_for(url)
+        self._active[key] += 1
         try:
-            request = self._client.build_request("GET", url, headers=headers)
-            response = await self._client.send(request, stream=True)
+            return await self._exchange(client, url, headers, fetched_at)
+        finally:
+            self._active[key] -= 1
+
+    async def _exchange(
+        self, client: httpx.AsyncClient, url: str, headers: dict[str, str], fetched_at: datetime
+    ) -> _Answer | tuple[Failure, str]:
+        # Every network error becomes a Failure value, here and in _read_body.
+        try:
+            request = client.build_request("GET", url, headers=headers)
+            response = await client.send(request, stream=True)
         except Exception as exc:
             return _failure_of(exc)
         try:
@@ -477,47 +513,54 @@ class Fetcher:
         if declared.isdigit() and int(declared) > limit:
             return _Body(failure=Failure.TOO_LARGE, detail=f"Content-Length {declared} over the {limit}-byte limit")
         encodings = response.headers.get("content-encoding", "").split(",")
-        raw_fd, raw_name = tempfile.mkstemp(prefix="body-", dir=self.tmp_dir)
-        dec_fd, dec_name = tempfile.mkstemp(prefix="decoded-", dir=self.tmp_dir)
-        raw_path, decoded_path = Path(raw_name), Path(dec_name)
+        decoder: _Decoder | None
+        detail = ""
+        try:
+            decoder = _Decoder(encodings, self.settings.max_decoded)
+        except ValueError as exc:
+            decoder, detail = None, str(exc)
+        raw = _Spool(self.tmp_dir, "body-")
+        # Without a Content-Encoding the decoded body is the raw one: one file, not two.
+        decoded = raw if decoder is not None and decoder.identity else _Spool(self.tmp_dir, "decoded-")
         sha1, sha256 = hashlib.sha1(), hashlib.sha256()
         size = 0
         failure: Failure | None = None
-        detail = ""
-        with os.fdopen(raw_fd, "wb") as raw_file, os.fdopen(dec_fd, "wb") as decoded_file:
-            decoder: _Decoder | None
-            try:
-                decoder = _Decoder(encodings, self.settings.max_decoded)
-            except ValueError as exc:
-                decoder, detail = None, str(exc)
-            try:
-                async for chunk in response.aiter_raw(_CHUNK):
-                    size += len(chunk)
-                    if size > limit:
-                        raise _TooLarge(f"body over the {limit}-byte limit")
-                    raw_file.write(chunk)
-                    sha1.update(chunk)
-                    if decoder is not None:
-                        _write_decoded(decoded_file, sha256, decoder.decode(chunk))
-            except _TooLarge as exc:
-                failure, detail = Failure.TOO_LARGE, str(exc)
-            except (zlib.error, brotli.error) as exc:
-                decoder, detail = None, f"cannot decode the {','.join(encodings)} body: {exc}"
-            except Exception as exc:
-                failure, detail = _failure_of(exc)
-            except BaseException:  # cancelled (the total time-out): leave no temporary file behind
-                raw_path.unlink(missing_ok=True)
-                decoded_path.unlink(missing_ok=True)
-                raise
+        try:
+            async for chunk in response.aiter_raw(_CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise _TooLarge(f"body over the {limit}-byte limit")
+                raw.write(chunk)
+                sha1.update(chunk)
+                if decoder is not None:
+                    data = decoder.decode(chunk)
+                    sha256.update(data)
+                    if decoded is not raw:
+                        decoded.write(data)
+        except _TooLarge as exc:
+            failure, detail = Failure.TOO_LARGE, str(exc)
+        except (zlib.error, brotli.error) as exc:
+            decoder, detail = None, f"cannot decode the {','.join(encodings)} body: {exc}"
+        except Exception as exc:
+            failure, detail = _failure_of(exc)
+        except BaseException:  # cancelled (the total time-out): leave no temporary file behind
+            raw.discard()
+            decoded.discard()
+            raise
+        finally:
+            raw.close()
+            decoded.close()
         if failure is not None:
-            raw_path.unlink(missing_ok=True)
-            decoded_path.unlink(missing_ok=True)
+            raw.discard()
+            decoded.discard()
             return _Body(failure=failure, detail=detail, size=size)
         if decoder is None:
-            decoded_path.unlink(missing_ok=True)
+            decoded.discard()
+        elif response.status_code < 300:
+            decoded.touch()  # an empty page is still a page to read (and compare)
         return _Body(
-            raw_path=raw_path,
-            decoded_path=decoded_path if decoder is not None else None,
+            raw_path=raw.path,
+            decoded_path=decoded.path if decoder is not None else None,
             size=size,
             decoded_size=decoder.produced if decoder is not None else 0,
             payload_digest=_b32_sha1(sha1),
@@ -526,10 +569,37 @@ class Fetcher:
         )
 
 
-def _write_decoded(file: IO[bytes], digest: Any, data: bytes) -> None:
-    if data:
-        file.write(data)
-        digest.update(data)
+class _Spool:
+    """A temporary file made on the first write, so empty bodies (304s, redirects) cost no file."""
+
+    def __init__(self, directory: Path, prefix: str) -> None:
+        self.directory = directory
+        self.prefix = prefix
+        self.path: Path | None = None
+        self._file: IO[bytes] | None = None
+
+    def touch(self) -> None:
+        if self.path is None:
+            fd, name = tempfile.mkstemp(prefix=self.prefix, dir=self.directory)
+            self.path = Path(name)
+            self._file = os.fdopen(fd, "wb")
+
+    def write(self, data: bytes) -> None:
+        if data:
+            self.touch()
+            assert self._file is not None
+            self._file.write(data)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def discard(self) -> None:
+        self.close()
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+            self.path = None
 
 
 @dataclass(frozen=True, slots=True)

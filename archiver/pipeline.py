@@ -207,7 +207,9 @@ class _Run:
                             self._abandon_probes()
                         if not tasks and (self.stop or scheduler.pending == 0):
                             break
-                        wake = scheduler.next_wake()
+                        # Full: only a finished task makes room, so do not wake for start times.
+                        full = live_cap - (len(tasks) - self.waiting_for_probe) <= 0
+                        wake = None if full else scheduler.next_wake()
                         timeout = None if wake is None else max(0.0, wake - loop.time())
                         if deadline is not None and not self.stop:
                             timeout = min(timeout if timeout is not None else 1e9, max(0.0, deadline - loop.time()))

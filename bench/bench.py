@@ -1,0 +1,247 @@
+"""Benchmark: archiver's nightly run against the politeness-limited ideal, a rerun, and trafilatura's CLI.
+
+    python bench/bench.py --links 2000 --hosts 50
+
+Starts bench/server.py (every 127.0.0.X address is a host, fixed latency), writes
+reports in the sample's style citing the links, runs `archiver run` twice (the
+second time nothing changed), then trafilatura's own batch command line on the
+same URLs with the closest politeness it allows, and prints the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CORES = os.cpu_count() or 1
+
+
+@dataclass
+class Measured:
+    wall: float
+    cpu: float
+    peak_rss_mb: float
+    peak_pss_mb: float
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _tree(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as file:
+                    todo += [int(c) for c in file.read().split()]
+        except OSError:
+            continue
+    return found
+
+
+def _cpu(pid: int) -> float:
+    """Seconds of CPU a live process has used (user + system), from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            fields = file.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _memory(pids: list[int]) -> tuple[float, float]:
+    rss = pss = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as file:
+                for line in file:
+                    if line.startswith("Rss:"):
+                        rss += int(line.split()[1])
+                    elif line.startswith("Pss:"):
+                        pss += int(line.split()[1])
+        except OSError:
+            continue
+    return rss / 1024, pss / 1024
+
+
+def measure(command: list[str], env: dict[str, str] | None = None) -> Measured:
+    """Run a command; its wall time, CPU time (with all its descendants) and peak tree memory."""
+    start = time.monotonic()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(command, stdout=out, stderr=err, env={**os.environ, **(env or {})})
+        peak = [0.0, 0.0]
+        cpu_seen: dict[int, float] = {}
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.is_set():
+                pids = _tree(proc.pid)
+                rss, pss = _memory(pids)
+                peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
+                for pid in pids:
+                    cpu_seen[pid] = max(cpu_seen.get(pid, 0.0), _cpu(pid))
+                done.wait(0.05)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.monotonic() - start
+        done.set()
+        sampler.join()
+        out.seek(0)
+        err.seek(0)
+        # wait4 counts descendants only when every process between reaped them; the samples count the rest.
+        cpu = max(usage.ru_utime + usage.ru_stime, sum(cpu_seen.values()))
+        return Measured(
+            wall,
+            cpu,
+            peak[0],
+            peak[1],
+            proc.returncode,
+            out.read().decode("utf-8", "replace"),
+            err.read().decode("utf-8", "replace"),
+        )
+
+
+def write_reports(directory: Path, urls: list[str], per_report: int = 20) -> None:
+    """Reports in the sample's style: a body citing [N], notes "[N] http://host(.)x/..." after it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for index in range(0, len(urls), per_report):
+        chunk = urls[index : index + per_report]
+        body = " ".join(f"Claim number {i}.[{i}]\u00a0" for i in range(1, len(chunk) + 1))
+        notes = "\n\n".join(f"[{i}] {url.replace('.', '(.)', 3)};" for i, url in enumerate(chunk, start=1))
+        (directory / f"bench_{index // per_report:05d}.txt").write_text(
+            f"Bench report {index // per_report}\n\n\nSeptember 3, 2020, 5:00 EDT\n\nBy Bench Author\n\n{body}\n\n\n"
+            f"{notes}\n\n\nFile Attachments: \n",
+            encoding="utf-8",
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--links", type=int, default=2000)
+    parser.add_argument("--hosts", type=int, default=50)
+    parser.add_argument("--latency", type=float, default=0.1, help="seconds each host takes to answer")
+    parser.add_argument("--per-host", type=int, default=2)
+    parser.add_argument("--delay", type=float, default=0.25)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--skip-trafilatura", action="store_true")
+    parser.add_argument("--workdir", type=Path, default=None, help="keep the archive here (default: a temp dir)")
+    args = parser.parse_args()
+    if not 1 <= args.hosts <= 250:
+        parser.error("--hosts must be 1 to 250 (one loopback address each)")
+
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="archiver-bench-"))
+    shutil.rmtree(work / "archive", ignore_errors=True)
+    server = subprocess.Popen(
+        [sys.executable, str(HERE / "server.py"), "--latency", str(args.latency)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stdout is not None
+        port = int(server.stdout.readline())
+        urls = [f"http://127.0.0.{1 + i % args.hosts}:{port}/news/2020/09/03/story-{i}.html" for i in range(args.links)]
+        write_reports(work / "reports", urls)
+        archiver = [
+            sys.executable,
+            "-m",
+            "archiver",
+            "run",
+            "--archive",
+            str(work / "archive"),
+            "--allow-private",
+            "--per-host",
+            str(args.per_host),
+            "--delay",
+            str(args.delay),
+            "--concurrency",
+            str(args.concurrency),
+            "--json",
+        ]
+        first = measure([*archiver, str(work / "reports")])
+        if first.returncode != 0:
+            sys.exit(f"archiver run failed:\n{first.stderr[-3000:]}")
+        second = measure(archiver)
+        summary = json.loads(first.stdout)
+
+        per_host_links = [len(range(h, args.links, args.hosts)) for h in range(args.hosts)]
+        polite = max(n * max(args.delay, args.latency / args.per_host) for n in per_host_links)
+        ideal = max(polite, first.cpu / CORES)
+        print(
+            f"archiver bench: {args.links} links over {args.hosts} hosts, latency {args.latency} s, "
+            f"--per-host {args.per_host} --delay {args.delay} --concurrency {args.concurrency}, {CORES} cores"
+        )
+        print(f"  verdicts after the first run: {summary['verdicts']}")
+        print(
+            f"  first run:   {first.wall:7.2f} s wall, {args.links / first.wall:6.1f} links/s, "
+            f"{first.cpu:6.2f} s CPU ({first.cpu / args.links * 1000:.2f} ms CPU per link)"
+        )
+        print(
+            f"  ideal:       {ideal:7.2f} s (politeness {polite:.2f} s, CPU/cores {first.cpu / CORES:.2f} s) "
+            f"-> wall/ideal = {first.wall / ideal:.2f}"
+        )
+        print(f"  peak memory: {first.peak_rss_mb:7.1f} MB RSS, {first.peak_pss_mb:.1f} MB PSS (whole process tree)")
+        print(
+            f"  rerun:       {second.wall:7.2f} s wall, {second.cpu:6.2f} s CPU = {second.cpu / first.cpu:.0%} "
+            f"of the first run's CPU, peak {second.peak_pss_mb:.1f} MB PSS"
+        )
+
+        if not args.skip_trafilatura:
+            (work / "urls.txt").write_text("\n".join(urls) + "\n")
+            config = work / "trafilatura.cfg"
+            config.write_text(
+                "[DEFAULT]\nDOWNLOAD_TIMEOUT = 30\nMAX_FILE_SIZE = 20000000\nMIN_FILE_SIZE = 10\n"
+                f"SLEEP_TIME = {args.delay}\nUSER_AGENTS =\nCOOKIE =\nMAX_REDIRECTS = 2\nSSRF_PROTECTION = off\n"
+                "INSECURE_SSL_FALLBACK = off\nMIN_EXTRACTED_SIZE = 250\nMIN_OUTPUT_SIZE = 1\n"
+                "MIN_OUTPUT_COMM_SIZE = 1\nMAX_TREE_SIZE =\nMIN_EXTRACTED_COMM_SIZE = 1\nMIN_DUPLCHECK_SIZE = 100\n"
+                "MAX_REPETITIONS = 2\nEXTENSIVE_DATE_SEARCH = on\nEXTERNAL_URLS = off\n"
+            )
+            shutil.rmtree(work / "trafilatura-out", ignore_errors=True)
+            trafilatura = measure(
+                [
+                    str(Path(sys.executable).parent / "trafilatura"),
+                    "-i",
+                    str(work / "urls.txt"),
+                    "--parallel",
+                    str(args.concurrency),
+                    "--config-file",
+                    str(config),
+                    "-o",
+                    str(work / "trafilatura-out"),
+                ]
+            )
+            extracted = (
+                sum(1 for p in (work / "trafilatura-out").rglob("*") if p.is_file())
+                if (work / "trafilatura-out").exists()
+                else 0
+            )
+            print(
+                f"  trafilatura: {trafilatura.wall:7.2f} s wall, {trafilatura.cpu:6.2f} s CPU, "
+                f"{extracted} documents, peak {trafilatura.peak_pss_mb:.1f} MB PSS "
+                f"(--parallel {args.concurrency}, SLEEP_TIME {args.delay}; exit {trafilatura.returncode})"
+            )
+            print(f"  archiver is {trafilatura.wall / first.wall:.2f}x faster than trafilatura's command line")
+        print(
+            f"  (maxrss of this process's children: {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f}"
+            f" MB; work directory {work})"
+        )
+    finally:
+        server.terminate()
+        server.wait()
+
+
+if __name__ == "__main__":
+    main()
