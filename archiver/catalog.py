@@ -70,6 +70,21 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE checks ADD COLUMN retried INTEGER NOT NULL DEFAULT 0;
     """,
+    # 4: copies held by public web archives, per link and reference moment (a citing report's date).
+    """
+    CREATE TABLE mementos (
+        id INTEGER PRIMARY KEY, link INTEGER NOT NULL REFERENCES links(id), reference TEXT NOT NULL,
+        status TEXT NOT NULL, archive TEXT, memento_url TEXT, memento_datetime TEXT,
+        capture INTEGER REFERENCES captures(id), looked_up_at TEXT NOT NULL, detail TEXT,
+        UNIQUE (link, reference)
+    );
+    ALTER TABLE captures ADD COLUMN memento_url TEXT;
+    ALTER TABLE captures ADD COLUMN memento_datetime TEXT;
+    CREATE TABLE saves (
+        id INTEGER PRIMARY KEY, link INTEGER NOT NULL REFERENCES links(id), requested_at TEXT NOT NULL,
+        status TEXT NOT NULL, detail TEXT
+    );
+    """,
 ]
 
 
@@ -135,6 +150,8 @@ class CaptureRow:
     published: str | None
     language: str | None
     extractor: str | None
+    memento_url: str | None = None  # set when the capture is a web archive's copy, not ours
+    memento_datetime: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,40 +385,7 @@ class Catalog:
     def record_check(self, check: CheckRow, capture: CaptureRow | None, warc_size: tuple[str, int] | None) -> None:
         """One link's check, its capture and the WARC file's committed size, in one transaction."""
         with self.transaction() as db:
-            capture_id = None
-            if capture is not None:
-                cursor = db.execute(
-                    """INSERT INTO captures (link, fetched_at, url, final_url, http_status, content_type, warc_file,
-                       warc_offset, warc_length, revisit_of, payload_digest, content_digest, body_size, text_digest,
-                       text_length, kind, title, authors, published, language, extractor, warc_start, warc_end)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                    (
-                        check.link,
-                        iso(capture.fetched_at),
-                        capture.url,
-                        capture.final_url,
-                        capture.http_status,
-                        capture.content_type,
-                        capture.warc_file,
-                        capture.warc_offset,
-                        capture.warc_length,
-                        capture.revisit_of,
-                        capture.payload_digest,
-                        capture.content_digest,
-                        capture.body_size,
-                        capture.text_digest,
-                        capture.text_length,
-                        capture.kind,
-                        capture.title,
-                        capture.authors,
-                        capture.published,
-                        capture.language,
-                        capture.extractor,
-                        capture.warc_start,
-                        capture.warc_end,
-                    ),
-                )
-                capture_id = cursor.lastrowid
+            capture_id = self._insert_capture(db, check.link, capture) if capture is not None else None
             if warc_size is not None:
                 db.execute("UPDATE warc_files SET committed_size = ? WHERE name = ?", (warc_size[1], warc_size[0]))
             db.execute(
@@ -457,6 +441,138 @@ class Catalog:
                 ),
             )
 
+    @staticmethod
+    def _insert_capture(db: sqlite3.Connection, link: int, capture: CaptureRow) -> int:
+        cursor = db.execute(
+            """INSERT INTO captures (link, fetched_at, url, final_url, http_status, content_type, warc_file,
+               warc_offset, warc_length, revisit_of, payload_digest, content_digest, body_size, text_digest,
+               text_length, kind, title, authors, published, language, extractor, warc_start, warc_end,
+               memento_url, memento_datetime)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                link,
+                iso(capture.fetched_at),
+                capture.url,
+                capture.final_url,
+                capture.http_status,
+                capture.content_type,
+                capture.warc_file,
+                capture.warc_offset,
+                capture.warc_length,
+                capture.revisit_of,
+                capture.payload_digest,
+                capture.content_digest,
+                capture.body_size,
+                capture.text_digest,
+                capture.text_length,
+                capture.kind,
+                capture.title,
+                capture.authors,
+                capture.published,
+                capture.language,
+                capture.extractor,
+                capture.warc_start,
+                capture.warc_end,
+                capture.memento_url,
+                iso(capture.memento_datetime),
+            ),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    # ----- web archives' copies -------------------------------------------------------------
+
+    def memento_needs(self, now: datetime, retry_none_after_days: float = 30.0) -> list[tuple[int, str, str]]:
+        """(link, url, reference) for dead or never-captured links without a settled lookup for that date.
+
+        The reference is a citing report's publication date (or, without one, when the link was
+        added); a link cited by reports of several dates needs one lookup per date. Lookups that
+        failed are asked again; "none" answers after a while (captures after the date may appear).
+        """
+        rows = self.db.execute(
+            """SELECT DISTINCT l.id, l.url, COALESCE(r.published, substr(l.added_at, 1, 10)) AS reference
+               FROM links l JOIN citations c ON c.link = l.id JOIN reports r ON r.report = c.report
+               WHERE l.verdict = 'dead' OR (l.first_capture IS NULL AND l.verdict != 'pending')
+               ORDER BY l.id, reference"""
+        ).fetchall()
+        settled = {
+            (row["link"], row["reference"]): (row["status"], parse_iso(row["looked_up_at"]))
+            for row in self.db.execute("SELECT link, reference, status, looked_up_at FROM mementos")
+        }
+        needs = []
+        for row in rows:
+            status, when = settled.get((row["id"], row["reference"]), (None, None))
+            if status == "found":
+                continue
+            if status == "none" and when is not None and (now - when).days < retry_none_after_days:
+                continue
+            needs.append((row["id"], row["url"], row["reference"]))
+        return needs
+
+    def record_memento(
+        self,
+        link: int,
+        reference: str,
+        status: str,
+        now: datetime,
+        *,
+        archive: str | None = None,
+        memento_url: str | None = None,
+        memento_datetime: datetime | None = None,
+        capture: CaptureRow | None = None,
+        warc_size: tuple[str, int] | None = None,
+        detail: str = "",
+    ) -> None:
+        """A lookup's answer (found, none or error), with the stored copy, in one transaction."""
+        with self.transaction() as db:
+            capture_id = self._insert_capture(db, link, capture) if capture is not None else None
+            if warc_size is not None:
+                db.execute("UPDATE warc_files SET committed_size = ? WHERE name = ?", (warc_size[1], warc_size[0]))
+            db.execute(
+                """INSERT INTO mementos (link, reference, status, archive, memento_url, memento_datetime, capture,
+                   looked_up_at, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(link, reference) DO UPDATE SET status=excluded.status, archive=excluded.archive,
+                   memento_url=excluded.memento_url, memento_datetime=excluded.memento_datetime,
+                   capture=excluded.capture, looked_up_at=excluded.looked_up_at, detail=excluded.detail""",
+                (link, reference, status, archive, memento_url, iso(memento_datetime), capture_id, iso(now), detail),
+            )
+
+    def memento_for(self, link: int, report: str | None = None) -> dict[str, Any] | None:
+        """The copy found for a link: for the given report's date, else for its earliest citing report."""
+        where = "AND c.report = ?" if report else ""
+        row = self.db.execute(
+            f"""SELECT m.*, cp.text_digest, cp.title FROM mementos m
+                JOIN citations c ON c.link = m.link JOIN reports r ON r.report = c.report
+                LEFT JOIN captures cp ON cp.id = m.capture
+                WHERE m.link = ? AND m.status = 'found'
+                  AND m.reference = COALESCE(r.published, substr((SELECT added_at FROM links WHERE id = m.link), 1, 10))
+                  {where}
+                ORDER BY r.published IS NULL, r.published LIMIT 1""",
+            (link, report) if report else (link,),
+        ).fetchone()
+        return dict(row) if row else None
+
+    def record_save(self, link: int, now: datetime, status: str, detail: str) -> None:
+        """A Save Page Now request made for a link."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO saves (link, requested_at, status, detail) VALUES (?, ?, ?, ?)",
+                (link, iso(now), status, detail),
+            )
+
+    def save_candidates(self, now: datetime, again_after_days: float = 30.0) -> list[tuple[int, str]]:
+        """Live links (ok or changed) that no Save Page Now request covered lately."""
+        rows = self.db.execute(
+            """SELECT l.id, l.url, MAX(s.requested_at) AS last FROM links l LEFT JOIN saves s ON s.link = l.id
+               WHERE l.verdict IN ('ok', 'changed') AND l.id IN (SELECT link FROM citations)
+               GROUP BY l.id ORDER BY l.id"""
+        ).fetchall()
+        return [
+            (row["id"], row["url"])
+            for row in rows
+            if row["last"] is None or (now - (parse_iso(row["last"]) or now)).days >= again_after_days
+        ]
+
     # ----- reading ------------------------------------------------------------------------
 
     def status_rows(self) -> list[dict[str, Any]]:
@@ -481,9 +597,17 @@ class Catalog:
                     "cited_by": cited[row["id"]],
                     "final_url": row["final_url"],
                     "verdict_since": row["verdict_since"],
+                    **self._memento_fields(row["id"]),
                 }
             )
         return result
+
+    def _memento_fields(self, link: int) -> dict[str, Any]:
+        memento = self.memento_for(link)
+        return {
+            "memento_url": memento["memento_url"] if memento else None,
+            "memento_datetime": memento["memento_datetime"] if memento else None,
+        }
 
     def counts(self) -> dict[str, int]:
         """How many cited links have each verdict."""
@@ -529,7 +653,9 @@ class Catalog:
         """A link's captures, oldest first."""
         return [
             dict(row)
-            for row in self.db.execute("SELECT * FROM captures WHERE link = ? ORDER BY fetched_at, id", (link,))
+            for row in self.db.execute(
+                "SELECT * FROM captures WHERE link = ? AND memento_url IS NULL ORDER BY fetched_at, id", (link,)
+            )
         ]
 
     def checks_of(self, link: int, limit: int = 200) -> list[dict[str, Any]]:

@@ -110,6 +110,19 @@ def footnotes_command(paths: tuple[Path, ...], as_json: bool) -> None:
     help="Stop starting new fetches after this many seconds; the rest waits for the next run.",
 )
 @click.option("--user-agent", default=None, help="User-Agent header (default names archiver and a contact URL).")
+@click.option(
+    "--save-missing",
+    is_flag=True,
+    default=None,
+    help="Ask the Internet Archive's Save Page Now to capture live links it does not hold yet.",
+)
+@click.option(
+    "--no-web-archive",
+    "no_web_archive",
+    is_flag=True,
+    default=False,
+    help="Do not look up web archives' copies of dead or never-captured links in this run.",
+)
 @json_option
 def run_command(
     paths: tuple[Path, ...],
@@ -121,6 +134,8 @@ def run_command(
     concurrency: int | None,
     max_duration: float | None,
     user_agent: str | None,
+    save_missing: bool | None,
+    no_web_archive: bool,
     as_json: bool,
 ) -> None:
     """Add reports (files or directories) to the archive, then check every tracked link.
@@ -140,6 +155,8 @@ def run_command(
         proxy=proxy,
         allow_private=allow_private,
         user_agent=user_agent,
+        save_missing=save_missing,
+        web_archive_lookups=False if no_web_archive else None,
     )
     with RunProgress(err_console) as progress:
         try:

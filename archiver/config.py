@@ -46,6 +46,13 @@ class Settings:
     dead_after_failures: int = 3  # consecutive failing runs before "dead"...
     dead_after_hours: float = 48.0  # ...that also span at least this long
     change_threshold: float = 0.6  # main-text similarity below this is "changed"
+    # Public web archives' copies, for links that are dead or were never captured.
+    wayback_url: str = "https://web.archive.org"  # its CDX API and raw (id_) captures; "" to skip it
+    memento_timemaps: tuple[str, ...] = ()  # more Memento archives: TimeMap prefixes the URL is appended to
+    web_archive_lookups: bool = True
+    web_archive_delay: float = 1.0  # seconds between two requests to a web archive
+    save_missing: bool = False  # ask Save Page Now for live links with no public capture
+    save_delay: float = 12.0  # seconds between two Save Page Now requests
     # Scheduling.
     extract_workers: int = 0  # processes for text extraction; 0 means one per core
     max_duration: float | None = None  # seconds; a run stops starting new fetches after this
@@ -81,6 +88,11 @@ def load_settings(archive: Path) -> Settings:
         if name not in fields:
             raise ConfigError(f"{path}: unknown setting {key!r} (known: {', '.join(sorted(fields))})")
         default = getattr(Settings(), name)
+        if isinstance(default, tuple):
+            if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+                raise ConfigError(f"{path}: {key} must be a list of strings, not {value!r}")
+            values[name] = tuple(value)
+            continue
         if (
             default is not None
             and not isinstance(value, type(default))

@@ -26,6 +26,9 @@ from archiver.warcstore import WARC_DIR
 
 FORMATS = ("jsonl", "csv", "md", "warc")
 ROW_FIELDS = [
+    "source",
+    "memento_url",
+    "memento_datetime",
     "report",
     "n",
     "url",
@@ -87,16 +90,27 @@ def open_output(path: str | None, *, binary: bool, force: bool) -> Iterator[IO[A
         tmp.unlink(missing_ok=True)
 
 
-def _row(archive: Path, row: dict[str, Any]) -> dict[str, Any]:
+def _row(catalog: Catalog, archive: Path, row: dict[str, Any]) -> dict[str, Any]:
+    memento = catalog.memento_for(row["link"], row["report"])
+    text = get_text(archive, row["text_digest"])
+    source = "archiver" if row["fetched_at"] else None
+    title, fetched_at = row["title"], row["fetched_at"]
+    if text is None and memento is not None:
+        # We never captured it: the web archive's copy nearest the report's date stands in, marked as such.
+        text, source = get_text(archive, memento["text_digest"]), "web-archive"
+        title, fetched_at = memento.get("title"), memento["memento_datetime"]
     return {
+        "source": source,
+        "memento_url": memento["memento_url"] if memento else None,
+        "memento_datetime": memento["memento_datetime"] if memento else None,
         "report": row["report"],
         "n": row["n"],
         "url": row["url"],
         "verdict": row["verdict"],
         "reason": row["reason"],
-        "title": row["title"],
-        "fetched_at": row["fetched_at"],
-        "text": get_text(archive, row["text_digest"]),
+        "title": title,
+        "fetched_at": fetched_at,
+        "text": text,
         "report_title": row["report_title"],
         "published": row["published"],
         "note": row["note"],
@@ -123,7 +137,7 @@ def export_jsonl(catalog: Catalog, archive: Path, out: IO[str], report: str | No
     _check_report(catalog, report)
     count = 0
     for row in catalog.export_rows(report):
-        out.write(json.dumps(_row(archive, row), ensure_ascii=False) + "\n")
+        out.write(json.dumps(_row(catalog, archive, row), ensure_ascii=False) + "\n")
         count += 1
     return count
 
@@ -135,7 +149,7 @@ def export_csv(catalog: Catalog, archive: Path, out: IO[str], report: str | None
     writer.writeheader()
     count = 0
     for row in catalog.export_rows(report):
-        writer.writerow(_row(archive, row))
+        writer.writerow(_row(catalog, archive, row))
         count += 1
     return count
 
@@ -167,10 +181,16 @@ def export_md(catalog: Catalog, archive: Path, out: IO[str], report: str | None 
             out.write(f"## Footnote {row['n']}\n\n{_quote(row['note'] or '')}\n\n")
         out.write(f"### <{row['url']}>\n\n**{row['verdict']}**: {row['reason']}")
         out.write(f" (last checked {row['last_checked']})\n\n" if row["last_checked"] else "\n\n")
-        text = get_text(archive, row["text_digest"])
-        if text:
-            title = f" “{row['title']}”" if row["title"] else ""
-            out.write(f"Archived text{title}, captured {row['fetched_at']}:\n\n{_quote(text)}\n\n")
+        data = _row(catalog, archive, row)
+        if data["text"]:
+            title = f" “{data['title']}”" if data["title"] else ""
+            if data["source"] == "web-archive":
+                out.write(
+                    f"Not captured by us. The web archive's copy{title} of {data['fetched_at']} "
+                    f"(<{data['memento_url']}>):\n\n{_quote(data['text'])}\n\n"
+                )
+            else:
+                out.write(f"Archived text{title}, captured {data['fetched_at']}:\n\n{_quote(data['text'])}\n\n")
         else:
             out.write("_No archived text._\n\n")
     return documents

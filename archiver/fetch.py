@@ -345,14 +345,22 @@ class Fetcher:
             await client.aclose()
         self._clients.clear()
 
-    async def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> Fetch:
-        """GET a URL, following and recording redirects; never raises for a network failure."""
+    async def fetch(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        form: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Fetch:
+        """GET a URL (POST a form), following and recording redirects; never raises for a network failure."""
         started = datetime.now(UTC)
         clock = time.monotonic()
         hops: list[Exchange] = []
         try:
             async with asyncio.timeout(self.settings.total_timeout):
-                return await self._follow(url, started, clock, hops, etag, last_modified)
+                return await self._follow(url, started, clock, hops, etag, last_modified, form, headers or {})
         except TimeoutError:
             return Fetch(
                 url,
@@ -365,14 +373,25 @@ class Fetcher:
             )
 
     async def _follow(
-        self, url: str, started: datetime, clock: float, hops: list[Exchange], etag: str | None, modified: str | None
+        self,
+        url: str,
+        started: datetime,
+        clock: float,
+        hops: list[Exchange],
+        etag: str | None,
+        modified: str | None,
+        form: dict[str, str] | None,
+        extra: dict[str, str],
     ) -> Fetch:
         current = url
         seen = {url}
         while True:
             failed = self._precheck(current)
             if failed is None:
-                result = await self._get(current, etag if not hops else None, modified if not hops else None)
+                first = not hops
+                result = await self._get(
+                    current, etag if first else None, modified if first else None, form if first else None, extra
+                )
             else:
                 result = failed
             if isinstance(result, tuple):
@@ -458,8 +477,10 @@ class Fetcher:
                 return Failure.PRIVATE, why
         return None
 
-    async def _get(self, url: str, etag: str | None, modified: str | None) -> _Answer | tuple[Failure, str]:
-        headers = {}
+    async def _get(
+        self, url: str, etag: str | None, modified: str | None, form: dict[str, str] | None, extra: dict[str, str]
+    ) -> _Answer | tuple[Failure, str]:
+        headers = dict(extra)
         if etag:
             headers["If-None-Match"] = etag
         if modified:
@@ -468,16 +489,22 @@ class Fetcher:
         key, client = await self._client_for(url)
         self._active[key] += 1
         try:
-            return await self._exchange(client, url, headers, fetched_at)
+            return await self._exchange(client, url, headers, fetched_at, form)
         finally:
             self._active[key] -= 1
 
     async def _exchange(
-        self, client: httpx.AsyncClient, url: str, headers: dict[str, str], fetched_at: datetime
+        self,
+        client: httpx.AsyncClient,
+        url: str,
+        headers: dict[str, str],
+        fetched_at: datetime,
+        form: dict[str, str] | None = None,
     ) -> _Answer | tuple[Failure, str]:
         # Every network error becomes a Failure value, here and in _read_body.
         try:
-            request = client.build_request("GET", url, headers=headers)
+            method = "POST" if form is not None else "GET"
+            request = client.build_request(method, url, headers=headers, data=form)
             response = await client.send(request, stream=True)
         except Exception as exc:
             return _failure_of(exc)
@@ -485,7 +512,7 @@ class Fetcher:
             peer = _peer_of(response)
             exchange = Exchange(
                 url=url,
-                method="GET",
+                method=request.method,
                 request_headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw),
                 status=response.status_code,
                 reason=response.reason_phrase,

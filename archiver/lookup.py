@@ -40,7 +40,21 @@ def _check_dict(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _link_answer(catalog: Catalog, archive: Path, link: dict[str, Any]) -> dict[str, Any]:
+def _memento(catalog: Catalog, archive: Path, link: int, report: str) -> dict[str, Any] | None:
+    """The web archive's copy for this report's date, with its text, or None."""
+    row = catalog.memento_for(link, report)
+    if row is None:
+        return None
+    return {
+        "url": row["memento_url"],
+        "datetime": row["memento_datetime"],
+        "archive": row["archive"],
+        "text": get_text(archive, row["text_digest"]),
+        "looked_up_at": row["looked_up_at"],
+    }
+
+
+def _link_answer(catalog: Catalog, archive: Path, link: dict[str, Any], report: str) -> dict[str, Any]:
     captures = catalog.captures_of(link["id"])
     first = next((c for c in captures if c["id"] == link["first_capture"]), None)
     with_text = [c for c in captures if c["text_digest"]]
@@ -68,6 +82,7 @@ def _link_answer(catalog: Catalog, archive: Path, link: dict[str, Any]) -> dict[
         "latest_archived": latest["fetched_at"] if latest else None,
         "similarity": similarity,
         "diff": diff,
+        "memento": _memento(catalog, archive, link["id"], report),
     }
 
 
@@ -88,7 +103,7 @@ def lookup_footnote(catalog: Catalog, archive: Path, report: str, n: int) -> dic
         span = f"{numbers[0]}–{numbers[-1]}" if numbers else "none"
         raise NotFoundError(f"report {report!r} has no footnote {n} (its footnotes: {span})")
     problems = json.loads(note["problems"])
-    links = [_link_answer(catalog, archive, link) for link in catalog.cited_links(report, n)]
+    links = [_link_answer(catalog, archive, link, report) for link in catalog.cited_links(report, n)]
     message = None
     if "missing" in problems:
         message = f"footnote {n} is cited in the body of {report} but has no note: there is no link to check"

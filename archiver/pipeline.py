@@ -20,6 +20,7 @@ from archiver.analysis import Analysis, analyse, probe_text
 from archiver.catalog import CaptureRow, Catalog, CheckRow, LinkState, iso
 from archiver.compare import Comparison, compare, similarity
 from archiver.config import Settings
+from archiver.copies import CopyFinder
 from archiver.fetch import Fetch, Fetcher, Resolver
 from archiver.footnotes import footnotes
 from archiver.lock import ArchiveLock
@@ -70,6 +71,7 @@ class RunSummary:
     this_run: dict[str, int] = field(default_factory=dict)
     verdicts: dict[str, int] = field(default_factory=dict)
     repaired_warc_files: list[str] = field(default_factory=list)
+    web_archive: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """The --json summary."""
@@ -91,6 +93,7 @@ class RunSummary:
             "this_run": self.this_run,
             "verdicts": self.verdicts,
             "repaired_warc_files": self.repaired_warc_files,
+            "web_archive": self.web_archive,
         }
 
 
@@ -167,6 +170,7 @@ class _Run:
         self.probes: dict[str, asyncio.Future[ProbeAnswer | None]] = {}
         self.probes_started: set[str] = set()
         self.waiting_for_probe = 0
+        self.only_links: set[str] | None = None
         self.work_added = asyncio.Event()
 
     async def check_all(self, links: list[LinkState]) -> None:
@@ -228,6 +232,19 @@ class _Run:
                                 task.result()  # a bug in one link's handling is a bug: let it show
                         else:
                             await asyncio.sleep(min(timeout if timeout is not None else 0.5, 0.5))
+                    finder = CopyFinder(
+                        self.settings,
+                        fetcher,
+                        pool,
+                        storage,
+                        self.store,
+                        self.catalog,
+                        self.archive,
+                        self.clock,
+                        lambda: self.stop or (deadline is not None and loop.time() >= deadline),
+                        only_urls=self.only_links,
+                    )
+                    self.summary.web_archive = await finder.run()
             finally:
                 for task in tasks:
                     task.cancel()
@@ -550,6 +567,7 @@ def run(
             links = [link for link in links if link.url in only_links]
         summary.links_to_check = len(links)
         job = _Run(archive, settings, catalog, run_id, clock, on_checked, resolver, summary)
+        job.only_links = only_links
         status = "completed"
         try:
             asyncio.run(job.check_all(links))

@@ -231,6 +231,14 @@ def print_check(answer: dict[str, Any], console: Console) -> None:
             console.print(_quoted(link["archived_text"]))
         elif captures:
             console.print("  no text was extracted from its captures")
+        memento = link.get("memento")
+        if memento:
+            console.print(
+                f"  [bold]web archive's copy[/] of {str(memento['datetime'])[:10]} "
+                f"(not ours; captured by {escape(str(memento['archive']))}): {escape(memento['url'])}"
+            )
+            if memento["text"] and not link["archived_text"]:
+                console.print(_quoted(memento["text"]))
         if link["diff"] and link["verdict"] == "changed":
             console.print(f"  what changed by {link['latest_archived']} ({link['similarity']:.0%} similar):")
             console.print(_quoted(link["diff"], 60))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import random
 import socket
 import socketserver
@@ -20,6 +21,8 @@ import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import brotli
@@ -94,6 +97,8 @@ class Server:
     requests: list[Request] = field(default_factory=list)
     # Test-controlled content: path -> text of the article served at /page/NAME.
     pages: dict[str, str] = field(default_factory=dict)
+    # The fake web archive: "captures" (url -> list of Capture) and "mode" (None, "down", "429-once").
+    archive: dict[str, Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -606,3 +611,116 @@ def telegram_route(server: Server, request: Request, conn: socket.socket) -> byt
     parts = [p for p in request.path.split("/") if p]
     channel, post = [*parts, "", ""][:2]
     return html(telegram_page(channel, post, server.pages.get(f"t.me{request.path}")))
+
+
+# ----- a fake public web archive: Wayback's CDX API and raw (id_) captures, and a Memento TimeMap -------
+
+
+@dataclass
+class Capture:
+    stamp: str  # 14 digits
+    status: int
+    html: str
+
+
+def _archive_state(server: Server) -> dict[str, Any]:
+    return server.archive
+
+
+def archive_capture(server: Server, url: str, stamp: str, html_text: str, status: int = 200) -> None:
+    """Let the fake archive hold a capture of url taken at stamp."""
+    captures = _archive_state(server).setdefault("captures", {})
+    captures.setdefault(url, []).append(Capture(stamp, status, html_text))
+
+
+def _archive_refusal(server: Server) -> bytes | None:
+    state = _archive_state(server)
+    mode = state.get("mode")
+    if mode == "down":
+        return html(page("Down", "Service unavailable. "), status=503)
+    if mode == "429-once":
+        state["mode"] = None
+        return html(page("Slow down", "Too many requests. "), status=429, extra_headers=[("Retry-After", "1")])
+    return None
+
+
+def _captures(server: Server, url: str) -> list[Capture]:
+    captures: list[Capture] = _archive_state(server).get("captures", {}).get(url, [])
+    return sorted(captures, key=lambda c: c.stamp)
+
+
+@route("/cdx/search/cdx")
+def cdx(server: Server, request: Request, conn: socket.socket) -> bytes:
+    refusal = _archive_refusal(server)
+    if refusal:
+        return refusal
+    query = {k: v[0] for k, v in request.query.items()}
+    rows = _captures(server, query["url"])
+    if query.get("filter", "").startswith("statuscode:2"):
+        rows = [c for c in rows if 200 <= c.status < 300]
+    if "to" in query:
+        rows = [c for c in rows if c.stamp <= query["to"]]
+    if "from" in query:
+        rows = [c for c in rows if c.stamp >= query["from"]]
+    limit = int(query.get("limit", "0") or 0)
+    if limit < 0:
+        rows = rows[limit:]
+    elif limit > 0:
+        rows = rows[:limit]
+    table = [["timestamp", "original", "statuscode", "mimetype"]] + [
+        [c.stamp, query["url"], str(c.status), "text/html"] for c in rows
+    ]
+    body = json.dumps(table if rows else []).encode()
+    return _response(200, body, [("Content-Type", "application/json")])
+
+
+@route("/web/")
+def wayback_raw(server: Server, request: Request, conn: socket.socket) -> bytes:
+    refusal = _archive_refusal(server)
+    if refusal:
+        return refusal
+    rest = request.target.split("/web/", 1)[1]
+    stamp, _, original = rest.partition("/")
+    if not stamp.endswith("id_"):
+        return html(page("Replay", "A rewritten replay page with the archive's banner. "))
+    for capture in _captures(server, original):
+        if capture.stamp == stamp.removesuffix("id_"):
+            return html(
+                capture.html,
+                status=capture.status,
+                extra_headers=[("Memento-Datetime", capture.stamp), ("Link", f"<{original}>; rel=original")],
+            )
+    return html(page("Not in archive", "Wayback Machine has not archived that URL. "), status=404)
+
+
+@route("/timemap/link/")
+def timemap(server: Server, request: Request, conn: socket.socket) -> bytes:
+    from email.utils import format_datetime
+
+    original = request.target.split("/timemap/link/", 1)[1]
+    rows = [c for c in _captures(server, "timemap:" + original)]
+    if not rows:
+        return _response(404, b"no mementos", [("Content-Type", "text/plain")])
+    lines = [f'<{original}>; rel="original"']
+    for c in rows:
+        moment = datetime.strptime(c.stamp, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+        lines.append(
+            f'<{server.base}/other/{c.stamp}/{original}>; rel="memento"; '
+            f'datetime="{format_datetime(moment, usegmt=True)}"'
+        )
+    return _response(200, ",\n".join(lines).encode(), [("Content-Type", "application/link-format")])
+
+
+@route("/other/")
+def other_archive_raw(server: Server, request: Request, conn: socket.socket) -> bytes:
+    rest = request.target.split("/other/", 1)[1]
+    stamp, _, original = rest.partition("/")
+    for capture in _captures(server, "timemap:" + original):
+        if capture.stamp == stamp.removesuffix("id_"):
+            return html(capture.html, status=capture.status)
+    return html(page("Not in archive", "No such memento. "), status=404)
+
+
+@route("/save")
+def save_page_now(server: Server, request: Request, conn: socket.socket) -> bytes:
+    return _response(200, b'{"job_id": "spn2-test"}', [("Content-Type", "application/json")])

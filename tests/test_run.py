@@ -29,6 +29,7 @@ backoff = 0.1
 max_body = 5242880
 max_decoded = 5242880
 extract_workers = 1
+web_archive_lookups = false
 """
 
 

@@ -1,0 +1,262 @@
+"""A phase of the run: find, fetch and store public web archives' copies of links we could not capture."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from archiver.analysis import Analysis, analyse
+from archiver.catalog import CaptureRow, Catalog
+from archiver.config import Settings
+from archiver.fetch import Fetch, Fetcher
+from archiver.politeness import backoff, is_transient, retry_after
+from archiver.warcstore import WarcStore
+from archiver.webarchive import Memento, cdx_queries, nearest, parse_cdx, parse_timemap, reference_moment, timemap_url
+
+MAX_CANDIDATES = 4  # captures tried per lookup before answering "none"
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """What a lookup found: the memento, its raw answer (bodies on disk) and what the worker made of it."""
+
+    archive: str
+    memento: Memento
+    fetch: Fetch
+    analysis: Analysis
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """A lookup's answer: found, none (no successful capture), or error (ask again on a later run)."""
+
+    status: str
+    found: Found | None = None
+    detail: str = ""
+
+
+class CopyFinder:
+    """Looks up, politely and once per link and date, the web archive copy nearest a citing report's date."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        fetcher: Fetcher,
+        pool: Executor,
+        storage: Executor,
+        store: WarcStore,
+        catalog: Catalog,
+        archive: Path,
+        clock: Callable[[], datetime],
+        stopped: Callable[[], bool],
+        only_urls: set[str] | None = None,
+    ) -> None:
+        self.only_urls = only_urls
+        self.settings = settings
+        self.fetcher = fetcher
+        self.pool = pool
+        self.storage = storage
+        self.store = store
+        self.catalog = catalog
+        self.archive = archive
+        self.clock = clock
+        self.stopped = stopped
+        self.rng = random.Random()
+        self.next_start: dict[str, float] = {}
+        self.counts: Counter[str] = Counter()
+
+    async def run(self) -> dict[str, int]:
+        """Look up every link that needs a copy; with save_missing, ask Save Page Now for live ones."""
+        loop = asyncio.get_running_loop()
+        if self.settings.web_archive_lookups and (self.settings.wayback_url or self.settings.memento_timemaps):
+            needs = await loop.run_in_executor(self.storage, self.catalog.memento_needs, self.clock())
+            for link, url, reference in needs:
+                if self.only_urls is not None and url not in self.only_urls:
+                    continue
+                if self.stopped():
+                    self.counts["left_for_next_run"] += 1
+                    continue
+                answer = await self.lookup(url, reference_moment(reference, self.clock()))
+                try:
+                    await loop.run_in_executor(self.storage, self._store, link, reference, answer)
+                finally:
+                    if answer.found:
+                        answer.found.fetch.discard()
+                self.counts[answer.status] += 1
+        if self.settings.save_missing and self.settings.wayback_url:
+            await self.save_missing()
+        return dict(self.counts)
+
+    async def _get(self, url: str, delay: float, **kwargs: object) -> Fetch:
+        """A request to a web archive: spaced by the archive's delay, retried when it says "not now"."""
+        loop = asyncio.get_running_loop()
+        host = urlsplit(url).netloc
+        for attempt in range(self.settings.retries + 1):
+            wait = self.next_start.get(host, 0.0) - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self.next_start[host] = loop.time() + delay
+            fetch = await self.fetcher.fetch(url, **kwargs)  # type: ignore[arg-type]
+            status = fetch.status if fetch.failure is None else None
+            if attempt == self.settings.retries or not is_transient(fetch.failure, status):
+                return fetch
+            asked = retry_after(fetch.response.header("retry-after"), self.clock()) if fetch.response else None
+            pause = asked if asked is not None else backoff(attempt, self.settings.backoff, 60.0, self.rng)
+            if pause > self.settings.max_backoff:
+                return fetch
+            self.next_start[host] = loop.time() + pause
+            fetch.discard()
+        raise AssertionError("unreachable")
+
+    async def _candidates(self, url: str, moment: datetime) -> tuple[list[tuple[str, Memento]], list[str]]:
+        found: list[tuple[str, Memento]] = []
+        errors: list[str] = []
+        delay = self.settings.web_archive_delay
+        if self.settings.wayback_url:
+            for query in cdx_queries(self.settings.wayback_url, url, moment):
+                fetch = await self._get(query, delay)
+                try:
+                    if fetch.failure is not None or fetch.status != 200 or fetch.decoded_path is None:
+                        errors.append(f"CDX: {fetch.failure or fetch.status}")
+                        continue
+                    try:
+                        mementos = parse_cdx(self.settings.wayback_url, fetch.decoded_path.read_bytes())
+                    except ValueError as exc:
+                        errors.append(f"CDX: unreadable answer ({exc})")
+                        continue
+                    found += [(self.settings.wayback_url, m) for m in mementos]
+                finally:
+                    fetch.discard()
+        for prefix in self.settings.memento_timemaps:
+            fetch = await self._get(timemap_url(prefix, url), delay)
+            try:
+                if fetch.failure is None and fetch.status == 404:
+                    continue  # the archive has no capture of it
+                if fetch.failure is not None or fetch.status != 200 or fetch.decoded_path is None:
+                    errors.append(f"TimeMap {prefix}: {fetch.failure or fetch.status}")
+                    continue
+                found += [(prefix, m) for m in parse_timemap(fetch.decoded_path.read_bytes())]
+            finally:
+                fetch.discard()
+        return found, errors
+
+    async def lookup(self, url: str, moment: datetime) -> Lookup:
+        """The successful capture nearest the moment: the closest before it, else the closest after it."""
+        loop = asyncio.get_running_loop()
+        candidates, errors = await self._candidates(url, moment)
+        archive_of = {m.url: archive for archive, m in candidates}
+        for memento in nearest([m for _, m in candidates], moment)[:MAX_CANDIDATES]:
+            fetch = await self._get(memento.raw_url, self.settings.web_archive_delay)
+            usable = fetch.failure is None and fetch.status is not None and 200 <= fetch.status < 300
+            if fetch.failure is not None or (fetch.status is not None and is_transient(None, fetch.status)):
+                errors.append(f"capture {memento.url}: {fetch.failure or fetch.status}")
+            if not usable or fetch.decoded_path is None:
+                fetch.discard()
+                continue
+            analysis = await loop.run_in_executor(
+                self.pool, analyse, str(self.archive), str(fetch.decoded_path), fetch.content_type, url, None
+            )
+            signs = analysis.signs
+            if signs is not None and (signs.not_found or signs.parked or signs.challenge or signs.telegram_missing):
+                fetch.discard()  # the archive captured a "not found" page: not the cited page
+                continue
+            return Lookup("found", Found(archive_of[memento.url], memento, fetch, analysis))
+        if errors:
+            return Lookup("error", detail="; ".join(errors)[:500])
+        return Lookup("none", detail="no successful capture in the web archives")
+
+    def _store(self, link: int, reference: str, answer: Lookup) -> None:
+        """The copy's records in our WARC, fsynced, then the catalog row: as for our own captures."""
+        now = self.clock()
+        found = answer.found
+        if found is None:
+            self.catalog.record_memento(link, reference, answer.status, now, detail=answer.detail)
+            return
+        fetch, memento, extracted = found.fetch, found.memento, found.analysis.extracted
+        stored = self.store.write_fetch(fetch)
+        if stored.rotated:
+            self.catalog.register_warc_file(*stored.rotated, now)
+        assert fetch.response is not None
+        capture = CaptureRow(
+            fetched_at=fetch.response.fetched_at,
+            url=memento.raw_url,
+            final_url=fetch.final_url,
+            http_status=fetch.response.status,
+            content_type=fetch.content_type,
+            warc_file=stored.response.file,
+            warc_offset=stored.response.offset,
+            warc_length=stored.response.length,
+            warc_start=stored.start,
+            warc_end=stored.end,
+            revisit_of=None,
+            payload_digest=fetch.payload_digest,
+            content_digest=fetch.content_digest,
+            body_size=fetch.body_size,
+            text_digest=found.analysis.text_digest,
+            text_length=len(extracted.text) if extracted and extracted.text else None,
+            kind=extracted.kind if extracted else None,
+            title=extracted.title if extracted else None,
+            authors=extracted.authors if extracted else None,
+            published=extracted.date if extracted else None,
+            language=extracted.language if extracted else None,
+            extractor=extracted.extractor if extracted else None,
+            memento_url=memento.url,
+            memento_datetime=memento.datetime,
+        )
+        self.catalog.record_memento(
+            link,
+            reference,
+            "found",
+            now,
+            archive=found.archive,
+            memento_url=memento.url,
+            memento_datetime=memento.datetime,
+            capture=capture,
+            warc_size=(stored.response.file, stored.end),
+        )
+
+    async def save_missing(self) -> None:
+        """Ask Save Page Now to capture live links that no public archive holds yet (credentials from the env)."""
+        loop = asyncio.get_running_loop()
+        base = self.settings.wayback_url.rstrip("/")
+        headers = {}
+        access, secret = os.environ.get("IA_ACCESS_KEY"), os.environ.get("IA_SECRET_KEY")
+        if access and secret:
+            headers = {"Authorization": f"LOW {access}:{secret}", "Accept": "application/json"}
+        candidates = await loop.run_in_executor(self.storage, self.catalog.save_candidates, self.clock())
+        for link, url in candidates:
+            if self.only_urls is not None and url not in self.only_urls:
+                continue
+            if self.stopped():
+                break
+            query = f"{base}/cdx/search/cdx?url={url}&output=json&limit=1&filter=statuscode:2.."
+            check = await self._get(query, self.settings.web_archive_delay)
+            try:
+                held = (
+                    check.failure is None
+                    and check.status == 200
+                    and check.decoded_path is not None
+                    and bool(parse_cdx(base, check.decoded_path.read_bytes()))
+                )
+            except ValueError:
+                held = False
+            finally:
+                check.discard()
+            if held:
+                continue
+            saved = await self._get(f"{base}/save", self.settings.save_delay, form={"url": url}, headers=headers)
+            saved.discard()
+            status = (
+                "requested" if saved.failure is None and saved.status is not None and saved.status < 400 else "failed"
+            )
+            detail = str(saved.failure or saved.status)
+            await loop.run_in_executor(self.storage, self.catalog.record_save, link, self.clock(), status, detail)
+            self.counts[f"save_{status}"] += 1
