@@ -55,6 +55,7 @@ class Settings:
     save_delay: float = 12.0  # seconds between two Save Page Now requests
     # Scheduling.
     extract_workers: int = 0  # processes for text extraction; 0 means one per core
+    extract_timeout: float = 120.0  # seconds one page may take to extract before its worker is replaced
     max_duration: float | None = None  # seconds; a run stops starting new fetches after this
     recheck_interval: float = 0.0  # hours; a stable ok link is not re-checked sooner than this
 

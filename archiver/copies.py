@@ -20,6 +20,7 @@ from archiver.fetch import Fetch, Fetcher
 from archiver.politeness import backoff, is_transient, retry_after
 from archiver.warcstore import WarcStore
 from archiver.webarchive import Memento, cdx_queries, nearest, parse_cdx, parse_timemap, reference_moment, timemap_url
+from archiver.workers import WorkerFailed, WorkerPool
 
 MAX_CANDIDATES = 4  # captures tried per lookup before answering "none"
 
@@ -50,7 +51,7 @@ class CopyFinder:
         self,
         settings: Settings,
         fetcher: Fetcher,
-        pool: Executor,
+        pool: WorkerPool,
         storage: Executor,
         store: WarcStore,
         catalog: Catalog,
@@ -150,7 +151,6 @@ class CopyFinder:
 
     async def lookup(self, url: str, moment: datetime) -> Lookup:
         """The successful capture nearest the moment: the closest before it, else the closest after it."""
-        loop = asyncio.get_running_loop()
         candidates, errors = await self._candidates(url, moment)
         archive_of = {m.url: archive for archive, m in candidates}
         for memento in nearest([m for _, m in candidates], moment)[:MAX_CANDIDATES]:
@@ -161,9 +161,14 @@ class CopyFinder:
             if not usable or fetch.decoded_path is None:
                 fetch.discard()
                 continue
-            analysis = await loop.run_in_executor(
-                self.pool, analyse, str(self.archive), str(fetch.decoded_path), fetch.content_type, url, None
-            )
+            try:
+                analysis = await self.pool.run(
+                    analyse, str(self.archive), str(fetch.decoded_path), fetch.content_type, url, None
+                )
+            except WorkerFailed as exc:
+                errors.append(f"capture {memento.url}: {exc}")
+                fetch.discard()
+                continue
             signs = analysis.signs
             if signs is not None and (signs.not_found or signs.parked or signs.challenge or signs.telegram_missing):
                 fetch.discard()  # the archive captured a "not found" page: not the cited page

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import multiprocessing
 import os
 import random
 import shutil
 import signal
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +20,7 @@ from archiver.catalog import CaptureRow, Catalog, CheckRow, LinkState, iso
 from archiver.compare import Comparison, compare, similarity
 from archiver.config import Settings
 from archiver.copies import CopyFinder
+from archiver.extract import Extracted
 from archiver.fetch import Fetch, Fetcher, Resolver
 from archiver.footnotes import footnotes
 from archiver.lock import ArchiveLock
@@ -31,6 +31,7 @@ from archiver.signs import classify_redirect, probe_path
 from archiver.textstore import get_text
 from archiver.verdict import History, Judgement, Outcome, Verdict, judge
 from archiver.warcstore import Revisit, WarcStore
+from archiver.workers import WorkerFailed, WorkerPool
 
 TMP_DIR = "tmp"
 Clock = Callable[[], datetime]
@@ -188,8 +189,8 @@ class _Run:
         live_cap = self.settings.concurrency + 2 * workers
         self._install_signal_handlers(loop)
         storage = ThreadPoolExecutor(1, thread_name_prefix="storage")
-        context = multiprocessing.get_context("forkserver")
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        pool = WorkerPool(workers, self.settings.extract_timeout)
+        try:
             name, size = await loop.run_in_executor(storage, self.store.start)
             await loop.run_in_executor(storage, self.catalog.register_warc_file, name, size, self.clock())
             tasks: set[asyncio.Task[None]] = set()
@@ -251,6 +252,8 @@ class _Run:
                 await asyncio.gather(*tasks, return_exceptions=True)
                 await loop.run_in_executor(storage, self.store.close)
                 storage.shutdown(wait=True)
+        finally:
+            pool.shutdown()
         self.summary.links_left = scheduler.pending - sum(1 for url in self.probes if url not in self.probes_started)
 
     def _install_signal_handlers(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -267,7 +270,7 @@ class _Run:
         self,
         fetcher: Fetcher,
         scheduler: HostScheduler[Job],
-        pool: Executor,
+        pool: WorkerPool,
         storage: Executor,
         host: str,
         link: LinkState,
@@ -298,19 +301,17 @@ class _Run:
             fetch.discard()
 
     async def _probe(
-        self, fetcher: Fetcher, scheduler: HostScheduler[Job], pool: Executor, host: str, probe: Probe
+        self, fetcher: Fetcher, scheduler: HostScheduler[Job], pool: WorkerPool, host: str, probe: Probe
     ) -> None:
         """Ask the host for a page that cannot exist: what its "not found" looks like (soft 404s)."""
-        loop = asyncio.get_running_loop()
         self.probes_started.add(probe.url)
         result = await fetcher.fetch(probe.url)
         scheduler.done(host)
         try:
             text = None
             if result.failure is None and result.decoded_path is not None and result.status is not None:
-                text = await loop.run_in_executor(
-                    pool, probe_text, str(result.decoded_path), result.content_type, result.final_url
-                )
+                with contextlib.suppress(WorkerFailed):  # no text: the probe simply says less
+                    text = await pool.run(probe_text, str(result.decoded_path), result.content_type, result.final_url)
             answer = ProbeAnswer(result.status if result.failure is None else None, result.final_url, text)
         finally:
             result.discard()
@@ -349,7 +350,7 @@ class _Run:
     async def _finish(
         self,
         scheduler: HostScheduler[Job],
-        pool: Executor,
+        pool: WorkerPool,
         storage: Executor,
         host: str,
         link: LinkState,
@@ -370,21 +371,29 @@ class _Run:
         if complete and fetch.decoded_path is not None and fetch.decoded_size <= self.settings.max_decoded:
             # A body already stored is not extracted again: its text is known; its signs are cheap.
             known = link.last_text_digest if revisit is not None else None
-            analysis = await loop.run_in_executor(
-                pool,
-                analyse,
-                str(self.archive),
-                str(fetch.decoded_path),
-                fetch.content_type,
-                fetch.final_url,
-                link.first_text_digest,
-                known,
-                200 <= status < 300,
-            )
+            try:
+                analysis = await pool.run(
+                    analyse,
+                    str(self.archive),
+                    str(fetch.decoded_path),
+                    fetch.content_type,
+                    fetch.final_url,
+                    link.first_text_digest,
+                    known,
+                    200 <= status < 300,
+                )
+            except WorkerFailed as exc:
+                # The page broke its worker (or hung it): keep the capture, without its text.
+                analysis = Analysis(
+                    Extracted("unknown", None, extractor="failed", error=str(exc)), None, None, None, None
+                )
         elif revisit is not None and status == 304:
-            comparison = await loop.run_in_executor(
-                pool, compare_stored, str(self.archive), link.first_text_digest, link.last_text_digest
-            )
+            try:
+                comparison = await pool.run(
+                    compare_stored, str(self.archive), link.first_text_digest, link.last_text_digest
+                )
+            except WorkerFailed:
+                comparison = None
             analysis = Analysis(None, link.last_text_digest, comparison, None, None)
         redirect = classify_redirect(link.url, fetch.final_url) if complete and fetch.hops and status < 300 else None
         soft_404 = None

@@ -26,6 +26,7 @@ SETTINGS = Settings(
     retries=1,
     backoff=0.05,
     extract_workers=1,
+    web_archive_lookups=False,
 )
 LONG = ARTICLE * 2
 
