@@ -13,6 +13,8 @@ from archiver.textstore import get_text, put_text
 # Main texts up to this long travel back to the run (to compare with a soft-404 probe); articles do not.
 SHORT_TEXT_BACK = 20_000
 MAX_SIGNS_BYTES = 2 * 1024 * 1024
+# Past this, an HTML page is not an article but a hazard: lxml's tree would take gigabytes.
+MAX_PAGE_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +47,7 @@ def analyse(
 ) -> Analysis:
     """Extract (unless the text is known), store the text once, read the signs, compare with the first text."""
     archive = Path(root)
-    data = Path(decoded).read_bytes()
+    data = _read_body(Path(decoded), content_type, url)
     extracted: Extracted | None = None
     if known_digest is not None:
         digest: str | None = known_digest
@@ -66,8 +68,16 @@ def analyse(
     return Analysis(extracted, digest, comparison, signs, short)
 
 
+def _read_body(path: Path, content_type: str, url: str) -> bytes:
+    """The body to extract from: whole for a PDF, else its first MAX_PAGE_BYTES (no article is longer)."""
+    with path.open("rb") as file:
+        head = file.read(1024)
+        limit = None if sniff_kind(content_type, head, url) == "pdf" else MAX_PAGE_BYTES - len(head)
+        return head + (file.read() if limit is None else file.read(limit))
+
+
 def probe_text(decoded: str, content_type: str, url: str) -> str:
     """The main text of a soft-404 probe's answer."""
-    data = Path(decoded).read_bytes()
+    data = _read_body(Path(decoded), content_type, url)
     extracted = extract(data, content_type, url)
     return (extracted.text or "")[:SHORT_TEXT_BACK]

@@ -311,3 +311,33 @@ def test_kill_9_mid_run_then_a_clean_rerun(web: fixture_server.Server, tmp_path:
         with warc.open("rb") as stream:
             responses += sum(r.rec_type in ("response", "revisit") for r in ArchiveIterator(stream))
     assert responses == captures  # no orphan record left by the killed run
+
+
+def test_max_duration_stops_in_time_and_the_next_run_starts_with_what_was_left(
+    web: fixture_server.Server, tmp_path: Path
+) -> None:
+    archive = make_archive(tmp_path, FAST.replace("per_host = 4", "per_host = 1"))
+    report = _slow_report(web, tmp_path, 8, 0.4)
+    result = archiver("run", str(report), "--allow-private", "--max-duration", "1", "--json", archive=archive)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "stopped"
+    left = summary["links"]["left_for_next_run"]
+    assert left >= 3 and summary["links"]["checked"] + left == 8
+    assert summary["verdicts"]["pending"] == left
+    pending = {url.split("id=")[1] for url, row in status(archive).items() if row["verdict"] == "pending"}
+    assert len(pending) == left
+    before = len(web.requests)
+    result = archiver("run", "--allow-private", "--max-duration", "1", "--json", archive=archive)
+    asked = [r.query["id"][0] for r in web.requests[before:] if r.path == "/slow"]
+    assert asked and set(asked[: len(pending)]) <= pending  # what the last run left, this one does first
+
+
+def test_recheck_interval_lets_stable_links_skip_runs(web: fixture_server.Server, tmp_path: Path) -> None:
+    archive = make_archive(tmp_path, FAST + "recheck_interval = 24.0\n")
+    report = write_report(tmp_path, "two", [web.url("/plain-article"), web.url("/status/500")])
+    assert archiver("run", str(report), "--allow-private", archive=archive).returncode == 0
+    hits = web.hits["/plain-article"], web.hits["/status/500"]
+    result = archiver("run", "--allow-private", "--json", archive=archive)
+    assert json.loads(result.stdout)["links"]["to_check"] == 1  # the ok link waits; the failing one does not
+    assert web.hits["/plain-article"] == hits[0] and web.hits["/status/500"] > hits[1]
