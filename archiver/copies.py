@@ -14,7 +14,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from archiver.analysis import Analysis, analyse
-from archiver.catalog import CaptureRow, Catalog
+from archiver.captures import capture_row, store_fetch
+from archiver.catalog import Catalog
 from archiver.config import Settings
 from archiver.fetch import Fetch, Fetcher
 from archiver.politeness import backoff, is_transient, retry_after
@@ -185,34 +186,13 @@ class CopyFinder:
         if found is None:
             self.catalog.record_memento(link, reference, answer.status, now, detail=answer.detail)
             return
-        fetch, memento, extracted = found.fetch, found.memento, found.analysis.extracted
-        stored = self.store.write_fetch(fetch)
-        if stored.rotated:
-            self.catalog.register_warc_file(*stored.rotated, now)
-        assert fetch.response is not None
-        capture = CaptureRow(
-            fetched_at=fetch.response.fetched_at,
+        fetch, memento = found.fetch, found.memento
+        stored = store_fetch(self.store, self.catalog, fetch, now)
+        capture = capture_row(
+            fetch,
+            stored,
+            found.analysis,
             url=memento.raw_url,
-            final_url=fetch.final_url,
-            http_status=fetch.response.status,
-            content_type=fetch.content_type,
-            warc_file=stored.response.file,
-            warc_offset=stored.response.offset,
-            warc_length=stored.response.length,
-            warc_start=stored.start,
-            warc_end=stored.end,
-            revisit_of=None,
-            payload_digest=fetch.payload_digest,
-            content_digest=fetch.content_digest,
-            body_size=fetch.body_size,
-            text_digest=found.analysis.text_digest,
-            text_length=len(extracted.text) if extracted and extracted.text else None,
-            kind=extracted.kind if extracted else None,
-            title=extracted.title if extracted else None,
-            authors=extracted.authors if extracted else None,
-            published=extracted.date if extracted else None,
-            language=extracted.language if extracted else None,
-            extractor=extracted.extractor if extracted else None,
             memento_url=memento.url,
             memento_datetime=memento.datetime,
         )

@@ -395,16 +395,7 @@ class Fetcher:
             else:
                 result = failed
             if isinstance(result, tuple):
-                failure, detail = result
-                return Fetch(
-                    url,
-                    current,
-                    tuple(hops),
-                    started_at=started,
-                    elapsed=time.monotonic() - clock,
-                    failure=failure,
-                    detail=detail,
-                )
+                return self._failed(url, current, hops, started, clock, *result)
             exchange, body = result.exchange, result.body
             location = exchange.header("location")
             if exchange.status in REDIRECT_CODES and location:

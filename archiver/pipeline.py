@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from archiver.analysis import Analysis, analyse, probe_text
-from archiver.catalog import CaptureRow, Catalog, CheckRow, LinkState, iso
+from archiver.captures import capture_row, store_fetch
+from archiver.catalog import Catalog, CheckRow, LinkState, iso
 from archiver.compare import Comparison, compare, similarity
 from archiver.config import Settings
 from archiver.copies import CopyFinder
@@ -477,35 +478,10 @@ class _Run:
         warc_size = None
         comparison = analysis.comparison if analysis else None
         if complete and fetch.response is not None:
-            stored = self.store.write_fetch(fetch, revisit)
-            if stored.rotated:
-                self.catalog.register_warc_file(*stored.rotated, self.clock())
-            location = stored.response
-            warc_size = (location.file, stored.end)
-            extracted = analysis.extracted if analysis else None
-            capture = CaptureRow(
-                fetched_at=fetch.response.fetched_at,
-                url=fetch.url,
-                final_url=fetch.final_url,
-                http_status=fetch.response.status,
-                content_type=fetch.content_type,
-                warc_file=location.file,
-                warc_offset=location.offset,
-                warc_length=location.length,
-                warc_start=stored.start,
-                warc_end=stored.end,
-                revisit_of=link.last_capture_id if revisit else None,
-                payload_digest=revisit.payload_digest if revisit is not None else fetch.payload_digest,
-                content_digest=fetch.content_digest,
-                body_size=fetch.body_size,
-                text_digest=analysis.text_digest if analysis else None,
-                text_length=len(extracted.text) if extracted and extracted.text else None,
-                kind=extracted.kind if extracted else None,
-                title=extracted.title if extracted else None,
-                authors=extracted.authors if extracted else None,
-                published=extracted.date if extracted else None,
-                language=extracted.language if extracted else None,
-                extractor=extracted.extractor if extracted else None,
+            stored = store_fetch(self.store, self.catalog, fetch, self.clock(), revisit)
+            warc_size = (stored.response.file, stored.end)
+            capture = capture_row(
+                fetch, stored, analysis, revisit=revisit, revisit_of=link.last_capture_id if revisit else None
             )
         row = self._check_row(link, fetch, judgement, comparison)
         self.catalog.record_check(row, capture, warc_size)
