@@ -19,6 +19,7 @@ from archiver.webarchive import Memento, nearest, parse_cdx, parse_timemap, raw_
 
 from . import server as fixture_server
 from .server import ARTICLE, OTHER_ARTICLE, archive_capture, page
+from .test_nightly import SETTINGS
 
 A_PAGE = page("Union State talks", ARTICLE)
 B_PAGE = page("Harvest", OTHER_ARTICLE)
@@ -42,20 +43,14 @@ def web() -> Iterator[fixture_server.Server]:
 
 
 def settings(web: fixture_server.Server, **changes: object) -> Settings:
-    return Settings(
-        allow_private=True,
-        delay=0.0,
-        per_host=4,
-        concurrency=8,
-        connect_timeout=2,
-        read_timeout=1,
-        total_timeout=3,
-        retries=2,
-        backoff=0.05,
-        extract_workers=1,
-        wayback_url=web.base,
-        web_archive_delay=0.0,
-    ).replace(**changes)
+    """The nightly tests' settings, with the fake archive on the test server as the Wayback Machine."""
+    defaults: dict[str, object] = {
+        "retries": 2,
+        "web_archive_lookups": True,
+        "wayback_url": web.base,
+        "web_archive_delay": 0.0,
+    }
+    return SETTINGS.replace(**(defaults | changes))
 
 
 def write_report(directory: Path, name: str, published: str, urls: list[str]) -> Path:
