@@ -58,14 +58,15 @@ def build(archive: Path, captures: int) -> None:
                 db.execute("INSERT INTO footnotes (report, n, text, problems) VALUES (?, ?, ?, '[]')", (report, n, url))
                 db.execute(
                     """INSERT INTO links (id, url, canonical, host, added_at, verdict, reason, first_archived,
-                              last_checked, first_capture, last_capture) VALUES (?, ?, ?, ?, ?, 'ok', '200', ?, ?, ?, ?)""",
+                       last_checked, first_capture, last_capture)
+                       VALUES (?, ?, ?, ?, ?, 'ok', '200', ?, ?, ?, ?)""",
                     (link, url, url, f"host{link % 50}.example", now, now, now, link, link),
                 )
                 db.execute("INSERT INTO citations VALUES (?, ?, 0, ?)", (report, n, link))
                 db.execute(
                     """INSERT INTO captures (id, link, fetched_at, url, final_url, http_status, content_type,
-                              warc_file, warc_offset, warc_length, warc_start, warc_end, payload_digest, text_digest,
-                              title) VALUES (?, ?, ?, ?, ?, 200, 'text/html', ?, 0, ?, 0, ?, 'sha1:X', ?, ?)""",
+                       warc_file, warc_offset, warc_length, warc_start, warc_end, payload_digest, text_digest,
+                       title) VALUES (?, ?, ?, ?, ?, 200, 'text/html', ?, 0, ?, 0, ?, 'sha1:X', ?, ?)""",
                     (link, link, now, url, url, warc.name, length, length, digests[link % 1000], f"Title {link}"),
                 )
 
