@@ -38,8 +38,11 @@ _BLOCKS = {
     "aside",
 }
 _SKIP = {"script", "style", "template", "noscript", "head"}
-_MARKER_RE = re.compile(r"^[\s\u00a0]*\[?\^?(\d{1,4})\][\s\u00a0]*|^[\s\u00a0]*(\d{1,4})[.)][\s\u00a0]+")
+_MARKER_RE = re.compile(
+    r"^[\s\u00a0]*\[?\^?(\d{1,4})\][\s\u00a0]*|^[\s\u00a0]*(\d{1,4})(?:[.):][\s\u00a0]*|[\s\u00a0]+)"
+)
 _BRACKET_START_RE = re.compile(r"^[\s\u00a0]*\[(\d{1,4})\]")
+_NUMBERED_START_RE = re.compile(r"^[\s\u00a0]*(\d{1,4})(?:[.):]|[\s\u00a0])")
 _NOTE_ID_RE = re.compile(r"^(?:fn|footnote|endnote|note|_?ftn|_?edn)[-_:]?(\d{1,4})$", re.IGNORECASE)
 _NOTES_HEADING_RE = re.compile(
     r"^\s*(notes|endnotes|footnotes|references|sources|citations|примечания|сноски|источники)\s*:?\s*$",
@@ -97,6 +100,17 @@ def _note(n: int, element: Tag, strip_marker: bool) -> Note:
     return Note(n, text, kept)
 
 
+def _after_notes_heading(element: Tag) -> bool:
+    """Whether the nearest heading before an element is a Notes/Endnotes/Sources heading."""
+    heading = element.find_previous(["h1", "h2", "h3", "h4", "h5", "h6"])
+    if heading is not None and _NOTES_HEADING_RE.match(heading.get_text(" ", strip=True)):
+        return True
+    label = element.find_previous(["p", "strong", "b"])
+    while label is not None and label.find_parent("p") is element:
+        label = label.find_previous(["p", "strong", "b"])
+    return label is not None and bool(_NOTES_HEADING_RE.match(label.get_text(" ", strip=True)))
+
+
 def _notes_lists(soup: BeautifulSoup) -> Iterator[Tag]:
     """Ordered lists that hold notes: in a footnotes section, or after a Notes heading."""
     for ol in soup.find_all("ol"):
@@ -131,7 +145,10 @@ def parse(text: str, *, stem: str, path: str) -> Report:
             continue
         if element.find(["p", "div", "li"]):
             continue  # the innermost block that starts with the marker is the note
-        match = _BRACKET_START_RE.match(element.get_text())
+        text = element.get_text()
+        match = _BRACKET_START_RE.match(text)
+        if match is None and element.name in ("p", "div") and _after_notes_heading(element):
+            match = _NUMBERED_START_RE.match(text)  # "1. ...", "<sup>1</sup> ..." under a Notes heading
         id_match = _NOTE_ID_RE.match(str(element.get("id") or ""))
         if match or (id_match and element.name != "span"):
             n = int(match.group(1)) if match else int(id_match.group(1)) if id_match else 0

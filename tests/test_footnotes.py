@@ -208,3 +208,16 @@ def test_links_continued_after_a_blank_line_stay_with_their_note(tmp_path: Path)
     path = tmp_path / "orphan.txt"
     path.write_text("T\n\nA.[1] B.[2]\n\n[1] https://a(.)ru/1;;\n\nhttps://b(.)ru/2\n\n[2] https://c(.)ru/3\n\nEnd.\n")
     assert by_n(path) == {1: (["https://a.ru/1", "https://b.ru/2"], []), 2: (["https://c.ru/3"], [])}
+
+
+def test_html_numbered_paragraphs_under_a_notes_heading() -> None:
+    html = (
+        "<html><body><h1>Report</h1><p>Claim.<sup>1</sup> Another.<sup>2</sup></p><p>12 protesters were held.</p>"
+        "<h3>Endnotes</h3><p><sup>1</sup> https://tass(.)ru/politika/9363011</p>"
+        "<p>2. <a href='https://www.interfax.ru/world/722395'>Interfax</a>, September 3, 2020.</p></body></html>"
+    )
+    notes = footnotes(parse_report(html, stem="numbered", fmt="html"))
+    assert [(f.n, list(f.urls)) for f in notes] == [
+        (1, ["https://tass.ru/politika/9363011"]),
+        (2, ["https://www.interfax.ru/world/722395"]),
+    ]
