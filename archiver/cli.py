@@ -177,7 +177,7 @@ def run_command(
 @json_option
 def status_command(archive: Path | None, as_json: bool) -> None:
     """Every tracked link and its verdict."""
-    with Catalog.open(archive_path(archive), create=False) as catalog:
+    with Catalog.open(archive_path(archive)) as catalog:
         rows = catalog.status_rows()
     if as_json:
         print_json(rows)
@@ -207,7 +207,7 @@ def check_command(
     first archived text and, when it changed, a diff of the main text.
     """
     root = archive_path(archive)
-    with Catalog.open(root, create=False) as catalog:
+    with Catalog.open(root) as catalog:
         answer = lookup_footnote(catalog, root, report, n)
     if live and answer["urls"]:
         settings = load_settings(root).replace(proxy=proxy, allow_private=allow_private)
@@ -219,7 +219,7 @@ def check_command(
             except LockedError as exc:
                 error(str(exc))
                 sys.exit(75)
-        with Catalog.open(root, create=False) as catalog:
+        with Catalog.open(root) as catalog:
             answer = lookup_footnote(catalog, root, report, n)
     if as_json:
         print_json(answer)
@@ -243,7 +243,7 @@ def check_command(
 def export_command(archive: Path | None, report: str | None, fmt: str, output: str | None, force: bool) -> None:
     """Export the archived text (and, as WARC, the captures themselves)."""
     root = archive_path(archive)
-    with Catalog.open(root, create=False) as catalog:
+    with Catalog.open(root) as catalog:
         if fmt == "warc":
             with open_output(output, binary=True, force=force) as out:
                 count = export_warc(catalog, root, out, report)
@@ -268,7 +268,7 @@ def export_command(archive: Path | None, report: str | None, fmt: str, output: s
 def dashboard_command(archive: Path | None, output: Path | None) -> None:
     """Write a static HTML view of the archive's health: open index.html in any browser, offline."""
     root = archive_path(archive)
-    with Catalog.open(root, create=False) as catalog:
+    with Catalog.open(root) as catalog:
         index = build_dashboard(catalog, root, output or root / "dashboard")
     click.echo(str(index))
 

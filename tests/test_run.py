@@ -341,3 +341,12 @@ def test_recheck_interval_lets_stable_links_skip_runs(web: fixture_server.Server
     result = archiver("run", "--allow-private", "--json", archive=archive)
     assert json.loads(result.stdout)["links"]["to_check"] == 1  # the ok link waits; the failing one does not
     assert web.hits["/plain-article"] == hits[0] and web.hits["/status/500"] > hits[1]
+
+
+def test_the_archive_is_created_on_first_use(tmp_path: Path) -> None:
+    archive = tmp_path / "new" / "archive"
+    result = archiver("status", "--json", archive=archive)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
+    assert (archive / "catalog.sqlite").exists()
+    assert archiver("export", archive=archive).stdout == ""
