@@ -17,13 +17,14 @@ from archiver.analysis import Analysis, analyse
 from archiver.captures import capture_row, store_fetch
 from archiver.catalog import Catalog
 from archiver.config import Settings
-from archiver.fetch import Fetch, Fetcher
+from archiver.fetch import Failure, Fetch, Fetcher
 from archiver.politeness import backoff, is_transient, retry_after
 from archiver.warcstore import WarcStore
 from archiver.webarchive import Memento, cdx_queries, nearest, parse_cdx, parse_timemap, reference_moment, timemap_url
 from archiver.workers import WorkerFailed, WorkerPool
 
 MAX_CANDIDATES = 4  # captures tried per lookup before answering "none"
+_UNREACHABLE = {Failure.DNS, Failure.DNS_TEMPORARY, Failure.CONNECT, Failure.TLS, Failure.PRIVATE}
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,7 @@ class CopyFinder:
         self.stopped = stopped
         self.rng = random.Random()
         self.next_start: dict[str, float] = {}
+        self.unreachable: dict[str, tuple[Failure, str]] = {}
         self.counts: Counter[str] = Counter()
 
     async def run(self) -> dict[str, int]:
@@ -101,6 +103,9 @@ class CopyFinder:
         """A request to a web archive: spaced by the archive's delay, retried when it says "not now"."""
         loop = asyncio.get_running_loop()
         host = urlsplit(url).netloc
+        if host in self.unreachable:
+            # One archive that cannot be reached is not asked again in this run: the lookups wait for the next.
+            return Fetch(url, url, failure=self.unreachable[host][0], detail=self.unreachable[host][1])
         for attempt in range(self.settings.retries + 1):
             wait = self.next_start.get(host, 0.0) - loop.time()
             if wait > 0:
@@ -109,6 +114,8 @@ class CopyFinder:
             fetch = await self.fetcher.fetch(url, **kwargs)  # type: ignore[arg-type]
             status = fetch.status if fetch.failure is None else None
             if attempt == self.settings.retries or not is_transient(fetch.failure, status):
+                if fetch.failure in _UNREACHABLE:
+                    self.unreachable[host] = (fetch.failure, f"{host} unreachable: {fetch.detail or fetch.failure}")
                 return fetch
             asked = retry_after(fetch.response.header("retry-after"), self.clock()) if fetch.response else None
             pause = asked if asked is not None else backoff(attempt, self.settings.backoff, 60.0, self.rng)

@@ -145,6 +145,14 @@ def print_run_summary(summary: dict[str, Any], console: Console) -> None:
     console.print(f"verdicts: {counts}")
 
 
+def _cited(cited_by: list[dict[str, Any]]) -> str:
+    """Citations grouped by report: "report #1, 2, 28"."""
+    by_report: dict[str, list[str]] = {}
+    for citation in cited_by:
+        by_report.setdefault(citation["report"], []).append(str(citation["n"]))
+    return "\n".join(f"{report} #{', '.join(numbers)}" for report, numbers in by_report.items())
+
+
 def print_status(rows: list[dict[str, Any]], console: Console) -> None:
     """Links grouped by verdict, the worst first."""
     if not rows:
@@ -161,14 +169,14 @@ def print_status(rows: list[dict[str, Any]], console: Console) -> None:
             box=None,
             show_header=True,
             header_style="bold",
+            expand=True,
         )
-        table.add_column("url", overflow="fold")
-        table.add_column("reason")
-        table.add_column("cited by")
-        table.add_column("last checked")
+        table.add_column("url", overflow="fold", ratio=4)
+        table.add_column("reason", ratio=3)
+        table.add_column("cited by", ratio=2)
+        table.add_column("checked", no_wrap=True)
         for row in group:
-            cited = ", ".join(f"{c['report']}#{c['n']}" for c in row["cited_by"])
-            table.add_row(row["url"], row["reason"], cited, row["last_checked"] or "-")
+            table.add_row(row["url"], row["reason"], _cited(row["cited_by"]), (row["last_checked"] or "-")[:10])
         console.print(table)
         console.print()
 

@@ -249,3 +249,27 @@ def test_parse_timemap() -> None:
         )
     ]
     assert raw_url("https://x/wayback/20200101000000/http://a/") == "https://x/wayback/20200101000000id_/http://a/"
+
+
+def test_an_unreachable_archive_is_not_asked_again_in_the_run(tmp_path: Path) -> None:
+    import socket as socket_module
+
+    asked: list[str] = []
+
+    async def nxdomain(host: str, port: int) -> list[str]:
+        asked.append(host)
+        raise socket_module.gaierror(socket_module.EAI_NONAME, "Name or service not known")
+
+    with socket_module.socket() as sock:  # a port nobody listens on: the links fail, never captured
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    urls = [f"http://127.0.0.1:{port}/gone/{i}" for i in range(5)]
+    report = write_report(tmp_path, "r", "2020-09-03", urls)
+    archive = tmp_path / "archive"
+    changes = {"retries": 0, "wayback_url": "http://archive.invalid", "web_archive_delay": 0.0}
+    summary = run(
+        archive, [report], SETTINGS.replace(web_archive_lookups=True, **changes), clock=Clock(), resolver=nxdomain
+    )
+    assert summary.status == "completed"
+    assert summary.web_archive == {"error": 5}  # recorded, to be asked again on a later run
+    assert asked == ["archive.invalid"]  # once, not twice for each of the five links

@@ -174,7 +174,7 @@ def test_status_table_groups_by_verdict(web: fixture_server.Server, tmp_path: Pa
     result = archiver("status", archive=archive)
     assert result.returncode == 0
     assert result.stdout.index("dead (1)") < result.stdout.index("ok (1)")
-    assert "two#2" in result.stdout
+    assert "two #2" in result.stdout
 
 
 def test_private_addresses_refused_by_default(web: fixture_server.Server, tmp_path: Path) -> None:
