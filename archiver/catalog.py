@@ -414,7 +414,8 @@ class Catalog:
             )
             if check.retried:
                 return
-            first = capture_id if capture is not None and capture.http_status < 300 else None
+            # Only a page judged ok becomes "what the footnote cited": not a soft 404, a challenge, a parked page.
+            first = capture_id if capture is not None and capture.http_status < 300 and check.verdict == "ok" else None
             db.execute(
                 """UPDATE links SET verdict = ?, reason = ?, verdict_since = ?, http_status = ?, last_checked = ?,
                    failures_in_row = ?, failing_since = ?, final_url = COALESCE(?, final_url),

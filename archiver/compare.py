@@ -9,6 +9,7 @@ from dataclasses import dataclass
 _WORD_RE = re.compile(r"\w+", re.UNICODE)
 _SHINGLE = 4
 _DIFF_LINES = 40
+_PROSE_LINE = 6  # words: shorter lines are headings, datelines, counters and link lists, not the article
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,13 +31,22 @@ def _shingles(words: list[str]) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + _SHINGLE]) for i in range(len(words) - _SHINGLE + 1)}
 
 
+def _prose(text: str) -> list[str]:
+    """The words of a text's sentences, leaving out short lines (datelines, counters, ad slogans, link lists)
+    as long as the long ones hold most of the text."""
+    lines = [_words(line) for line in text.splitlines()]
+    everything = [word for line in lines for word in line]
+    prose = [word for line in lines if len(line) >= _PROSE_LINE for word in line]
+    return prose if len(prose) * 2 >= len(everything) else everything
+
+
 def similarity(first: str, new: str) -> float:
     """The share of the first text's word 4-grams still present in the new text.
 
     Containment, not Jaccard: a sentence appended or a related-links block added
     leaves the cited text whole, so it must not lower the score.
     """
-    old_set = _shingles(_words(first))
+    old_set = _shingles(_prose(first))
     if not old_set:
         return 1.0 if not _words(new) else 0.0
     new_set = _shingles(_words(new))

@@ -147,7 +147,9 @@ def read_signs(title: str, text: str, main_text: str | None, *, telegram_missing
     """Classify a page by its title, visible text and extracted main text."""
     main = main_text or ""
     short = len(main) < SHORT_PAGE
-    words = f"{title}\n{text[:5000]}"
+    # The page's own words: its main text, or its visible text when extraction found (almost) none; not
+    # the sidebars of a normal page, whose search widget may well say "nothing found".
+    words = f"{title}\n{main[:5000] if len(main) >= 200 else text[:5000]}"
     not_found = bool(_NOT_FOUND_RE.search(title)) or (short and bool(_NOT_FOUND_RE.search(words)))
     parked = bool(_PARKED_RE.search(words)) and short
     challenge = short and bool(_CHALLENGE_RE.search(words))
@@ -164,9 +166,12 @@ def telegram_post_missing(url: str, html: str) -> bool:
     lowered = html.lower()
     if "tgme_widget_message_error" in lowered or re.search(r"post not found|message not found", lowered):
         return True
+    if re.search(r"""data-(?:telegram-)?post=["'][^"']*/""" + re.escape(parts[-1]) + """["']""", html):
+        return False  # the post's own widget is on the page
     description = re.search(r"""<meta[^>]+property=["']og:description["'][^>]+content=["']([^"']*)""", html, re.I)
     content = html_lib.unescape(description.group(1)).strip() if description else ""
-    return not content or content.lower().startswith(("you can view and join", "you can contact"))
+    # Telegram's words for a channel page with nothing to show; an image-only post may have no text at all.
+    return content.lower().startswith(("you can view and join", "you can contact", "if you have telegram"))
 
 
 class RedirectKind(StrEnum):

@@ -119,7 +119,10 @@ def judge(
 
     if outcome.failure == "dns" or (status in GONE_STATUSES and outcome.failure is None):
         return dead(describe(outcome))
-    signs = outcome.signs
+    # What a page says about itself only counts when its text is not still the text first archived:
+    # an article that quotes "not found", shows a captcha widget or moved under a shorter URL is still there.
+    still_cited = outcome.similarity is not None and outcome.similarity >= change_threshold
+    signs = None if still_cited else outcome.signs
     if (
         outcome.failure is None
         and status is not None
@@ -144,7 +147,7 @@ def judge(
         return dead("a parked-domain page")
     if signs is not None and signs.telegram_missing:
         return dead("the Telegram post is gone (the page shows no post)")
-    if outcome.redirect is not None:
+    if outcome.redirect is not None and not still_cited:
         return dead(f"redirects to {_REDIRECT_WORDS[outcome.redirect]} ({outcome.moved_to})")
     if signs is not None and signs.not_found:
         title = f"“{signs.title[:60]}”" if signs.title else "a “not found” page"

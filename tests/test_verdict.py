@@ -7,7 +7,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from archiver.compare import compare, similarity
-from archiver.signs import RedirectKind, classify_redirect, probe_path, read_signs, telegram_post_missing, visible_text
+from archiver.signs import (
+    PageSigns,
+    RedirectKind,
+    classify_redirect,
+    probe_path,
+    read_signs,
+    telegram_post_missing,
+    visible_text,
+)
 from archiver.verdict import History, Outcome, Verdict, judge
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
@@ -217,3 +225,36 @@ def test_replaced_article_is_change() -> None:
 def test_identical_text() -> None:
     assert compare(ARTICLE, ARTICLE).similarity == 1.0
     assert compare(ARTICLE, ARTICLE).diff == ""
+
+
+def test_a_page_still_as_first_archived_is_not_dead_whatever_it_says() -> None:
+    quoting = PageSigns("Archive search", True, not_found=True, parked=False, challenge=False, geo_blocked=False)
+    assert verdict_of(Outcome(NOW, status=200, similarity=0.95, first_archived=NOW - DAY, signs=quoting))[0] == "ok"
+    assert (
+        verdict_of(
+            Outcome(
+                NOW,
+                status=200,
+                similarity=0.95,
+                first_archived=NOW - DAY,
+                signs=quoting,
+                redirect=RedirectKind.HOME,
+                moved_to="https://a.example/",
+            )
+        )[0]
+        == "ok"
+    )
+    assert verdict_of(Outcome(NOW, status=200, similarity=0.1, first_archived=NOW - DAY, signs=quoting))[0] == "dead"
+
+
+def test_sidebar_words_do_not_make_a_soft_404() -> None:
+    article = "The prime ministers met in Minsk and discussed the union state in detail. " * 10
+    visible = "Search the site: nothing found. " + article
+    assert not read_signs("Prime ministers meet", visible, article).not_found
+
+
+def test_short_lines_drift_is_not_change() -> None:
+    lines = [f"Paragraph {i} of the article says something long enough to be prose here." for i in range(8)]
+    first = "\n".join(["Updated 10:05", "1,234 views", *lines, "Buy a car today", "Share on Facebook"])
+    new = "\n".join(["Updated 18:40 by the desk", "9,876 views", *lines, "Cheap flights to Minsk", "Tweet this"])
+    assert similarity(first, new) == 1.0
