@@ -28,10 +28,7 @@ class ArchiveLock:
         except BlockingIOError:
             holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
             os.close(fd)
-            raise LockedError(
-                f"{self.path.parent}: another archiver run holds the archive ({holder}); this one exits. "
-                "Runs never wait for each other: the next scheduled run picks up the work."
-            ) from None
+            raise LockedError(f"{self.path.parent}: another archiver run holds the archive ({holder})") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}, started {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}\n".encode(), 0)
         self._fd = fd

@@ -120,3 +120,18 @@ def test_live_checks_again_now(archive: tuple[Path, fixture_server.Server]) -> N
     assert web.hits["/page/stable"] == before + 1
     assert len(answer["urls"][0]["checks"]) == 3
     assert web.hits["/page/changing"] == 2  # only footnote 2's link was fetched again
+
+
+def test_live_while_a_run_holds_the_archive_answers_from_the_archive(
+    archive: tuple[Path, fixture_server.Server],
+) -> None:
+    from archiver.lock import ArchiveLock
+
+    root, web = archive
+    before = web.hits["/page/stable"]
+    with ArchiveLock(root):
+        result = archiver("check", "rep", "2", "--live", "--allow-private", "--json", archive=root)
+    assert result.returncode == 0
+    assert "not checked again now" in result.stderr and "another archiver run holds the archive" in result.stderr
+    assert json.loads(result.stdout)["urls"][0]["verdict"] == "ok"
+    assert web.hits["/page/stable"] == before
