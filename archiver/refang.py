@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import idna
 
@@ -203,6 +204,7 @@ def join_wrapped(text: str) -> str:
 def find_links(text: str) -> list[Found]:
     """Every link-like piece of a note's text, in the order written."""
     found: list[Found] = []
+    site_names: list[Found] = []  # "Kremlin(.)ru," without a path: a source's name, unless nothing else is
     text = _INVISIBLE_RE.sub("", join_wrapped(text))
     for token in _SPACE_RE.split(text):
         if not token:
@@ -220,6 +222,10 @@ def find_links(text: str) -> list[Found]:
                 bare = _bare_link(strip_trailing(piece))
                 if bare:
                     found.append(Found(strip_trailing(piece), bare))
+                    if urlsplit(bare).path in ("", "/"):
+                        site_names.append(found[-1])
+    if site_names and len(site_names) < len(found):
+        return [f for f in found if not any(f is name for name in site_names)]
     return found
 
 

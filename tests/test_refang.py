@@ -188,3 +188,10 @@ def test_arbitrary_text_never_crashes(text: str) -> None:
         if found.url is not None:
             assert found.url.startswith(("http://", "https://"))
             assert not any(c.isspace() for c in found.url)
+
+
+def test_a_site_name_beside_a_link_is_not_a_second_link() -> None:
+    assert urls_of("Kremlin(.)ru, September 3, 2020, http://kremlin(.)ru/events/president/news/63951;") == [
+        "http://kremlin.ru/events/president/news/63951"
+    ]
+    assert urls_of("Source: kremlin(.)ru") == ["http://kremlin.ru"]  # alone, it is the link
