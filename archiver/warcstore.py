@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -82,22 +83,32 @@ class WarcStore:
 
     @staticmethod
     def repair(root: Path, committed: dict[str, int]) -> list[str]:
-        """Cut every WARC file back to what the catalog committed; drop files it never knew.
+        """Cut every WARC file back to what the catalog committed; set aside files it never knew.
 
         Records past that point were written by a run killed before its catalog commit:
-        they are not archived, and the next run fetches those links again.
+        they are not archived, and the next run fetches those links again. Nothing is
+        deleted: cut tails and unknown files go to warc/orphaned/ (a catalog restored from
+        a backup, say, must not cost the WARC files written since).
         """
         directory = root / WARC_DIR
         repaired: list[str] = []
         if not directory.exists():
             return repaired
+        orphans = directory / "orphaned"
         for path in sorted(directory.glob("*.warc.gz")):
             end = committed.get(path.name)
             if end is None:
-                path.unlink()
+                orphans.mkdir(exist_ok=True)
+                os.replace(path, orphans / path.name)
                 repaired.append(path.name)
             elif path.stat().st_size > end:
+                orphans.mkdir(exist_ok=True)
                 with path.open("r+b") as file:
+                    file.seek(end)
+                    with (orphans / f"{path.name}.tail-{end}").open("wb") as tail:
+                        shutil.copyfileobj(file, tail)
+                        tail.flush()
+                        os.fsync(tail.fileno())
                     file.truncate(end)
                     file.flush()
                     os.fsync(file.fileno())

@@ -350,3 +350,17 @@ def test_the_archive_is_created_on_first_use(tmp_path: Path) -> None:
     assert json.loads(result.stdout) == []
     assert (archive / "catalog.sqlite").exists()
     assert archiver("export", archive=archive).stdout == ""
+
+
+def test_repair_sets_aside_what_the_catalog_does_not_know(tmp_path: Path) -> None:
+    from archiver.warcstore import WarcStore
+
+    warc = tmp_path / "warc"
+    warc.mkdir()
+    (warc / "known.warc.gz").write_bytes(b"committed" + b"partial record")
+    (warc / "unknown.warc.gz").write_bytes(b"a file from a run the catalog never heard of")
+    repaired = WarcStore.repair(tmp_path, {"known.warc.gz": len(b"committed")})
+    assert sorted(repaired) == ["known.warc.gz", "unknown.warc.gz"]
+    assert (warc / "known.warc.gz").read_bytes() == b"committed"
+    assert (warc / "orphaned" / "known.warc.gz.tail-9").read_bytes() == b"partial record"
+    assert (warc / "orphaned" / "unknown.warc.gz").read_bytes().startswith(b"a file from a run")
