@@ -1,0 +1,96 @@
+"""Extraction: golden files (tests/pages/NAME.html beside NAME.txt) and the other content types."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from archiver.extract import decode_html, extract, sniff_kind
+
+from .server import minimal_pdf
+
+PAGES = Path(__file__).parent / "pages"
+CASES = {
+    "article.html": ("text/html; charset=utf-8", "https://iz.ru/1056392/2020-09-03/mishustin"),
+    "telegram.html": ("text/html; charset=utf-8", "https://t.me/nexta_tv/3889"),
+    "cp1251.html": ("text/html", "https://news.tut.by/society/698067.html"),  # no charset anywhere
+    "empty-for-trafilatura.html": ("text/html", "https://example.org/notice"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_golden_pages(name: str, update_goldens: bool) -> None:
+    content_type, url = CASES[name]
+    got = extract((PAGES / name).read_bytes(), content_type, url)
+    record = {"kind": got.kind, "title": got.title, "extractor": got.extractor, "text": got.text}
+    golden = PAGES / name.replace(".html", ".json")
+    if update_goldens:
+        golden.write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    assert record == json.loads(golden.read_text(encoding="utf-8"))
+
+
+def test_article_is_the_article_not_the_chrome() -> None:
+    got = extract((PAGES / "article.html").read_bytes(), "text/html; charset=utf-8", "https://iz.ru/1")
+    assert got.text is not None
+    assert "достигли прогресса в вопросе формирования Союзного государства" in got.text
+    for chrome in ("Подпишитесь", "Курс рубля", "Все права защищены", "window.ads"):
+        assert chrome not in got.text
+    assert got.date == "2020-09-03"
+    assert got.authors == "Анна Иванова"
+    assert got.language in ("ru", None)
+
+
+def test_telegram_post_is_the_post_not_the_site() -> None:
+    got = extract((PAGES / "telegram.html").read_bytes(), "text/html", "https://t.me/nexta_tv/3889")
+    assert got.kind == "telegram"
+    assert got.text is not None and got.text.startswith("Пусть договариваются с Кремлём")
+    assert "View in Telegram" not in got.text and "subscribers" not in got.text
+
+
+def test_cp1251_without_a_charset_is_detected() -> None:
+    data = (PAGES / "cp1251.html").read_bytes()
+    assert "Лукашенко встретился" in decode_html(data, "text/html")
+    got = extract(data, "text/html", "https://news.tut.by/1")
+    assert got.text is not None and "Союзного государства" in got.text
+
+
+def test_charset_from_header_meta_and_bom() -> None:
+    text = "<html><body><p>Минск</p></body></html>"
+    assert "Минск" in decode_html(text.encode("koi8-r"), "text/html; charset=koi8-r")
+    meta = f'<html><head><meta charset="windows-1251"></head>{text}'.encode("cp1251")
+    assert "Минск" in decode_html(meta, "text/html")
+    assert "Минск" in decode_html(b"\xef\xbb\xbf" + text.encode("utf-8"), "text/html; charset=latin-1")
+
+
+def test_pdf_json_text_and_binary() -> None:
+    pdf = extract(minimal_pdf("Union State agreement signed in Minsk"), "application/pdf")
+    assert (pdf.kind, pdf.text) == ("pdf", "Union State agreement signed in Minsk")
+    broken = extract(b"%PDF-1.4 broken", "application/pdf")
+    assert broken.kind == "pdf" and broken.text is None and broken.error
+    data = extract(b'{"title": "Union State", "items": [{"body": "Progress was made"}]}', "application/json")
+    assert data.text == "Union State\nProgress was made"
+    assert extract(b"Plain notes\r\n  line two ", "text/plain").text == "Plain notes\nline two"
+    assert extract(b"\x89PNG\r\n\x1a\n\x00\x00", "image/png").text is None
+
+
+def test_sniffing_without_content_type() -> None:
+    assert sniff_kind("", b"%PDF-1.7") == "pdf"
+    assert sniff_kind("", b"<!DOCTYPE html><html>") == "html"
+    assert sniff_kind("application/octet-stream", b"\x00\x01") == "binary"
+
+
+def test_beautifulsoup_takes_over_when_trafilatura_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    import trafilatura
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ValueError("lxml choked")
+
+    monkeypatch.setattr(trafilatura, "bare_extraction", broken)
+    got = extract((PAGES / "article.html").read_bytes(), "text/html; charset=utf-8", "https://iz.ru/1")
+    assert got.extractor == "beautifulsoup"
+    assert got.error == "trafilatura: lxml choked"
+    assert got.text is not None and "достигли прогресса" in got.text
+    assert "Главная" not in got.text and "window.ads" not in got.text  # navigation and scripts left out
+    assert got.language == "ru"
