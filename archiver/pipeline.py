@@ -28,7 +28,7 @@ from archiver.lock import ArchiveLock
 from archiver.politeness import HostScheduler, backoff, is_transient, retry_after
 from archiver.refang import canonical, host_of
 from archiver.reports import Report, Unreadable, load_reports
-from archiver.signs import classify_redirect, probe_path
+from archiver.signs import classify_redirect, is_telegram_post, probe_path
 from archiver.textstore import get_text
 from archiver.verdict import History, Judgement, Outcome, Verdict, judge
 from archiver.warcstore import Revisit, WarcStore
@@ -449,19 +449,25 @@ class _Run:
         if signs is None or signs.not_found or signs.parked or signs.challenge or signs.telegram_missing:
             return False  # decided by the page itself, or not a page
         drifted = analysis.comparison is not None and analysis.comparison.similarity < self.settings.change_threshold
-        return drifted or bool(fetch.hops)
+        # A deleted Telegram post shows its channel's page: compare with a post that cannot exist, even at first sight.
+        first_sight_post = analysis.comparison is None and is_telegram_post(fetch.url)
+        return drifted or bool(fetch.hops) or first_sight_post
 
     def _soft_404(self, answer: ProbeAnswer | None, analysis: Analysis, fetch: Fetch, link: LinkState) -> str | None:
         """Why the page is the site's answer to a path that does not exist, or None."""
         if answer is None or answer.status is None or not 200 <= answer.status < 300:
             return None
         if fetch.hops and answer.final_url == fetch.final_url and fetch.final_url != link.url:
-            return f"redirects where a nonexistent path does ({fetch.final_url})"
+            return f"soft 404: redirects where a nonexistent path does ({fetch.final_url})"
+        if analysis.short_text is None or answer.text is None:
+            return None
+        page, probe = analysis.short_text, answer.text
+        like_probe = min(similarity(page, probe), similarity(probe, page)) >= 0.85
+        if like_probe and is_telegram_post(fetch.url):
+            return "the Telegram post is gone (t.me shows the same page for a post that does not exist)"
         first_differed = analysis.comparison is not None and analysis.comparison.similarity < 0.5
-        if analysis.short_text is not None and answer.text is not None and first_differed:
-            page, probe = analysis.short_text, answer.text
-            if min(similarity(page, probe), similarity(probe, page)) >= 0.85:
-                return "the page is what the site serves for a path that does not exist"
+        if like_probe and first_differed:
+            return "soft 404: the page is what the site serves for a path that does not exist"
         return None
 
     def _store(

@@ -157,6 +157,16 @@ def read_signs(title: str, text: str, main_text: str | None, *, telegram_missing
     return PageSigns(title, short, not_found, parked, challenge, geo, telegram_missing)
 
 
+def is_telegram_post(url: str) -> bool:
+    """Whether a URL is a public Telegram post: t.me/CHANNEL/N (or t.me/s/CHANNEL/N)."""
+    parts = urlsplit(url)
+    segments = [s for s in parts.path.split("/") if s]
+    if segments and segments[0] == "s":
+        segments = segments[1:]
+    host = (parts.hostname or "").lower()
+    return host in ("t.me", "telegram.me", "www.t.me") and len(segments) == 2 and segments[1].isdigit()
+
+
 def telegram_post_missing(url: str, html: str) -> bool:
     """A t.me/CHANNEL/N page that shows the channel, or an error, instead of the post."""
     parts = [p for p in urlsplit(url).path.split("/") if p]

@@ -63,7 +63,7 @@ class Outcome:
     moved_to: str | None = None  # the final URL after a redirect to the same article
     signs: PageSigns | None = None  # what the page says about itself
     redirect: RedirectKind | None = None  # a redirect away from the article
-    soft_404: str | None = None  # why the page is the site's answer to a path that does not exist
+    soft_404: str | None = None  # why the page is the site's answer to a path that does not exist (a reason)
     challenge_header: bool = False  # the server marked its answer as a bot challenge (cf-mitigated)
 
 
@@ -153,7 +153,7 @@ def judge(
         title = f"“{signs.title[:60]}”" if signs.title else "a “not found” page"
         return dead(f"soft 404: {title} served with {status}")
     if outcome.soft_404:
-        return dead(f"soft 404: {outcome.soft_404}")
+        return dead(outcome.soft_404)
     if outcome.similarity is not None and outcome.similarity < change_threshold:
         first = f" of {_day(outcome.first_archived)}" if outcome.first_archived else ""
         return settle(Verdict.CHANGED, f"text {outcome.similarity:.0%} similar to the capture{first}")

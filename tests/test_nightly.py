@@ -227,3 +227,25 @@ def test_a_lone_suspect_link_gets_its_probe(web: fixture_server.Server, tmp_path
     clock.next_night()
     run(archive, [], SETTINGS, clock=clock)
     assert verdicts(archive)["quiet/lone"][0] == "dead"
+
+
+def test_a_deleted_telegram_post_is_dead_at_first_sight(web: fixture_server.Server, tmp_path: Path) -> None:
+    # t.me shows the channel's page, with its own description, for a post that is gone.
+    channel = "Independent news from Belarus. Send us your videos and photos."
+    web.pages["t.me/nexta_live/10405"] = channel  # the "post" text is only the channel's description...
+    web.pages["t.me/nexta_live/10395"] = "Protesters in Minsk hold signs: We are Belarus, not a Russian region."
+    original = fixture_server.telegram_page
+
+    def channel_page(name: str, post: str, text: str | None) -> str:
+        return original(name, post, text if text is not None else channel)
+
+    fixture_server.telegram_page = channel_page  # ...which every post that does not exist shows too
+    try:
+        archive = tmp_path / "archive"
+        path = report(tmp_path, ["http://t.me/nexta_live/10405", "http://t.me/nexta_live/10395"])
+        run(archive, [path], SETTINGS.replace(proxy=web.base), clock=Clock())
+    finally:
+        fixture_server.telegram_page = original
+    got = verdicts(archive)
+    assert got["nexta_live/10405"][0] == "dead" and "Telegram post is gone" in got["nexta_live/10405"][1]
+    assert got["nexta_live/10395"][0] == "ok"

@@ -81,7 +81,7 @@ def verdict_of(outcome: Outcome, history: History | None = None) -> tuple[str, s
             "redirects to the home page (https://x.example/) since 2026-11-26",
         ),
         (
-            Outcome(NOW, status=200, soft_404="the page is what the site serves"),
+            Outcome(NOW, status=200, soft_404="soft 404: the page is what the site serves"),
             "dead",
             "soft 404: the page is what the site serves since 2026-11-26",
         ),
