@@ -111,11 +111,18 @@ def compare_stored(root: str, first_digest: str | None, digest: str | None) -> C
 
 def add_reports(catalog: Catalog, paths: Iterable[Path], now: datetime, summary: RunSummary) -> None:
     """Read the reports and save them with their footnotes; one bad file never stops the others."""
+    seen: dict[str, str] = {}
     for item in load_reports(list(paths)):
         if isinstance(item, Unreadable):
             summary.reports_failed.append({"path": item.path, "error": item.reason})
             continue
         report: Report = item
+        if report.stem in seen:
+            # A report is named by its file's stem: two files of one name in one run would overwrite each other.
+            reason = f"{report.path}: a report named {report.stem!r} was already given ({seen[report.stem]}); skipped"
+            summary.reports_failed.append({"path": report.path, "error": reason})
+            continue
+        seen[report.stem] = report.path
         summary.new_links += catalog.save_report(report, footnotes(report), canonical, host_of, now)
         summary.reports_added.append(report.stem)
 

@@ -20,6 +20,7 @@ from archiver import __version__
 from archiver.fetch import Exchange, Fetch
 
 WARC_DIR = "warc"
+SERVER_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 # Stored de-chunked, so the stored message must not claim chunking.
 _DROPPED_HEADERS = {"transfer-encoding"}
 
@@ -186,6 +187,9 @@ class WarcStore:
                 http_headers=http_headers,
                 warc_headers_dict=warc_headers,
             )
+            if exchange.status == 304:
+                # The server said "not modified", not "here is the same payload": WARC 1.1 names that profile.
+                record.rec_headers.replace_header("WARC-Profile", SERVER_NOT_MODIFIED)
         else:
             if digest:
                 warc_headers["WARC-Payload-Digest"] = digest

@@ -160,6 +160,16 @@ def test_run_then_status_then_rerun(web: fixture_server.Server, tmp_path: Path) 
             records += [(r.rec_type, r.rec_headers.get_header("WARC-Target-URI")) for r in ArchiveIterator(stream)]
     kinds = {kind for kind, _ in records}
     assert kinds == {"warcinfo", "response", "request", "revisit"}
+    profiles = set()
+    for warc in sorted((archive / "warc").glob("*.warc.gz")):
+        with warc.open("rb") as stream:
+            profiles |= {
+                r.rec_headers.get_header("WARC-Profile") for r in ArchiveIterator(stream) if r.rec_type == "revisit"
+            }
+    assert profiles == {
+        "http://netpreserve.org/warc/1.1/revisit/server-not-modified",  # the 304 of /article
+        "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest",
+    }
     for file, offset in db.execute("SELECT warc_file, warc_offset FROM captures"):
         with (archive / "warc" / file).open("rb") as stream:
             stream.seek(offset)
@@ -364,3 +374,17 @@ def test_repair_sets_aside_what_the_catalog_does_not_know(tmp_path: Path) -> Non
     assert (warc / "known.warc.gz").read_bytes() == b"committed"
     assert (warc / "orphaned" / "known.warc.gz.tail-9").read_bytes() == b"partial record"
     assert (warc / "orphaned" / "unknown.warc.gz").read_bytes().startswith(b"a file from a run")
+
+
+def test_two_reports_of_one_name_in_one_run(web: fixture_server.Server, tmp_path: Path) -> None:
+    archive = make_archive(tmp_path)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = write_report(tmp_path / "a", "same", [web.url("/article")])
+    second = write_report(tmp_path / "b", "same", [web.url("/gzip")])
+    result = archiver("run", str(first), str(second), "--allow-private", "--json", archive=archive)
+    assert result.returncode == 0
+    summary = json.loads(result.stdout)
+    assert summary["reports"]["added"] == ["same"]
+    assert "already given" in summary["reports"]["failed"][0]["error"]
+    assert list(status(archive)) == [web.url("/article")]
