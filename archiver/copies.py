@@ -28,7 +28,7 @@ _UNREACHABLE = {Failure.DNS, Failure.DNS_TEMPORARY, Failure.CONNECT, Failure.TLS
 
 
 @dataclass(frozen=True, slots=True)
-class Found:
+class FoundCopy:
     """What a lookup found: the memento, its raw answer (bodies on disk) and what the worker made of it."""
 
     archive: str
@@ -42,7 +42,7 @@ class Lookup:
     """A lookup's answer: found, none (no successful capture), or error (ask again on a later run)."""
 
     status: str
-    found: Found | None = None
+    found: FoundCopy | None = None
     detail: str = ""
 
 
@@ -181,7 +181,7 @@ class CopyFinder:
             if signs is not None and (signs.not_found or signs.parked or signs.challenge or signs.telegram_missing):
                 fetch.discard()  # the archive captured a "not found" page: not the cited page
                 continue
-            return Lookup("found", Found(archive_of[memento.url], memento, fetch, analysis))
+            return Lookup("found", FoundCopy(archive_of[memento.url], memento, fetch, analysis))
         if errors:
             return Lookup("error", detail="; ".join(errors)[:500])
         return Lookup("none", detail="no successful capture in the web archives")

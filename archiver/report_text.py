@@ -118,9 +118,26 @@ def _collect(lines: list[str], markdown: bool) -> tuple[dict[int, list[str]], se
             body.append(following.strip())
             used.add(j)
             j += 1
-        notes.setdefault(int(number), []).append("\n".join(body).strip())
+        for n, text in _split_run_on(int(number), "\n".join(body).strip()):
+            notes.setdefault(n, []).append(text)
         i = j
     return notes, used
+
+
+_INLINE_NOTE_RE = re.compile(r"(?<=[\s;,.])\[(\d{1,4})\](?=[\s\u00a0;:]|h..ps?:|www\.)", re.IGNORECASE)
+
+
+def _split_run_on(n: int, text: str) -> list[tuple[int, str]]:
+    """Notes that lost their line breaks ("[1] url; [2] url"): split at the following numbers, in order."""
+    parts: list[tuple[int, str]] = []
+    current, start = n, 0
+    for match in _INLINE_NOTE_RE.finditer(text):
+        following = int(match.group(1))
+        if current < following <= current + 20:
+            parts.append((current, text[start : match.start()].strip()))
+            current, start = following, match.end()
+    parts.append((current, text[start:].strip(" \t\u00a0")))
+    return parts
 
 
 def parse(text: str, *, stem: str, path: str, markdown: bool) -> Report:

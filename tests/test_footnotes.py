@@ -221,3 +221,15 @@ def test_html_numbered_paragraphs_under_a_notes_heading() -> None:
         (1, ["https://tass.ru/politika/9363011"]),
         (2, ["https://www.interfax.ru/world/722395"]),
     ]
+
+
+def test_notes_that_lost_their_line_breaks(tmp_path: Path) -> None:
+    path = tmp_path / "runon.txt"
+    path.write_text("T\n\nA.[1] B.[2] C.[3]\n\n[1] https://a(.)ru/1; [2] https://b(.)ru/2 [3]\u00a0https://c(.)ru/3\n")
+    assert by_n(path) == {1: (["https://a.ru/1"], []), 2: (["https://b.ru/2"], []), 3: (["https://c.ru/3"], [])}
+
+
+def test_a_bracketed_number_inside_a_note_is_not_a_new_note(tmp_path: Path) -> None:
+    path = tmp_path / "inner.txt"
+    path.write_text("T\n\nA.[5]\n\n[5] Interview [2020] and [3] below, https://a(.)ru/1\n")
+    assert by_n(path) == {5: (["https://a.ru/1"], [])}
