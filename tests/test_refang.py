@@ -195,3 +195,24 @@ def test_a_site_name_beside_a_link_is_not_a_second_link() -> None:
         "http://kremlin.ru/events/president/news/63951"
     ]
     assert urls_of("Source: kremlin(.)ru") == ["http://kremlin.ru"]  # alone, it is the link
+
+
+@given(_url)
+def test_canonical_is_idempotent_and_keeps_the_resource(url: str) -> None:
+    from archiver.refang import canonical
+
+    once = canonical(url)
+    assert canonical(once) == once
+    assert once.split("://", 1)[1].split("/", 1)[0] == url.split("://", 1)[1].split("/", 1)[0].lower()
+
+
+def test_canonical_spellings() -> None:
+    from archiver.refang import canonical
+
+    assert canonical("HTTP://Example.COM:80/a%7eb?x=%2f#frag") == "http://example.com/a~b?x=%2F"
+    assert (
+        canonical("https://кремль.рф/новости")
+        == "https://xn--e1ajeds9e.xn--p1ai/%D0%BD%D0%BE%D0%B2%D0%BE%D1%81%D1%82%D0%B8"
+    )
+    assert canonical("https://example.com") == "https://example.com/"
+    assert canonical("http://government.ru/news/40333") != canonical("http://government.ru/news/40333/")
