@@ -143,8 +143,9 @@ def run_command(
     Fetches each link politely, stores the raw response (WARC) and its main text,
     compares with the first capture and updates each link's verdict. Safe to run again
     at any time, also after it was killed. Exit status 0 when the run completed,
-    whatever the links' verdicts; 1 when it could not run; 75 when another run holds
-    the archive (that run is not waited for).
+    whatever the links' verdicts (also when --max-duration stopped it in time); 1 when
+    it could not run; 75 when another run holds the archive (that run is not waited
+    for); 130 when a second SIGINT or SIGTERM interrupted it.
     """
     root = archive_path(archive)
     settings = load_settings(root).replace(
@@ -170,6 +171,8 @@ def run_command(
         print_json(summary.as_dict())
     else:
         print_run_summary(summary.as_dict(), Console(highlight=False))
+    if summary.status == "interrupted":
+        sys.exit(130)  # stopped by a second Ctrl-C or SIGTERM: the run did not complete
 
 
 @cli.command("status")

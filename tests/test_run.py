@@ -388,3 +388,26 @@ def test_two_reports_of_one_name_in_one_run(web: fixture_server.Server, tmp_path
     assert summary["reports"]["added"] == ["same"]
     assert "already given" in summary["reports"]["failed"][0]["error"]
     assert list(status(archive)) == [web.url("/article")]
+
+
+def test_sigterm_finishes_what_is_in_flight_and_stops(web: fixture_server.Server, tmp_path: Path) -> None:
+    archive = make_archive(tmp_path, FAST.replace("per_host = 4", "per_host = 1"))
+    report = _slow_report(web, tmp_path, 10, 0.5)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "archiver", "run", str(report), "--allow-private", "--json", "--archive", str(archive)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 30
+    while time.time() < deadline and web.hits["/slow"] < 2:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    summary = json.loads(out)
+    assert summary["status"] == "stopped"
+    assert summary["links"]["left_for_next_run"] > 0
+    assert summary["links"]["checked"] + summary["links"]["left_for_next_run"] == 10
+    assert archiver("run", "--allow-private", "--json", archive=archive).returncode == 0  # the rest, next time
+    assert all(row["verdict"] == "ok" for row in status(archive).values())
