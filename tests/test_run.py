@@ -393,6 +393,7 @@ def test_two_reports_of_one_name_in_one_run(web: fixture_server.Server, tmp_path
 def test_sigterm_finishes_what_is_in_flight_and_stops(web: fixture_server.Server, tmp_path: Path) -> None:
     archive = make_archive(tmp_path, FAST.replace("per_host = 4", "per_host = 1"))
     report = _slow_report(web, tmp_path, 10, 0.5)
+    before = web.hits["/slow"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "archiver", "run", str(report), "--allow-private", "--json", "--archive", str(archive)],
         stdout=subprocess.PIPE,
@@ -400,7 +401,7 @@ def test_sigterm_finishes_what_is_in_flight_and_stops(web: fixture_server.Server
         text=True,
     )
     deadline = time.time() + 30
-    while time.time() < deadline and web.hits["/slow"] < 2:
+    while time.time() < deadline and web.hits["/slow"] < before + 2:  # fetching: its handlers are in place
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
