@@ -102,7 +102,8 @@ def _index(catalog: Catalog) -> str:
     counts = catalog.counts()  # distinct links: one cited by two reports counts once here
     totals = {v: counts.get(v, 0) for v in VERDICTS}
     parts = [
-        f"<h1>Archive health</h1><p>{len(reports)} reports, {sum(totals.values())} links: "
+        f"<h1>Archive health</h1><p>{len(reports)} report{'' if len(reports) == 1 else 's'}, "
+        f"{sum(totals.values())} links: "
         + ", ".join(f'{_badge(v)} <span id="total-{v}">{totals[v]}</span>' for v in VERDICTS)
         + "</p>"
     ]
