@@ -112,15 +112,28 @@ def _after_notes_heading(element: Tag) -> bool:
 
 
 def _notes_lists(soup: BeautifulSoup) -> Iterator[Tag]:
-    """Ordered lists that hold notes: in a footnotes section, or after a Notes heading."""
-    for ol in soup.find_all("ol"):
-        if ol.find_parent("ol"):
-            continue
+    """Ordered lists that hold notes: in a footnotes section, after a Notes heading, or, failing
+    those, a last list whose items are mostly links (a report's notes come after its body)."""
+    found = False
+    lists = [ol for ol in soup.find_all("ol") if not ol.find_parent("ol")]
+    for ol in lists:
         container = ol.find_parent(class_=re.compile(r"foot|end|note", re.IGNORECASE))
         previous = ol.find_previous(["h1", "h2", "h3", "h4", "h5", "h6", "p", "strong", "b"])
         heading = previous.get_text(" ", strip=True) if previous else ""
         if container is not None or _NOTES_HEADING_RE.match(heading) or ol.find(id=_NOTE_ID_RE):
+            found = True
             yield ol
+    if not found and lists:
+        last = lists[-1]
+        items = last.find_all("li", recursive=False)
+        linked = [
+            li
+            for li in items
+            if li.find("a", href=re.compile(r"^\s*h..ps?:", re.IGNORECASE))
+            or re.search(r"h..ps?(?::|\[:\])//", li.get_text(), re.IGNORECASE)
+        ]
+        if items and len(linked) * 2 >= len(items) and not last.find_next(["p", "ol", "ul"], string=True):
+            yield last
 
 
 def parse(text: str, *, stem: str, path: str) -> Report:

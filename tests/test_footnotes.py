@@ -233,3 +233,16 @@ def test_a_bracketed_number_inside_a_note_is_not_a_new_note(tmp_path: Path) -> N
     path = tmp_path / "inner.txt"
     path.write_text("T\n\nA.[5]\n\n[5] Interview [2020] and [3] below, https://a(.)ru/1\n")
     assert by_n(path) == {5: (["https://a.ru/1"], [])}
+
+
+def test_html_last_list_of_links_without_a_heading() -> None:
+    html = (
+        "<html><body><h1>Report</h1><p>Claim.[1] Other.[2]</p><ol><li>Point one of the body</li></ol>"
+        "<ol><li><a href='https://tass.ru/politika/9363011'>TASS</a></li>"
+        "<li>https://www.interfax(.)ru/world/722395</li></ol></body></html>"
+    )
+    notes = footnotes(parse_report(html, stem="lastlist", fmt="html"))
+    assert [(f.n, list(f.urls)) for f in notes] == [
+        (1, ["https://tass.ru/politika/9363011"]),
+        (2, ["https://www.interfax.ru/world/722395"]),
+    ]
