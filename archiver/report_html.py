@@ -132,7 +132,8 @@ def _notes_lists(soup: BeautifulSoup) -> Iterator[Tag]:
             if li.find("a", href=re.compile(r"^\s*h..ps?:", re.IGNORECASE))
             or re.search(r"h..ps?(?::|\[:\])//", li.get_text(), re.IGNORECASE)
         ]
-        if items and len(linked) * 2 >= len(items) and not last.find_next(["p", "ol", "ul"], string=True):
+        prose_after = [p for p in last.find_all_next("p") if len(p.get_text(strip=True)) > 80]
+        if items and len(linked) * 2 >= len(items) and not prose_after:
             yield last
 
 
