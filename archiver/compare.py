@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 _WORD_RE = re.compile(r"\w+", re.UNICODE)
 _SHINGLE = 4
 _DIFF_LINES = 40
+_SHORT_TEXT = 40  # words: below this, texts are compared word by word
 _PROSE_LINE = 6  # words: shorter lines are headings, datelines, counters and link lists, not the article
 
 
@@ -46,9 +48,20 @@ def similarity(first: str, new: str) -> float:
     Containment, not Jaccard: a sentence appended or a related-links block added
     leaves the cited text whole, so it must not lower the score.
     """
-    old_set = _shingles(_prose(first))
-    if not old_set:
-        return 1.0 if not _words(new) else 0.0
+    old_words = _prose(first)
+    if len(old_words) < _SHORT_TEXT:
+        # A short text (a Telegram post, a caption): one fixed typo would break most of its few 4-grams,
+        # so count its words instead.
+        if not old_words:
+            return 1.0 if not _words(new) else 0.0
+        remaining = Counter(_words(new))
+        kept = 0
+        for word in old_words:
+            if remaining[word] > 0:
+                remaining[word] -= 1
+                kept += 1
+        return kept / len(old_words)
+    old_set = _shingles(old_words)
     new_set = _shingles(_words(new))
     return len(old_set & new_set) / len(old_set)
 

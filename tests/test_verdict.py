@@ -258,3 +258,9 @@ def test_short_lines_drift_is_not_change() -> None:
     first = "\n".join(["Updated 10:05", "1,234 views", *lines, "Buy a car today", "Share on Facebook"])
     new = "\n".join(["Updated 18:40 by the desk", "9,876 views", *lines, "Cheap flights to Minsk", "Tweet this"])
     assert similarity(first, new) == 1.0
+
+
+def test_a_short_post_with_a_typo_fixed_is_not_changed_but_a_replaced_one_is() -> None:
+    post = "Let them negotiate with the Kremlin as much as they want, the people decide. March on Sunday at 14:00."
+    assert similarity(post, post.replace("negotiate", "negotiate,").replace("Kremlin", "Kremlin itself")) > 0.9
+    assert similarity(post, "Police detained dozens of students near the linguistic university today.") < 0.3
