@@ -81,3 +81,13 @@ def probe_text(decoded: str, content_type: str, url: str) -> str:
     data = _read_body(Path(decoded), content_type, url)
     extracted = extract(data, content_type, url)
     return (extracted.text or "")[:SHORT_TEXT_BACK]
+
+
+def compare_stored(root: str, first_digest: str | None, digest: str | None) -> Comparison | None:
+    """Compare two stored texts (a 304's text is the last capture's)."""
+    if not first_digest or not digest:
+        return None
+    if first_digest == digest:
+        return Comparison(1.0, "")
+    first, new = get_text(Path(root), first_digest), get_text(Path(root), digest)
+    return compare(first, new) if first is not None and new is not None else None

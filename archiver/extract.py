@@ -7,7 +7,6 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -195,8 +194,3 @@ def extract(data: bytes, content_type: str, url: str = "") -> Extracted:
     if kind == "text":
         return Extracted("text", _tidy(decode_html(data, content_type)) or None, extractor="text")
     return Extracted("binary", None, extractor="none")
-
-
-def extract_file(path: str, content_type: str, url: str) -> Extracted:
-    """extract() on a file's bytes: what the process pool runs, so bodies never cross a pipe."""
-    return extract(Path(path).read_bytes(), content_type, url)

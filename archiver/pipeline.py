@@ -15,10 +15,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from archiver.analysis import Analysis, analyse, probe_text
+from archiver.analysis import Analysis, analyse, compare_stored, probe_text
 from archiver.captures import capture_row, store_fetch
 from archiver.catalog import Catalog, CheckRow, LinkState, iso
-from archiver.compare import Comparison, compare, similarity
+from archiver.compare import Comparison, similarity
 from archiver.config import Settings
 from archiver.copies import CopyFinder
 from archiver.extract import Extracted
@@ -29,7 +29,6 @@ from archiver.politeness import HostScheduler, backoff, is_transient, retry_afte
 from archiver.refang import canonical, host_of
 from archiver.reports import Report, Unreadable, load_reports
 from archiver.signs import classify_redirect, is_telegram_post, probe_path
-from archiver.textstore import get_text
 from archiver.verdict import History, Judgement, Outcome, Verdict, judge
 from archiver.warcstore import Revisit, WarcStore
 from archiver.workers import WorkerFailed, WorkerPool
@@ -97,16 +96,6 @@ class RunSummary:
             "repaired_warc_files": self.repaired_warc_files,
             "web_archive": self.web_archive,
         }
-
-
-def compare_stored(root: str, first_digest: str | None, digest: str | None) -> Comparison | None:
-    """Compare two stored texts (a 304's text is the last capture's)."""
-    if not first_digest or not digest:
-        return None
-    if first_digest == digest:
-        return Comparison(1.0, "")
-    first, new = get_text(Path(root), first_digest), get_text(Path(root), digest)
-    return compare(first, new) if first is not None and new is not None else None
 
 
 def add_reports(catalog: Catalog, paths: Iterable[Path], now: datetime, summary: RunSummary) -> None:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
 from typing import IO, Any
 
-from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
@@ -228,12 +226,3 @@ class WarcStore:
             self._sync()
             self._file.close()
             self._file = None
-
-
-def read_record(root: Path, location: Location) -> Iterator[Any]:
-    """The warcio record stored at a location (for check, export and tests)."""
-    with (root / WARC_DIR / location.file).open("rb") as file:
-        file.seek(location.offset)
-        for record in ArchiveIterator(file):
-            yield record
-            break
