@@ -85,6 +85,12 @@ MIGRATIONS: list[str] = [
         status TEXT NOT NULL, detail TEXT
     );
     """,
+    # 5: the date a report cited a link (its publication date, else when the link was added): one rule.
+    """
+    CREATE VIEW cited_on AS
+        SELECT c.link, c.report, r.published, COALESCE(r.published, substr(l.added_at, 1, 10)) AS reference
+        FROM citations c JOIN reports r ON r.report = c.report JOIN links l ON l.id = c.link;
+    """,
 ]
 
 
@@ -491,8 +497,8 @@ class Catalog:
         failed are asked again; "none" answers after a while (captures after the date may appear).
         """
         rows = self.db.execute(
-            """SELECT DISTINCT l.id, l.url, COALESCE(r.published, substr(l.added_at, 1, 10)) AS reference
-               FROM links l JOIN citations c ON c.link = l.id JOIN reports r ON r.report = c.report
+            """SELECT DISTINCT l.id, l.url, o.reference
+               FROM links l JOIN cited_on o ON o.link = l.id
                WHERE l.verdict = 'dead' OR (l.first_capture IS NULL AND l.verdict != 'pending')
                ORDER BY l.id, reference"""
         ).fetchall()
@@ -540,15 +546,13 @@ class Catalog:
 
     def memento_for(self, link: int, report: str | None = None) -> dict[str, Any] | None:
         """The copy found for a link: for the given report's date, else for its earliest citing report."""
-        where = "AND c.report = ?" if report else ""
+        where = "AND o.report = ?" if report else ""
         row = self.db.execute(
             f"""SELECT m.*, cp.text_digest, cp.title FROM mementos m
-                JOIN citations c ON c.link = m.link JOIN reports r ON r.report = c.report
+                JOIN cited_on o ON o.link = m.link AND o.reference = m.reference
                 LEFT JOIN captures cp ON cp.id = m.capture
-                WHERE m.link = ? AND m.status = 'found'
-                  AND m.reference = COALESCE(r.published, substr((SELECT added_at FROM links WHERE id = m.link), 1, 10))
-                  {where}
-                ORDER BY r.published IS NULL, r.published LIMIT 1""",
+                WHERE m.link = ? AND m.status = 'found' {where}
+                ORDER BY o.published IS NULL, o.published LIMIT 1""",
             (link, report) if report else (link,),
         ).fetchone()
         return dict(row) if row else None
