@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +16,7 @@ from archiver import __version__
 from archiver.catalog import Catalog
 from archiver.config import archive_path, load_settings
 from archiver.dashboard import build_dashboard
-from archiver.errors import ArchiverError, LockedError
+from archiver.errors import ArchiverError, LockedError, archive_fault
 from archiver.export import EXPORTERS, FORMATS, export_warc, open_output
 from archiver.lookup import lookup_footnote
 from archiver.pipeline import run as run_archive
@@ -277,9 +279,17 @@ def dashboard_command(archive: Path | None, output: Path | None) -> None:
 
 
 def main() -> None:
-    """Entry point: run the CLI, turning ArchiverError into a one-line message and exit 1."""
+    """Entry point: run the CLI, turning ArchiverError (and a fault of the archive's disk) into one line, exit 1."""
+    if hasattr(signal, "SIGXFSZ"):
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a file-size limit is a write error (EFBIG), not a kill
     try:
         cli(standalone_mode=True)
     except ArchiverError as exc:
         error(str(exc))
+        sys.exit(1)
+    except (OSError, sqlite3.Error) as exc:
+        fault = archive_fault(exc)
+        if fault is None:
+            raise
+        error(str(fault))
         sys.exit(1)

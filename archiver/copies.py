@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 from collections import Counter
@@ -10,6 +11,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,9 +19,11 @@ from archiver.analysis import Analysis, analyse
 from archiver.captures import capture_row, store_fetch
 from archiver.catalog import Catalog
 from archiver.config import Settings
+from archiver.errors import archive_fault
 from archiver.fetch import Failure, Fetch, Fetcher
+from archiver.incidents import log_incident, one_line
 from archiver.politeness import backoff, is_transient, retry_after
-from archiver.warcstore import WarcStore
+from archiver.warcstore import Stored, WarcStore
 from archiver.webarchive import Memento, cdx_queries, nearest, parse_cdx, parse_timemap, reference_moment, timemap_url
 from archiver.workers import WorkerFailed, WorkerPool
 
@@ -88,16 +92,33 @@ class CopyFinder:
                 if self.stopped():
                     self.counts["left_for_next_run"] += 1
                     continue
-                answer = await self.lookup(url, reference_moment(reference, self.clock()))
                 try:
-                    await loop.run_in_executor(self.storage, self._store, link, reference, answer)
-                finally:
-                    if answer.found:
-                        answer.found.fetch.discard()
-                self.counts[answer.status] += 1
+                    status = await self._look_up_and_store(link, url, reference)
+                except Exception as exc:
+                    fault = archive_fault(exc)
+                    if fault is not None:
+                        raise fault from exc
+                    # One link's lookup that breaks is that link's: recorded, logged, asked again next run.
+                    now = self.clock()
+                    log_incident(self.archive, now, f"{url} (web archive lookup)", exc)
+                    status = "error"
+                    with contextlib.suppress(Exception):
+                        detail = f"internal error: {one_line(exc)}"
+                        record = partial(self.catalog.record_memento, link, reference, status, now, detail=detail)
+                        await loop.run_in_executor(self.storage, record)
+                self.counts[status] += 1
         if self.settings.save_missing and self.settings.wayback_url:
             await self.save_missing()
         return dict(self.counts)
+
+    async def _look_up_and_store(self, link: int, url: str, reference: str) -> str:
+        answer = await self.lookup(url, reference_moment(reference, self.clock()))
+        try:
+            await asyncio.get_running_loop().run_in_executor(self.storage, self._store, link, reference, answer)
+        finally:
+            if answer.found:
+                answer.found.fetch.discard()
+        return answer.status
 
     async def _get(self, url: str, delay: float, **kwargs: object) -> Fetch:
         """A request to a web archive: spaced by the archive's delay, retried when it says "not now"."""
@@ -193,8 +214,15 @@ class CopyFinder:
         if found is None:
             self.catalog.record_memento(link, reference, answer.status, now, detail=answer.detail)
             return
+        stored = store_fetch(self.store, self.catalog, found.fetch, now)
+        try:
+            self._record_found(link, reference, now, found, stored)
+        except BaseException:
+            self.store.rollback(stored)
+            raise
+
+    def _record_found(self, link: int, reference: str, now: datetime, found: FoundCopy, stored: Stored) -> None:
         fetch, memento = found.fetch, found.memento
-        stored = store_fetch(self.store, self.catalog, fetch, now)
         capture = capture_row(
             fetch,
             stored,

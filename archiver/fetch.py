@@ -21,11 +21,12 @@ from types import TracebackType
 from typing import IO, Any
 from urllib.parse import urljoin, urlsplit
 
-import brotli
+import brotlicffi as brotli  # not Google's brotli: warcio cannot read br records beside it (warcio#73)
 import httpcore
 import httpx
 
 from archiver.config import Settings
+from archiver.errors import ArchiveError
 from archiver.netguard import is_local_name, is_public, parse_address, refusal
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
@@ -285,8 +286,10 @@ class Fetcher:
         *,
         resolver: Resolver | None = None,
         verify: ssl.SSLContext | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.settings = settings
+        self.clock = clock or (lambda: datetime.now(UTC))  # the run's clock: one time for every record
         self.tmp_dir = tmp_dir
         self._verify = verify or ssl_context()
         self._resolve = resolver or system_resolve
@@ -302,7 +305,9 @@ class Fetcher:
                 "User-Agent": settings.user_agent,
                 "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,application/pdf,*/*;q=0.8",
                 "Accept-Language": "en,ru;q=0.9,uk;q=0.8,be;q=0.7,*;q=0.5",
-                "Accept-Encoding": "gzip, deflate, br",
+                # Not br: warcio (and the replay tools built on it) cannot decode brotli records
+                # beside Google's brotli package (warcio#73); wget and Heritrix do not ask for it either.
+                "Accept-Encoding": "gzip, deflate",
             },
             timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout, pool=None),
             follow_redirects=False,
@@ -355,7 +360,7 @@ class Fetcher:
         headers: dict[str, str] | None = None,
     ) -> Fetch:
         """GET a URL (POST a form), following and recording redirects; never raises for a network failure."""
-        started = datetime.now(UTC)
+        started = self.clock()
         clock = time.monotonic()
         hops: list[Exchange] = []
         try:
@@ -476,7 +481,7 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if modified:
             headers["If-Modified-Since"] = modified
-        fetched_at = datetime.now(UTC)
+        fetched_at = self.clock()
         key, client = await self._client_for(url)
         self._active[key] += 1
         try:
@@ -598,7 +603,10 @@ class _Spool:
 
     def touch(self) -> None:
         if self.path is None:
-            fd, name = tempfile.mkstemp(prefix=self.prefix, dir=self.directory)
+            try:
+                fd, name = tempfile.mkstemp(prefix=self.prefix, dir=self.directory)
+            except OSError as exc:
+                raise ArchiveError(f"cannot write a body under {self.directory}: {exc.strerror or exc}") from exc
             self.path = Path(name)
             self._file = os.fdopen(fd, "wb")
 
@@ -606,12 +614,18 @@ class _Spool:
         if data:
             self.touch()
             assert self._file is not None
-            self._file.write(data)
+            try:
+                self._file.write(data)
+            except OSError as exc:  # a full disk is the archive's fault, not the site's
+                raise ArchiveError(f"cannot write a body under {self.directory}: {exc.strerror or exc}") from exc
 
     def close(self) -> None:
         if self._file is not None:
-            self._file.close()
-            self._file = None
+            file, self._file = self._file, None
+            try:
+                file.close()
+            except OSError as exc:
+                raise ArchiveError(f"cannot write a body under {self.directory}: {exc.strerror or exc}") from exc
 
     def discard(self) -> None:
         self.close()

@@ -21,9 +21,11 @@ from archiver.catalog import Catalog, CheckRow, LinkState, iso
 from archiver.compare import Comparison, similarity
 from archiver.config import Settings
 from archiver.copies import CopyFinder
+from archiver.errors import ArchiveError, archive_fault
 from archiver.extract import Extracted
 from archiver.fetch import Fetch, Fetcher, Resolver
 from archiver.footnotes import footnotes
+from archiver.incidents import log_incident, one_line
 from archiver.lock import ArchiveLock
 from archiver.politeness import HostScheduler, backoff, is_transient, retry_after
 from archiver.refang import canonical, host_of
@@ -192,7 +194,7 @@ class _Run:
             await loop.run_in_executor(storage, self.catalog.register_warc_file, name, size, self.clock())
             tasks: set[asyncio.Task[None]] = set()
             try:
-                async with Fetcher(self.settings, self.tmp, resolver=self.resolver) as fetcher:
+                async with Fetcher(self.settings, self.tmp, resolver=self.resolver, clock=self.clock) as fetcher:
                     while True:
                         if deadline is not None and loop.time() >= deadline:
                             self.stop = True
@@ -247,7 +249,8 @@ class _Run:
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
-                await loop.run_in_executor(storage, self.store.close)
+                with contextlib.suppress(OSError):  # every record was fsynced when written
+                    await loop.run_in_executor(storage, self.store.close)
                 storage.shutdown(wait=True)
         finally:
             pool.shutdown()
@@ -273,8 +276,10 @@ class _Run:
         link: LinkState,
         attempt: int,
     ) -> None:
+        """One link's attempt; any error of its own becomes its recorded failure, an archive fault stops the run."""
         loop = asyncio.get_running_loop()
         fetch = Fetch(link.url, link.url)
+        released = False
         try:
             conditional = link.last_capture_id is not None and link.verdict in ("ok", "changed")
             fetch = await fetcher.fetch(
@@ -288,33 +293,77 @@ class _Run:
             if wait is not None and fetch.status in (429, 503):
                 scheduler.defer_host(host, loop.time() + wait)
             scheduler.done(host)
+            released = True
             if wait is not None and attempt < self.settings.retries and not self.stop:
                 scheduler.add(host, (link, attempt + 1), not_before=loop.time() + wait)
                 row = self._check_row(link, fetch, self._attempt_judgement(fetch, now, attempt), None, retried=True)
                 await loop.run_in_executor(storage, self.catalog.record_check, row, None, None)
                 return
             await self._finish(scheduler, pool, storage, host, link, fetch, now)
+        except Exception as exc:
+            fault = archive_fault(exc)
+            if fault is not None:
+                raise fault from exc
+            if not released:
+                scheduler.done(host)
+            await self._internal_error(storage, link, fetch, exc)
         finally:
             fetch.discard()
+
+    async def _internal_error(self, storage: Executor, link: LinkState, fetch: Fetch, exc: Exception) -> None:
+        """Record a link's own error as its failure (history kept), the traceback in the archive's log."""
+        now = self.clock()
+        log_incident(self.archive, now, link.url, exc)
+        reason = f"internal error: {one_line(exc)}"
+        since = link.verdict_since if link.verdict == Verdict.FAILING and link.verdict_since else now
+        # Our bug is not the site's failure: it neither counts toward "dead" nor resets the count.
+        judgement = Judgement(Verdict.FAILING, reason, link.failures_in_row, link.failing_since, since)
+        attempt = Fetch(link.url, fetch.final_url, started_at=fetch.started_at, elapsed=fetch.elapsed, detail=reason)
+        row = self._check_row(link, attempt, judgement, None)
+        try:
+            await asyncio.get_running_loop().run_in_executor(storage, self.catalog.record_check, row, None, None)
+        except Exception as again:
+            fault = archive_fault(again)
+            if fault is not None:
+                raise fault from again
+            log_incident(self.archive, now, f"{link.url} (recording the error)", again)
+        self._count(link, judgement, None)
+
+    def _count(self, link: LinkState, judgement: Judgement, status: int | None) -> None:
+        self.done += 1
+        self.summary.links_checked += 1
+        self.summary.this_run[judgement.verdict] = self.summary.this_run.get(judgement.verdict, 0) + 1
+        self.on_checked(Checked(link.url, judgement.verdict, judgement.reason, status, self.done, self.total))
 
     async def _probe(
         self, fetcher: Fetcher, scheduler: HostScheduler[Job], pool: WorkerPool, host: str, probe: Probe
     ) -> None:
         """Ask the host for a page that cannot exist: what its "not found" looks like (soft 404s)."""
         self.probes_started.add(probe.url)
-        result = await fetcher.fetch(probe.url)
-        scheduler.done(host)
+        answer: ProbeAnswer | None = None
+        result = Fetch(probe.url, probe.url)
+        released = False
         try:
+            result = await fetcher.fetch(probe.url)
+            scheduler.done(host)
+            released = True
             text = None
             if result.failure is None and result.decoded_path is not None and result.status is not None:
                 with contextlib.suppress(WorkerFailed):  # no text: the probe simply says less
                     text = await pool.run(probe_text, str(result.decoded_path), result.content_type, result.final_url)
             answer = ProbeAnswer(result.status if result.failure is None else None, result.final_url, text)
+        except Exception as exc:
+            fault = archive_fault(exc)
+            if fault is not None:
+                raise fault from exc
+            if not released:
+                scheduler.done(host)
+            log_incident(self.archive, self.clock(), f"{probe.url} (soft-404 probe)", exc)  # judged without it
         finally:
             result.discard()
-        future = self.probes[probe.url]
-        if not future.done():
-            future.set_result(answer)
+            future = self.probes[probe.url]
+            if not future.done():
+                future.set_result(answer)
 
     def _probe_for(self, scheduler: HostScheduler[Job], host: str, url: str) -> asyncio.Future[ProbeAnswer | None]:
         """The probe of this link's site and shape, asked once per run."""
@@ -434,10 +483,7 @@ class _Run:
         if status == 304 and link.last_capture_id is None:
             complete = False  # a 304 to a request we did not make conditional stores nothing
         await loop.run_in_executor(storage, self._store, link, fetch, judgement, analysis, revisit, complete)
-        self.done += 1
-        self.summary.links_checked += 1
-        self.summary.this_run[judgement.verdict] = self.summary.this_run.get(judgement.verdict, 0) + 1
-        self.on_checked(Checked(link.url, judgement.verdict, judgement.reason, fetch.status, self.done, self.total))
+        self._count(link, judgement, fetch.status)
 
     def _suspect(self, analysis: Analysis, fetch: Fetch) -> bool:
         """Whether a 200 answer might be the site's "not found" in disguise: worth a probe."""
@@ -478,15 +524,21 @@ class _Run:
         """WARC records, fsync, then the catalog row that points at them: in that order, in one thread."""
         capture = None
         warc_size = None
+        stored = None
         comparison = analysis.comparison if analysis else None
-        if complete and fetch.response is not None:
-            stored = store_fetch(self.store, self.catalog, fetch, self.clock(), revisit)
-            warc_size = (stored.response.file, stored.end)
-            capture = capture_row(
-                fetch, stored, analysis, revisit=revisit, revisit_of=link.last_capture_id if revisit else None
-            )
-        row = self._check_row(link, fetch, judgement, comparison)
-        self.catalog.record_check(row, capture, warc_size)
+        try:
+            if complete and fetch.response is not None:
+                stored = store_fetch(self.store, self.catalog, fetch, self.clock(), revisit)
+                warc_size = (stored.response.file, stored.end)
+                capture = capture_row(
+                    fetch, stored, analysis, revisit=revisit, revisit_of=link.last_capture_id if revisit else None
+                )
+            row = self._check_row(link, fetch, judgement, comparison)
+            self.catalog.record_check(row, capture, warc_size)
+        except BaseException:
+            if stored is not None:
+                self.store.rollback(stored)  # records no catalog row points at would be stored twice
+            raise
 
     def _check_row(
         self,
@@ -560,6 +612,14 @@ def run(
             asyncio.run(job.check_all(links))
         except KeyboardInterrupt:
             status = "interrupted"
+        except ArchiveError:
+            # Disk full, permissions, a broken catalog: what was committed stays; the next run carries on.
+            summary.finished_at = clock()
+            summary.status = "failed"
+            with contextlib.suppress(Exception):
+                catalog.finish_run(run_id, summary.finished_at, "failed", summary.as_dict())
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         if job.stop and status == "completed":
             status = "stopped" if summary.links_left else "completed"
         summary.finished_at = clock()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
 from archiver import __version__
+from archiver.errors import ArchiveError
 from archiver.fetch import Exchange, Fetch
 
 WARC_DIR = "warc"
@@ -79,6 +81,7 @@ class WarcStore:
         self._sequence = 0
         self._file: IO[bytes] | None = None
         self._name: str | None = None
+        self._broken: str | None = None  # why no record may be appended any more
 
     @staticmethod
     def repair(root: Path, committed: dict[str, int]) -> list[str]:
@@ -140,13 +143,26 @@ class WarcStore:
         return self._new_file()
 
     def write_fetch(self, fetch: Fetch, revisit: Revisit | None = None) -> Stored:
-        """Store every exchange of a fetch (redirect hops first), then fsync."""
+        """Store every exchange of a fetch (redirect hops first), then fsync; all of them or none."""
+        if self._broken:
+            raise ArchiveError(self._broken)
         rotated = None
         if self._file is None or self._file.tell() > self.max_size:
             rotated = self._new_file()
         assert self._file is not None and self._name is not None
-        writer = WARCWriter(self._file, gzip=True, warc_version="1.1")
         start = self._file.tell()
+        try:
+            return self._write_fetch(fetch, revisit, start, rotated)
+        except BaseException:
+            # A half-written record would be followed by the next one: every reader would stop there.
+            self.cut(start)
+            raise
+
+    def _write_fetch(
+        self, fetch: Fetch, revisit: Revisit | None, start: int, rotated: tuple[str, int] | None
+    ) -> Stored:
+        assert self._file is not None and self._name is not None
+        writer = WARCWriter(self._file, gzip=True, warc_version="1.1")
         for exchange in fetch.hops:
             self._write_exchange(writer, exchange, BytesIO(exchange.body), len(exchange.body), None, None)
         assert fetch.response is not None, "only fetches with a response are stored"
@@ -220,9 +236,39 @@ class WarcStore:
         writer.write_record(request)
         return location
 
+    def cut(self, offset: int) -> None:
+        """Truncate the current file back to offset (the end of its last complete record), dropping buffers.
+
+        If even that fails, the store refuses every later record: nothing may follow a partial one.
+        """
+        if self._file is None or self._name is None:
+            return
+        path = self.directory / self._name
+        with contextlib.suppress(OSError):
+            self._file.close()  # flushes what it can: the cut below removes it again
+        self._file = None
+        try:
+            os.truncate(path, offset)
+            fd = os.open(path, os.O_WRONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._file = path.open("ab")
+        except OSError as exc:
+            self._broken = f"cannot repair {path} after a failed write ({exc.strerror or exc}); the next run will"
+            raise ArchiveError(self._broken) from exc
+
+    def rollback(self, stored: Stored) -> None:
+        """Undo a fetch's records whose catalog row could not be committed."""
+        if stored.response.file == self._name:
+            self.cut(stored.start)
+
     def close(self) -> None:
-        """Close the current file."""
+        """Close the current file (fsynced; after a failed write, as far as it can)."""
         if self._file is not None:
-            self._sync()
-            self._file.close()
-            self._file = None
+            try:
+                self._sync()
+            finally:
+                self._file.close()
+                self._file = None

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import brotli
+import brotlicffi as brotli
 
 ARTICLE = (
     "Mishustin said on September 3 that the governments of Russia and Belarus had made progress on the "

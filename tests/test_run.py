@@ -412,3 +412,33 @@ def test_sigterm_finishes_what_is_in_flight_and_stops(web: fixture_server.Server
     assert summary["links"]["checked"] + summary["links"]["left_for_next_run"] == 10
     assert archiver("run", "--allow-private", "--json", archive=archive).returncode == 0  # the rest, next time
     assert all(row["verdict"] == "ok" for row in status(archive).values())
+
+
+def test_every_record_reads_with_warcio_whatever_the_content_encoding(
+    web: fixture_server.Server, tmp_path: Path
+) -> None:
+    """warcio's content_stream() and `warcio check` read every record we write (brotli included: warcio#73)."""
+    archive = make_archive(tmp_path)
+    paths = ["/article", "/gzip", "/brotli", "/deflate-raw", "/chunked", "/redirect/2", "/status/404"]
+    report = write_report(tmp_path, "encodings", [web.url(p) for p in paths])
+    assert archiver("run", str(report), "--allow-private", archive=archive).returncode == 0
+    asked = [r.headers.get("accept-encoding", "") for r in web.requests if r.path in paths]
+    assert asked and all("br" not in value.split(", ") for value in asked)  # as wget and Heritrix: no br
+    exported = tmp_path / "export.warc.gz"
+    result = archiver("export", "--format", "warc", "--output", str(exported), archive=archive)
+    assert result.returncode == 0, result.stderr
+    files = [*sorted((archive / "warc").glob("*.warc.gz")), exported]
+    bodies: dict[str, bytes] = {}
+    for path in files:
+        with path.open("rb") as stream:
+            for record in ArchiveIterator(stream):
+                body = record.content_stream().read()
+                if record.rec_type == "response" and path != exported:
+                    bodies[record.rec_headers.get_header("WARC-Target-URI")] = body
+    for path in ("/article", "/gzip", "/deflate-raw", "/chunked"):
+        assert b"Mishustin" in bodies[web.url(path)] or "Мишустин".encode() in bodies[web.url(path)], path
+    assert bodies[web.url("/brotli")]  # read to its end, decoded or not, with no error
+    check = subprocess.run(
+        [str(Path(sys.executable).with_name("warcio")), "check", *map(str, files)], capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
