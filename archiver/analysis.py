@@ -9,12 +9,13 @@ from archiver.compare import Comparison, compare
 from archiver.extract import Extracted, decode_html, extract, sniff_kind
 from archiver.signs import PageSigns, read_signs, telegram_post_missing, visible_text
 from archiver.textstore import get_text, put_text
+from archiver.workers import TOO_LARGE
 
 # Main texts up to this long travel back to the run (to compare with a soft-404 probe); articles do not.
 SHORT_TEXT_BACK = 20_000
 MAX_SIGNS_BYTES = 2 * 1024 * 1024
 # Past this, an HTML page is not an article but a hazard: lxml's tree would take gigabytes.
-MAX_PAGE_BYTES = 16 * 1024 * 1024
+MAX_PAGE_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,11 @@ def analyse(
     archive = Path(root)
     data = _read_body(Path(decoded), content_type, url)
     extracted: Extracted | None = None
+    if len(data) > MAX_PAGE_BYTES and sniff_kind(content_type, data[:1024], url) != "pdf":
+        # No article is that long: its tree would take gigabytes. The capture is kept, the text is not made.
+        size = Path(decoded).stat().st_size
+        extracted = Extracted("html", None, extractor="none", error=f"{TOO_LARGE} ({size / 2**20:.0f} MB of HTML)")
+        return Analysis(extracted, None, None, None, None)
     if known_digest is not None:
         digest: str | None = known_digest
         text = get_text(archive, known_digest)
@@ -69,16 +75,18 @@ def analyse(
 
 
 def _read_body(path: Path, content_type: str, url: str) -> bytes:
-    """The body to extract from: whole for a PDF, else its first MAX_PAGE_BYTES (no article is longer)."""
+    """The body to extract from: whole for a PDF, else up to one byte past MAX_PAGE_BYTES (no article is longer)."""
     with path.open("rb") as file:
         head = file.read(1024)
-        limit = None if sniff_kind(content_type, head, url) == "pdf" else MAX_PAGE_BYTES - len(head)
+        limit = None if sniff_kind(content_type, head, url) == "pdf" else MAX_PAGE_BYTES + 1 - len(head)
         return head + (file.read() if limit is None else file.read(limit))
 
 
 def probe_text(decoded: str, content_type: str, url: str) -> str:
     """The main text of a soft-404 probe's answer."""
     data = _read_body(Path(decoded), content_type, url)
+    if len(data) > MAX_PAGE_BYTES and sniff_kind(content_type, data[:1024], url) != "pdf":
+        return ""
     extracted = extract(data, content_type, url)
     return (extracted.text or "")[:SHORT_TEXT_BACK]
 

@@ -29,7 +29,8 @@ class Settings:
     # Time-outs, in seconds.
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
-    total_timeout: float = 120.0  # one request, from connect to the body's last byte
+    total_timeout: float = 90.0  # one request, from connect to the body's last byte
+    link_budget: float = 180.0  # one link's attempts in one run, retries and their waits included
     # Retries within one run, for passing failures (time-outs, resets, 5xx, 429).
     retries: int = 2
     backoff: float = 2.0  # first back-off; doubles each retry, with jitter
@@ -55,7 +56,8 @@ class Settings:
     save_delay: float = 12.0  # seconds between two Save Page Now requests
     # Scheduling.
     extract_workers: int = 0  # processes for text extraction; 0 means one per core
-    extract_timeout: float = 120.0  # seconds one page may take to extract before its worker is replaced
+    extract_timeout: float = 60.0  # seconds one page may take to extract before its worker is replaced
+    worker_memory: int = 384 * 1024 * 1024  # bytes of address space per extraction worker (RLIMIT_AS); 0: no cap
     max_duration: float | None = None  # seconds; a run stops starting new fetches after this
     recheck_interval: float = 0.0  # hours; a stable ok link is not re-checked sooner than this
 

@@ -22,7 +22,7 @@ from archiver.config import Settings
 from archiver.errors import archive_fault
 from archiver.fetch import Failure, Fetch, Fetcher
 from archiver.incidents import log_incident, one_line
-from archiver.politeness import backoff, is_transient, retry_after
+from archiver.politeness import is_transient, plan_retry
 from archiver.warcstore import Stored, WarcStore
 from archiver.webarchive import Memento, cdx_queries, nearest, parse_cdx, parse_timemap, reference_moment, timemap_url
 from archiver.workers import WorkerFailed, WorkerPool
@@ -127,24 +127,35 @@ class CopyFinder:
         if host in self.unreachable:
             # One archive that cannot be reached is not asked again in this run: the lookups wait for the next.
             return Fetch(url, url, failure=self.unreachable[host][0], detail=self.unreachable[host][1])
-        for attempt in range(self.settings.retries + 1):
+        attempt = 0
+        while True:
             wait = self.next_start.get(host, 0.0) - loop.time()
             if wait > 0:
                 await asyncio.sleep(wait)
             self.next_start[host] = loop.time() + delay
             fetch = await self.fetcher.fetch(url, **kwargs)  # type: ignore[arg-type]
             status = fetch.status if fetch.failure is None else None
-            if attempt == self.settings.retries or not is_transient(fetch.failure, status):
+            plan = plan_retry(
+                fetch.failure,
+                status,
+                fetch.response.header("retry-after") if fetch.response else None,
+                attempt,
+                self.clock(),
+                retries=self.settings.retries,
+                base=self.settings.backoff,
+                cap=self.settings.max_backoff,
+                rng=self.rng,
+            )
+            if plan.host_next_run:
+                # It asked for a longer pause than a run waits: no more questions to it in this run.
+                self.unreachable[host] = (Failure.DEFERRED, f"{host} asked us to wait {plan.host_rest:.0f} s")
+            if plan.wait is None:
                 if fetch.failure in _UNREACHABLE:
                     self.unreachable[host] = (fetch.failure, f"{host} unreachable: {fetch.detail or fetch.failure}")
                 return fetch
-            asked = retry_after(fetch.response.header("retry-after"), self.clock()) if fetch.response else None
-            pause = asked if asked is not None else backoff(attempt, self.settings.backoff, 60.0, self.rng)
-            if pause > self.settings.max_backoff:
-                return fetch
-            self.next_start[host] = loop.time() + pause
+            self.next_start[host] = loop.time() + plan.wait
             fetch.discard()
-        raise AssertionError("unreachable")
+            attempt += 1
 
     async def _candidates(self, url: str, moment: datetime) -> tuple[list[tuple[str, Memento]], list[str]]:
         found: list[tuple[str, Memento]] = []

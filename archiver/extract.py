@@ -119,6 +119,8 @@ def _html(data: bytes, content_type: str, url: str) -> Extracted:
         document = trafilatura.bare_extraction(
             html, url=url or None, with_metadata=True, include_comments=False, include_tables=True
         )
+    except MemoryError:
+        raise  # the page is too large for this worker: the pool says so and replaces it
     except Exception as exc:
         error = f"trafilatura: {exc}"
     text = getattr(document, "text", None)

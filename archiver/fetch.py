@@ -28,6 +28,7 @@ import httpx
 from archiver.config import Settings
 from archiver.errors import ArchiveError
 from archiver.netguard import is_local_name, is_public, parse_address, refusal
+from archiver.refang import canonical
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
@@ -35,6 +36,7 @@ REDIRECT_CODES = {301, 302, 303, 307, 308}
 _HOP_BODY_LIMIT = 64 * 1024
 _MAX_CLIENTS = 512  # origins with an open client (and its keep-alive connections) at once
 _CHUNK = 64 * 1024
+MAX_URL_LENGTH = 32 * 1024  # past this no server answers (most stop at 8 KB): fail the link, do not send it
 
 
 class Failure(StrEnum):
@@ -52,6 +54,8 @@ class Failure(StrEnum):
     REDIRECT_LOOP = "redirect_loop"
     TOO_MANY_REDIRECTS = "too_many_redirects"
     BAD_URL = "bad_url"
+    DEFERRED = "deferred"  # not asked: the host told us to come back later than this run waits
+    BAD_ENCODING = "bad_encoding"  # a declared Content-Encoding that does not decode (a browser refuses it too)
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,6 +276,28 @@ def _failure_of(exc: BaseException) -> tuple[Failure, str]:
     raise exc
 
 
+def to_uri(url: str) -> tuple[str | None, str]:
+    """The URL as an RFC 3986 URI (punycode host, percent-encoded path and query, no fragment), or why not."""
+    try:
+        uri = canonical(url)
+    except ValueError as exc:
+        return None, f"cannot parse URL: {exc}"
+    host = urlsplit(uri).hostname or ""
+    if not host.isascii():
+        return None, f"not a valid host name: {host!r}"
+    if len(uri) > MAX_URL_LENGTH:
+        return None, f"URL too long to fetch ({len(uri):,} characters; servers take at most about {MAX_URL_LENGTH:,})"
+    return uri, ""
+
+
+def _header_text(value: str) -> str:
+    """A header value as sent: httpx gives latin-1; servers send UTF-8 (as browsers read a Location)."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
+
+
 def _b32_sha1(digest: Any) -> str:
     return "sha1:" + base64.b32encode(digest.digest()).decode("ascii")
 
@@ -358,28 +384,39 @@ class Fetcher:
         last_modified: str | None = None,
         form: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
+        timeout: float | None = None,
     ) -> Fetch:
-        """GET a URL (POST a form), following and recording redirects; never raises for a network failure."""
+        """GET a URL (POST a form), following and recording redirects; never raises for a network failure.
+
+        The URL goes on the wire (and into the WARC records) as an RFC 3986 URI: punycode host,
+        percent-encoded path and query; the Fetch keeps the URL as given. timeout: this fetch's
+        share of its link's budget (at most the total time-out).
+        """
         started = self.clock()
         clock = time.monotonic()
         hops: list[Exchange] = []
+        limit = min(self.settings.total_timeout, timeout) if timeout is not None else self.settings.total_timeout
+        first, why = to_uri(url)
+        if first is None:
+            return self._failed(url, url, hops, started, clock, Failure.BAD_URL, why)
         try:
-            async with asyncio.timeout(self.settings.total_timeout):
-                return await self._follow(url, started, clock, hops, etag, last_modified, form, headers or {})
+            async with asyncio.timeout(max(0.0, limit)):
+                return await self._follow(url, first, started, clock, hops, etag, last_modified, form, headers or {})
         except TimeoutError:
             return Fetch(
                 url,
-                hops[-1].url if hops else url,
+                hops[-1].url if hops else first,
                 tuple(hops),
                 started_at=started,
                 elapsed=time.monotonic() - clock,
                 failure=Failure.TIMEOUT,
-                detail=f"no complete answer within {self.settings.total_timeout:g} s",
+                detail=f"no complete answer within {limit:g} s",
             )
 
     async def _follow(
         self,
         url: str,
+        first: str,
         started: datetime,
         clock: float,
         hops: list[Exchange],
@@ -388,14 +425,14 @@ class Fetcher:
         form: dict[str, str] | None,
         extra: dict[str, str],
     ) -> Fetch:
-        current = url
-        seen = {url}
+        current = first
+        seen = {first}
         while True:
             failed = self._precheck(current)
             if failed is None:
-                first = not hops
+                initial = not hops
                 result = await self._get(
-                    current, etag if first else None, modified if first else None, form if first else None, extra
+                    current, etag if initial else None, modified if initial else None, form if initial else None, extra
                 )
             else:
                 result = failed
@@ -405,7 +442,9 @@ class Fetcher:
             location = exchange.header("location")
             if exchange.status in REDIRECT_CODES and location:
                 hops.append(exchange)
-                following = urljoin(current, location.strip())
+                following, why = to_uri(urljoin(current, _header_text(location).strip()))
+                if following is None:
+                    return self._failed(url, current, hops, started, clock, Failure.BAD_URL, f"redirect: {why}")
                 if urlsplit(following).scheme not in ("http", "https"):
                     return self._failed(
                         url, current, hops, started, clock, Failure.BAD_URL, f"redirect to a non-web URL: {following}"
@@ -563,7 +602,8 @@ class Fetcher:
         except _TooLarge as exc:
             failure, detail = Failure.TOO_LARGE, str(exc)
         except (zlib.error, brotli.error) as exc:
-            decoder, detail = None, f"cannot decode the {','.join(encodings)} body: {exc}"
+            failure = Failure.BAD_ENCODING
+            detail = f"content encoding broken: cannot decode the {','.join(e.strip() for e in encodings)} body ({exc})"
         except Exception as exc:
             failure, detail = _failure_of(exc)
         except BaseException:  # cancelled (the total time-out): leave no temporary file behind
@@ -573,6 +613,11 @@ class Fetcher:
         finally:
             raw.close()
             decoded.close()
+        if failure is Failure.BAD_ENCODING:
+            # Not a capture of the page, but evidence of what the server sent: the raw bytes are kept.
+            if decoded is not raw:
+                decoded.discard()
+            return _Body(raw_path=raw.path, size=size, payload_digest=_b32_sha1(sha1), failure=failure, detail=detail)
         if failure is not None:
             raw.discard()
             decoded.discard()

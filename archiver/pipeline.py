@@ -10,7 +10,7 @@ import shutil
 import signal
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,11 +23,11 @@ from archiver.config import Settings
 from archiver.copies import CopyFinder
 from archiver.errors import ArchiveError, archive_fault
 from archiver.extract import Extracted
-from archiver.fetch import Fetch, Fetcher, Resolver
+from archiver.fetch import Failure, Fetch, Fetcher, Resolver
 from archiver.footnotes import footnotes
 from archiver.incidents import log_incident, one_line
 from archiver.lock import ArchiveLock
-from archiver.politeness import HostScheduler, backoff, is_transient, retry_after
+from archiver.politeness import HostScheduler, plan_retry
 from archiver.refang import canonical, host_of
 from archiver.reports import Report, Unreadable, load_reports
 from archiver.signs import classify_redirect, is_telegram_post, probe_path
@@ -172,6 +172,8 @@ class _Run:
         self.waiting_for_probe = 0
         self.only_links: set[str] | None = None
         self.work_added = asyncio.Event()
+        self.deadlines: dict[int, float] = {}  # link id -> end of its time budget (event loop time)
+        self.deferred = 0  # links of hosts that asked to be left alone until the next run
 
     async def check_all(self, links: list[LinkState]) -> None:
         """Check every link, as politeness allows; stop starting new ones at the deadline or a signal."""
@@ -188,7 +190,7 @@ class _Run:
         live_cap = self.settings.concurrency + 2 * workers
         self._install_signal_handlers(loop)
         storage = ThreadPoolExecutor(1, thread_name_prefix="storage")
-        pool = WorkerPool(workers, self.settings.extract_timeout)
+        pool = WorkerPool(workers, self.settings.extract_timeout, self.settings.worker_memory)
         try:
             name, size = await loop.run_in_executor(storage, self.store.start)
             await loop.run_in_executor(storage, self.catalog.register_warc_file, name, size, self.clock())
@@ -254,7 +256,8 @@ class _Run:
                 storage.shutdown(wait=True)
         finally:
             pool.shutdown()
-        self.summary.links_left = scheduler.pending - sum(1 for url in self.probes if url not in self.probes_started)
+        left = scheduler.pending - sum(1 for url in self.probes if url not in self.probes_started)
+        self.summary.links_left = left + self.deferred
 
     def _install_signal_handlers(self, loop: asyncio.AbstractEventLoop) -> None:
         def stop() -> None:
@@ -282,19 +285,35 @@ class _Run:
         released = False
         try:
             conditional = link.last_capture_id is not None and link.verdict in ("ok", "changed")
+            # One budget for all of a link's attempts in this run: a server dripping bytes costs at most that.
+            deadline = self.deadlines.setdefault(link.id, loop.time() + self.settings.link_budget)
             fetch = await fetcher.fetch(
                 link.url,
                 etag=link.etag if conditional else None,
                 last_modified=link.last_modified if conditional else None,
+                timeout=deadline - loop.time(),
             )
             self.summary.attempts += 1
             now = self.clock()
-            wait = self._retry_wait(fetch, now)
-            if wait is not None and fetch.status in (429, 503):
-                scheduler.defer_host(host, loop.time() + wait)
+            plan = plan_retry(
+                fetch.failure,
+                fetch.status if fetch.failure is None else None,
+                fetch.response.header("retry-after") if fetch.response else None,
+                attempt,
+                now,
+                retries=self.settings.retries,
+                base=self.settings.backoff,
+                cap=self.settings.max_backoff,
+                rng=self.rng,
+            )
+            if plan.host_rest is not None:
+                scheduler.defer_host(host, loop.time() + plan.host_rest)
+            if plan.host_next_run:
+                self._defer_to_next_run(scheduler, host)
             scheduler.done(host)
             released = True
-            if wait is not None and attempt < self.settings.retries and not self.stop:
+            wait = plan.wait
+            if wait is not None and loop.time() + wait + 1.0 < deadline and not self.stop:
                 scheduler.add(host, (link, attempt + 1), not_before=loop.time() + wait)
                 row = self._check_row(link, fetch, self._attempt_judgement(fetch, now, attempt), None, retried=True)
                 await loop.run_in_executor(storage, self.catalog.record_check, row, None, None)
@@ -380,14 +399,16 @@ class _Run:
             if url not in self.probes_started and not future.done():
                 future.set_result(None)
 
-    def _retry_wait(self, fetch: Fetch, now: datetime) -> float | None:
-        """Seconds to wait before retrying this outcome within the run, or None for no retry."""
-        if not is_transient(fetch.failure, fetch.status if fetch.failure is None else None):
-            return None
-        asked = retry_after(fetch.response.header("retry-after"), now) if fetch.response else None
-        if asked is not None:
-            return asked if asked <= self.settings.max_backoff else None
-        return backoff(0, self.settings.backoff, self.settings.max_backoff, self.rng)
+    def _defer_to_next_run(self, scheduler: HostScheduler[Job], host: str) -> None:
+        """The host asked for a longer pause than a run waits: its links not yet started wait for the next run."""
+        for job in scheduler.drop_host(host):
+            if isinstance(job, Probe):
+                future = self.probes.get(job.url)
+                if future is not None and not future.done():
+                    future.set_result(None)
+                self.probes_started.add(job.url)  # never to start: not a link left over
+            else:
+                self.deferred += 1
 
     def _attempt_judgement(self, fetch: Fetch, now: datetime, attempt: int) -> Judgement:
         what = fetch.failure or f"{fetch.status}"
@@ -480,9 +501,17 @@ class _Run:
             dead_after_failures=self.settings.dead_after_failures,
             dead_after=timedelta(hours=self.settings.dead_after_hours),
         )
+        extracted = analysis.extracted if analysis else None
+        if extracted is not None and extracted.error and extracted.text is None:
+            # Reachable, captured, but no text made of it ("too large to extract", a broken PDF): say so.
+            judgement = replace(judgement, reason=f"{judgement.reason}; no text: {extracted.error}")
         if status == 304 and link.last_capture_id is None:
             complete = False  # a 304 to a request we did not make conditional stores nothing
-        await loop.run_in_executor(storage, self._store, link, fetch, judgement, analysis, revisit, complete)
+        # A body whose declared encoding does not decode is no capture of the page, but evidence: stored.
+        evidence = fetch.failure == Failure.BAD_ENCODING and fetch.response is not None
+        await loop.run_in_executor(
+            storage, self._store, link, fetch, judgement, analysis, revisit, complete or evidence
+        )
         self._count(link, judgement, fetch.status)
 
     def _suspect(self, analysis: Analysis, fetch: Fetch) -> bool:

@@ -43,8 +43,42 @@ def retry_after(value: str | None, now: datetime) -> float | None:
 
 
 def backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float:
-    """Exponential back-off with full jitter: retries from many links do not arrive in step."""
-    return rng.uniform(base / 2, min(cap, base * 2**attempt))
+    """Exponential back-off with jitter: the wait grows with each attempt; retries do not arrive in step."""
+    top = min(cap, base * 2**attempt)
+    return rng.uniform(top / 2, top)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPlan:
+    """What to do after an attempt: retry after `wait` seconds, or not in this run; and whether the host must rest."""
+
+    wait: float | None  # seconds before the next attempt of this link in this run; None: no more in this run
+    host_rest: float | None = None  # seconds the whole host must rest (it said "not now": 429, 503, Retry-After)
+    host_next_run: bool = False  # it asked for a pause longer than a run waits: its other links wait for the next run
+
+
+def plan_retry(
+    failure: str | None,
+    status: int | None,
+    retry_after_header: str | None,
+    attempt: int,
+    now: datetime,
+    *,
+    retries: int,
+    base: float,
+    cap: float,
+    rng: random.Random,
+) -> RetryPlan:
+    """The one place that decides the wait before another attempt (from 0), as is_transient decides whether."""
+    if not is_transient(failure, status):
+        return RetryPlan(None)
+    asked = retry_after(retry_after_header, now) if failure is None else None
+    if asked is not None and asked > cap:
+        # The server asked for the longest pause: fetching the host's other links now is the worst answer.
+        return RetryPlan(None, asked, host_next_run=True)
+    wait = asked if asked is not None else backoff(attempt, base, cap, rng)
+    rest = wait if failure is None and (status in (429, 503) or asked is not None) else None
+    return RetryPlan(wait if attempt < retries else None, rest)
 
 
 @dataclass(slots=True)
@@ -89,6 +123,21 @@ class HostScheduler(Generic[T]):
         self._hosts[key].queue.append(item)
         self._schedule(key)
 
+    def drop_host(self, key: Hashable) -> list[T]:
+        """Take every queued item of a host out (it asked us to come back another day): they are returned."""
+        host = self._hosts.get(key)
+        if host is None:
+            return []
+        dropped = list(host.queue)
+        host.queue.clear()
+        later = [entry for entry in self._later if entry[2] == key]
+        if later:
+            self._later = [entry for entry in self._later if entry[2] != key]
+            heapq.heapify(self._later)
+            dropped += [entry[3] for entry in later]
+        self._queued -= len(dropped)
+        return dropped
+
     def defer_host(self, key: Hashable, until: float) -> None:
         """Start nothing more on this host before a time (a Retry-After, a 429)."""
         host = self._hosts.setdefault(key, _Host())
@@ -106,6 +155,10 @@ class HostScheduler(Generic[T]):
             host = self._hosts[key]
             if host.next_start > when:  # deferred since it was scheduled: reschedule at its new time
                 heapq.heapreplace(self._ready, (host.next_start, tie, key))
+                continue
+            if not host.queue:  # emptied since it was scheduled (drop_host)
+                heapq.heappop(self._ready)
+                host.scheduled = False
                 continue
             if when > now:
                 break

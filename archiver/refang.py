@@ -236,6 +236,7 @@ def unique(urls: Iterable[str]) -> list[str]:
 
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _PCT_RE = re.compile(r"%([0-9A-Fa-f]{2})")
+_STRAY_PCT_RE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 def _normalize_escapes(part: str, safe: str) -> str:
@@ -246,6 +247,7 @@ def _normalize_escapes(part: str, safe: str) -> str:
         char = chr(int(match.group(1), 16))
         return char if char in _UNRESERVED else "%" + match.group(1).upper()
 
+    part = _STRAY_PCT_RE.sub("%25", part)  # a "%" that starts no escape is a literal percent sign
     return _PCT_RE.sub(fix, quote(part, safe=safe + "%"))
 
 

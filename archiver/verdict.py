@@ -45,6 +45,8 @@ _FAILURE_WORDS = {
     "redirect_loop": "redirect loop",
     "too_many_redirects": "too many redirects",
     "bad_url": "not a fetchable URL",
+    "bad_encoding": "content encoding broken",
+    "deferred": "asked to come back later",
 }
 
 
@@ -96,7 +98,7 @@ def describe(outcome: Outcome) -> str:
     """The outcome in a few words: "404 Not Found", "timed out", "200"."""
     if outcome.failure is not None:
         words = _FAILURE_WORDS.get(outcome.failure, outcome.failure)
-        return outcome.detail if outcome.detail and outcome.failure in ("dns", "private") else words
+        return outcome.detail if outcome.detail and outcome.failure in ("dns", "private", "bad_url") else words
     return f"{outcome.status} {outcome.reason_phrase}".strip()
 
 

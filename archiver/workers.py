@@ -1,9 +1,10 @@
-"""The process pool for CPU work: replaced when a worker crashes or hangs, so one page never stops a run."""
+"""The process pool for CPU work, replaced when a worker crashes, hangs or runs out of memory."""
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import resource
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -11,24 +12,37 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+TOO_LARGE = "too large to extract"
+
 
 class WorkerFailed(Exception):
-    """A worker crashed or overran its time on this job (the job's page is to blame, or bad luck)."""
+    """A worker crashed, overran its time or its memory on this job (the job's page is to blame, or bad luck)."""
+
+
+def _limit_memory(limit: int) -> None:
+    """In each worker: cap its address space, so a pathological page raises MemoryError instead of eating the host."""
+    if limit > 0:
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        cap = limit if hard == resource.RLIM_INFINITY else min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
 
 
 class WorkerPool:
-    """ProcessPoolExecutor on the forkserver, with a time limit per job and a fresh pool after a crash."""
+    """ProcessPoolExecutor on the forkserver, with a time and memory limit per job and a fresh pool after a crash."""
 
-    def __init__(self, workers: int, timeout: float) -> None:
+    def __init__(self, workers: int, timeout: float, memory_limit: int = 0) -> None:
         self.workers = max(1, workers)
         self.timeout = timeout
+        self.memory_limit = memory_limit
         self.generation = 0
         self._context = multiprocessing.get_context("forkserver")
         self._pool = self._make()
 
     def _make(self) -> ProcessPoolExecutor:
         self.generation += 1
-        return ProcessPoolExecutor(self.workers, mp_context=self._context)
+        return ProcessPoolExecutor(
+            self.workers, mp_context=self._context, initializer=_limit_memory, initargs=(self.memory_limit,)
+        )
 
     def _replace(self, generation: int, kill: bool) -> None:
         if generation != self.generation:
@@ -42,18 +56,31 @@ class WorkerPool:
         self._pool = self._make()
 
     async def run(self, func: Callable[..., T], *args: Any) -> T:
-        """func(*args) in a worker; WorkerFailed if it crashes twice or overruns the time limit."""
+        """func(*args) in a worker; WorkerFailed if it crashes twice, overruns the time limit or the memory cap."""
         loop = asyncio.get_running_loop()
-        for _ in range(2):
+        crashes = moves = 0
+        while True:
             pool, generation = self._pool, self.generation
             try:
                 return await asyncio.wait_for(loop.run_in_executor(pool, func, *args), self.timeout)
             except BrokenProcessPool:
+                crashes += 1
                 self._replace(generation, kill=False)  # a crash (or a sibling's): try once more on a new pool
+                if crashes == 2:
+                    raise WorkerFailed("the worker process crashed") from None
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                moves += 1
+                if generation == self.generation or task is None or task.cancelling() or moves > 3:
+                    raise
+                # Not cancelled by our caller: the pool it waited in was replaced under it. Run it on the new one.
             except TimeoutError:
                 self._replace(generation, kill=True)
-                raise WorkerFailed(f"no result within {self.timeout:g} s") from None
-        raise WorkerFailed("the worker process crashed")
+                raise WorkerFailed(f"{TOO_LARGE}: no result within {self.timeout:g} s") from None
+            except MemoryError:
+                # The worker's heap stays bloated after a MemoryError: the pool goes, its jobs move to a new one.
+                self._replace(generation, kill=False)
+                raise WorkerFailed(f"{TOO_LARGE}: over the worker's {self.memory_limit >> 20} MB") from None
 
     def shutdown(self) -> None:
         """Stop the workers."""

@@ -724,3 +724,56 @@ def other_archive_raw(server: Server, request: Request, conn: socket.socket) -> 
 @route("/save")
 def save_page_now(server: Server, request: Request, conn: socket.socket) -> bytes:
     return _response(200, b'{"job_id": "spn2-test"}', [("Content-Type", "application/json")])
+
+
+# ----- hostile servers: drips, bloated pages, broken encodings, a long Retry-After --------------------
+
+
+@route("/drip-headers")
+def drip_headers(server: Server, request: Request, conn: socket.socket) -> None:
+    """The status line and headers a byte every 0.2 s, for ever: no read time-out ever fires."""
+    for byte in b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-Padding: " + b"x" * 1000:
+        conn.sendall(bytes([byte]))
+        time.sleep(0.2)
+    return None
+
+
+_BLOATED: dict[str, bytes] = {}
+
+
+@route("/bloated/")
+def bloated(server: Server, request: Request, conn: socket.socket) -> bytes:
+    """Pages that are hazards to parse: 45 MB of HTML, 200,000 links, 100,000 nested elements."""
+    kind = request.path.removeprefix("/bloated/")
+    if kind not in _BLOATED:
+        if kind == "huge-html":
+            paragraph = "<p>" + "word " * 200 + "</p>\n"
+            body = "<html><head><title>Huge</title></head><body><article>" + paragraph * 44_000
+        elif kind == "links":
+            body = "<html><body>" + "".join(f'<a href="/l{i}">link {i}</a>' for i in range(200_000))
+        else:
+            body = "<html><body>" + "<div>" * 100_000 + "deep text" + "</div>" * 100_000
+        _BLOATED[kind] = (body + "</body></html>").encode()
+    return _response(200, _BLOATED[kind], [("Content-Type", "text/html; charset=utf-8")])
+
+
+@route("/gzip-broken")
+def gzip_broken(server: Server, request: Request, conn: socket.socket) -> bytes:
+    """Declares gzip, sends a gzip header and then garbage: a browser shows an error."""
+    body = gzip.compress(page("Union State talks", ARTICLE).encode())[:20] + b"\xff\x00 not deflate at all " * 50
+    return _response(200, body, [("Content-Type", "text/html; charset=utf-8"), ("Content-Encoding", "gzip")])
+
+
+@route("/busy/")
+def busy(server: Server, request: Request, conn: socket.socket) -> bytes:
+    """429 with Retry-After: 3600 while server.pages["busy"] is set; else an article."""
+    if server.pages.get("busy"):
+        return html(page("Busy", "Come back in an hour. "), status=429, extra_headers=[("Retry-After", "3600")])
+    return html(page("Union State talks", ARTICLE))
+
+
+@route("/to-cyrillic")
+def to_cyrillic(server: Server, request: Request, conn: socket.socket) -> bytes:
+    """A redirect whose Location holds raw UTF-8 bytes, as many servers send it."""
+    head = "HTTP/1.1 302 Found\r\nLocation: /page/статья\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    return head.encode("utf-8")
