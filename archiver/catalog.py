@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -91,6 +92,23 @@ MIGRATIONS: list[str] = [
         SELECT c.link, c.report, r.published, COALESCE(r.published, substr(l.added_at, 1, 10)) AS reference
         FROM citations c JOIN reports r ON r.report = c.report JOIN links l ON l.id = c.link;
     """,
+    # 6: a report's identity (the file it was read from and its content), runs by kind (a live check is no
+    # nightly run), the date a report cited a link falls back to when the report was added; indexes for
+    # every filter the read side uses.
+    """
+    ALTER TABLE footnotes ADD COLUMN unparsed TEXT;
+    ALTER TABLE reports ADD COLUMN source TEXT;
+    ALTER TABLE reports ADD COLUMN digest TEXT;
+    ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'nightly';
+    DROP VIEW cited_on;
+    CREATE VIEW cited_on AS
+        SELECT c.link, c.report, r.published, COALESCE(r.published, substr(r.added_at, 1, 10)) AS reference
+        FROM citations c JOIN reports r ON r.report = c.report;
+    CREATE INDEX links_verdict ON links(verdict, verdict_since);
+    CREATE INDEX checks_verdict_change ON checks(link, verdict, started_at);
+    CREATE INDEX mementos_link ON mementos(link, reference);
+    CREATE INDEX captures_text ON captures(link, text_digest);
+    """,
 ]
 
 
@@ -128,6 +146,7 @@ class LinkState:
     last_capture_url: str | None
     last_capture_at: datetime | None
     last_text_digest: str | None
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +204,16 @@ class CheckRow:
     etag: str | None
     last_modified: str | None
     retried: bool = False  # an attempt retried within the run: recorded, but not the link's new state
+    keeps_state: bool = False  # an attempt that says nothing of the page (refused by policy): history only
+
+
+@dataclass(frozen=True, slots=True)
+class StatusFilter:
+    """Which links `status` shows: by verdict, by citing report, by when their verdict last changed."""
+
+    verdicts: tuple[str, ...] = ()
+    report: str | None = None
+    since: str | None = None  # ISO date or moment: verdict changed at or after it
 
 
 class Catalog:
@@ -195,12 +224,16 @@ class Catalog:
         self.path = path
 
     @classmethod
-    def open(cls, archive: Path, *, create: bool = True, shared: bool = False) -> Catalog:
+    def open(cls, archive: Path, *, create: bool = True, shared: bool = False, readonly: bool = False) -> Catalog:
         """Open (and create or migrate) the catalog of an archive directory.
 
         shared: the connection may be handed to another thread (one at a time).
+        readonly: for commands that only read: never creates nor changes anything (another user's
+        archive, a read-only mount); an archive that does not exist is an ArchiveError.
         """
         path = archive / CATALOG_NAME
+        if readonly:
+            return cls._open_readonly(archive, path)
         try:
             if create:
                 archive.mkdir(parents=True, exist_ok=True)
@@ -218,6 +251,40 @@ class Catalog:
         except OSError as exc:
             raise ArchiveError(f"{archive}: cannot use this archive directory: {exc}") from exc
         return catalog
+
+    @classmethod
+    def _open_readonly(cls, archive: Path, path: Path) -> Catalog:
+        if not archive.is_dir():
+            raise ArchiveError(f"{archive}: no such archive directory (`archiver run REPORTS...` makes one)")
+        if not path.exists():
+            raise ArchiveError(f"{archive}: no archive here (no {CATALOG_NAME}); `archiver run REPORTS...` makes one")
+        last: Exception | None = None
+        # mode=ro reads beside a live run; where even the WAL's shared memory cannot be made (a read-only
+        # mount, another user's directory), immutable=1 reads the file as it is.
+        for flags in ("mode=ro", "immutable=1"):
+            try:
+                connection = sqlite3.connect(f"{path.resolve().as_uri()}?{flags}", uri=True, timeout=30)
+                connection.row_factory = sqlite3.Row
+                done = {row[0] for row in connection.execute("SELECT version FROM schema_migrations")}
+                break
+            except sqlite3.DatabaseError as exc:
+                last = exc
+        else:
+            raise ArchiveError(f"{path}: cannot read the catalog: {last}")
+        newest = max(done, default=0)
+        if newest > len(MIGRATIONS):
+            connection.close()
+            raise ArchiveError(f"{path}: made by a newer archiver (schema {newest}); upgrade archiver")
+        if newest < len(MIGRATIONS):
+            connection.close()
+            if not os.access(archive, os.W_OK):
+                raise ArchiveError(
+                    f"{path}: made by an older archiver (schema {newest}); run `archiver run` once where it "
+                    "can be written, to upgrade it"
+                )
+            cls.open(archive, create=False).close()  # the upgrade is the one write a reader makes
+            return cls._open_readonly(archive, path)
+        return cls(connection, path)
 
     def __enter__(self) -> Catalog:
         return self
@@ -270,11 +337,12 @@ class Catalog:
         new_links = 0
         with self.transaction() as db:
             db.execute(
-                """INSERT INTO reports (report, path, title, published, authors, format, added_at, updated_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """INSERT INTO reports (report, path, title, published, authors, format, added_at, updated_at,
+                   source, digest)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT(report) DO UPDATE SET path=excluded.path, title=excluded.title,
                    published=excluded.published, authors=excluded.authors, format=excluded.format,
-                   updated_at=excluded.updated_at""",
+                   updated_at=excluded.updated_at, source=excluded.source, digest=excluded.digest""",
                 (
                     report.stem,
                     report.path,
@@ -284,14 +352,22 @@ class Catalog:
                     report.format,
                     stamp,
                     stamp,
+                    report.source or None,
+                    report.digest or None,
                 ),
             )
             db.execute("DELETE FROM footnotes WHERE report = ?", (report.stem,))
             db.execute("DELETE FROM citations WHERE report = ?", (report.stem,))
             for note in notes:
                 db.execute(
-                    "INSERT INTO footnotes (report, n, text, problems) VALUES (?, ?, ?, ?)",
-                    (report.stem, note.n, note.text, json.dumps([str(p) for p in note.problems])),
+                    "INSERT INTO footnotes (report, n, text, problems, unparsed) VALUES (?, ?, ?, ?, ?)",
+                    (
+                        report.stem,
+                        note.n,
+                        note.text,
+                        json.dumps([str(p) for p in note.problems]),
+                        json.dumps(list(getattr(note, "unparsed", ()))),
+                    ),
                 )
                 for position, url in enumerate(note.urls):
                     key = canonical(url)
@@ -359,6 +435,7 @@ class Catalog:
                     last_capture_url=row["last_capture_url"],
                     last_capture_at=parse_iso(row["last_capture_at"]),
                     last_text_digest=row["last_text_digest"],
+                    reason=row["reason"],
                 )
             )
         return result
@@ -372,11 +449,13 @@ class Catalog:
         with self.transaction() as db:
             db.execute("INSERT OR REPLACE INTO warc_files VALUES (?, ?, ?)", (name, iso(now), size))
 
-    def start_run(self, now: datetime, pid: int) -> int:
-        """Record a run's start; runs left 'running' by a killed process are marked 'killed'."""
+    def start_run(self, now: datetime, pid: int, kind: str = "nightly") -> int:
+        """Record a run's start (kind: "nightly", or "live" for `check --live`); mark runs a kill left 'running'."""
         with self.transaction() as db:
             db.execute("UPDATE runs SET status = 'killed' WHERE status = 'running'")
-            cursor = db.execute("INSERT INTO runs (started_at, status, pid) VALUES (?, 'running', ?)", (iso(now), pid))
+            cursor = db.execute(
+                "INSERT INTO runs (started_at, status, pid, kind) VALUES (?, 'running', ?, ?)", (iso(now), pid, kind)
+            )
             assert cursor.lastrowid is not None
             return cursor.lastrowid
 
@@ -418,7 +497,7 @@ class Catalog:
                     int(check.retried),
                 ),
             )
-            if check.retried:
+            if check.retried or check.keeps_state:
                 return
             # Only a page judged ok becomes "what the footnote cited": not a soft 404, a challenge, a parked page.
             first = capture_id if capture is not None and capture.http_status < 300 and check.verdict == "ok" else None
@@ -580,39 +659,49 @@ class Catalog:
 
     # ----- reading ------------------------------------------------------------------------
 
-    def status_rows(self) -> list[dict[str, Any]]:
-        """Every tracked link with its verdict and what cites it."""
-        cited: dict[int, list[dict[str, Any]]] = {}
-        for row in self.db.execute("SELECT link, report, n FROM citations ORDER BY report, n, position"):
-            entry = {"report": row["report"], "n": row["n"]}
-            if entry not in cited.setdefault(row["link"], []):
-                cited[row["link"]].append(entry)
-        result = []
-        for row in self.db.execute("SELECT * FROM links ORDER BY id"):
-            if row["id"] not in cited:
-                continue
-            result.append(
-                {
-                    "url": row["url"],
-                    "verdict": row["verdict"],
-                    "reason": row["reason"],
-                    "http_status": row["http_status"],
-                    "first_archived": row["first_archived"],
-                    "last_checked": row["last_checked"],
-                    "cited_by": cited[row["id"]],
-                    "final_url": row["final_url"],
-                    "verdict_since": row["verdict_since"],
-                    **self._memento_fields(row["id"]),
-                }
-            )
-        return result
+    def status_rows(self, filters: StatusFilter | None = None) -> Iterator[dict[str, Any]]:
+        """Every tracked link (that the filters keep) with its verdict, what cites it and its web archive copy.
 
-    def _memento_fields(self, link: int) -> dict[str, Any]:
-        memento = self.memento_for(link)
-        return {
-            "memento_url": memento["memento_url"] if memento else None,
-            "memento_datetime": memento["memento_datetime"] if memento else None,
-        }
+        One query, streamed: memory stays flat however many links the archive tracks.
+        """
+        filters = filters or StatusFilter()
+        where = [
+            "EXISTS (SELECT 1 FROM citations c WHERE c.link = l.id" + (" AND c.report = ?)" if filters.report else ")")
+        ]
+        params: list[Any] = [filters.report] if filters.report else []
+        if filters.verdicts:
+            where.append(f"l.verdict IN ({', '.join('?' * len(filters.verdicts))})")
+            params += list(filters.verdicts)
+        if filters.since:
+            where.append("l.verdict_since >= ?")
+            params.append(filters.since)
+        cursor = self.db.execute(
+            f"""SELECT l.id, l.url, l.verdict, l.reason, l.http_status, l.first_archived, l.last_checked,
+                   l.final_url, l.verdict_since,
+                   (SELECT json_group_array(json_object('report', report, 'n', n)) FROM
+                       (SELECT DISTINCT report, n FROM citations c WHERE c.link = l.id ORDER BY report, n)) AS cited,
+                   (SELECT json_array(m.memento_url, m.memento_datetime) FROM mementos m
+                       JOIN cited_on o ON o.link = m.link AND o.reference = m.reference
+                       WHERE m.link = l.id AND m.status = 'found'
+                       ORDER BY o.published IS NULL, o.published LIMIT 1) AS memento
+                FROM links l WHERE {" AND ".join(where)} ORDER BY l.id""",
+            params,
+        )
+        for row in cursor:
+            memento = json.loads(row["memento"]) if row["memento"] else [None, None]
+            yield {
+                "url": row["url"],
+                "verdict": row["verdict"],
+                "reason": row["reason"],
+                "http_status": row["http_status"],
+                "first_archived": row["first_archived"],
+                "last_checked": row["last_checked"],
+                "cited_by": json.loads(row["cited"]),
+                "final_url": row["final_url"],
+                "verdict_since": row["verdict_since"],
+                "memento_url": memento[0],
+                "memento_datetime": memento[1],
+            }
 
     def counts(self) -> dict[str, int]:
         """How many cited links have each verdict."""
@@ -629,6 +718,11 @@ class Catalog:
         """A tracked report's metadata, or None."""
         row = self.db.execute("SELECT * FROM reports WHERE report = ?", (report,)).fetchone()
         return dict(row) if row else None
+
+    def report_identity(self, report: str) -> tuple[str | None, str | None] | None:
+        """(source file, content digest) of a tracked report, or None when no report has that name."""
+        row = self.db.execute("SELECT source, digest FROM reports WHERE report = ?", (report,)).fetchone()
+        return (row["source"], row["digest"]) if row else None
 
     def report_names(self) -> list[str]:
         """Every tracked report's name."""
@@ -730,7 +824,9 @@ class Catalog:
 
     def recent_runs(self, limit: int = 14) -> list[dict[str, Any]]:
         """The last runs with their summaries, oldest first."""
-        rows = self.db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        rows = self.db.execute(
+            "SELECT * FROM runs WHERE kind = 'nightly' ORDER BY id DESC LIMIT ?", (limit,)
+        ).fetchall()
         return [
             dict(row) | {"summary": json.loads(row["summary"]) if row["summary"] else None} for row in reversed(rows)
         ]

@@ -6,6 +6,7 @@ import signal
 import sqlite3
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -13,20 +14,24 @@ import click
 from rich.console import Console
 
 from archiver import __version__
-from archiver.catalog import Catalog
-from archiver.config import archive_path, load_settings
+from archiver.catalog import Catalog, StatusFilter
+from archiver.config import archive_path, check_proxy, load_settings
 from archiver.dashboard import build_dashboard
-from archiver.errors import ArchiverError, LockedError, archive_fault
+from archiver.errors import ArchiverError, ConfigError, LockedError, NotFoundError, archive_fault
 from archiver.export import EXPORTERS, FORMATS, export_warc, open_output
 from archiver.lookup import lookup_footnote
 from archiver.pipeline import run as run_archive
 from archiver.render import (
+    VERDICT_ORDER,
     RunProgress,
     print_check,
     print_footnotes,
     print_json,
+    print_json_stream,
     print_run_summary,
     print_status,
+    print_status_lines,
+    print_status_summary,
     report_dict,
 )
 from archiver.reports import Report, Unreadable, load_reports
@@ -61,8 +66,26 @@ def network_options(func: F) -> F:
         "--proxy",
         metavar="URL",
         default=None,
+        callback=_proxy_url,
         help="Proxy for every fetch (else HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY).",
     )(func)
+
+
+def _proxy_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return check_proxy(value)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def out_console() -> Console:
+    """stdout for people; off a terminal nothing is wrapped or cut, so a pipe to grep sees whole lines."""
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=1_000_000, soft_wrap=True)
+    return console
 
 
 def error(message: str) -> None:
@@ -92,12 +115,12 @@ def footnotes_command(paths: tuple[Path, ...], as_json: bool) -> None:
     if as_json:
         print_json([report_dict(r) for r in reports])
     else:
-        print_footnotes(reports, Console(highlight=False))
+        print_footnotes(reports, out_console())
     sys.exit(1 if failed else 0)
 
 
 @cli.command("run")
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @archive_option
 @network_options
 @click.option("--per-host", type=click.IntRange(min=1), default=None, help="Simultaneous connections to one host [2].")
@@ -125,6 +148,11 @@ def footnotes_command(paths: tuple[Path, ...], as_json: bool) -> None:
     default=False,
     help="Do not look up web archives' copies of dead or never-captured links in this run.",
 )
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Let a report file replace an archived report of the same name (never done silently).",
+)
 @json_option
 def run_command(
     paths: tuple[Path, ...],
@@ -138,6 +166,7 @@ def run_command(
     user_agent: str | None,
     save_missing: bool | None,
     no_web_archive: bool,
+    replace: bool,
     as_json: bool,
 ) -> None:
     """Add reports (files or directories) to the archive, then check every tracked link.
@@ -163,7 +192,9 @@ def run_command(
     )
     with RunProgress(err_console) as progress:
         try:
-            summary = run_archive(root, list(paths), settings, on_checked=progress.checked)
+            summary = run_archive(
+                root, list(paths), settings, on_checked=progress.checked, on_stopping=stopping, replace=replace
+            )
         except LockedError as exc:
             error(f"{exc}; this run exits (runs never wait for each other: the next one picks up the work)")
             sys.exit(75)
@@ -172,22 +203,80 @@ def run_command(
     if as_json:
         print_json(summary.as_dict())
     else:
-        print_run_summary(summary.as_dict(), Console(highlight=False))
+        print_run_summary(summary.as_dict(), out_console())
     if summary.status == "interrupted":
         sys.exit(130)  # stopped by a second Ctrl-C or SIGTERM: the run did not complete
 
 
+def stopping(in_flight: int) -> None:
+    """Said on the first Ctrl-C or SIGTERM."""
+    click.echo(f"stopping: finishing {in_flight} fetches in flight (again to interrupt at once)", err=True)
+
+
+def _verdicts(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    names = tuple(v.strip() for v in value.split(",") if v.strip())
+    unknown = [v for v in names if v not in VERDICT_ORDER]
+    if unknown:
+        raise click.BadParameter(f"unknown verdict {unknown[0]!r} (verdicts: {', '.join(VERDICT_ORDER)})")
+    return names
+
+
+def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value).date().isoformat() if len(value) <= 10 else value
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
 @cli.command("status")
 @archive_option
+@click.option(
+    "--verdict",
+    "verdicts",
+    callback=_verdicts,
+    metavar="V[,V...]",
+    help="Only links with these verdicts (dead,changed).",
+)
+@click.option("--report", default=None, help="Only links cited by this report.")
+@click.option("--since", callback=_since, metavar="DATE", help="Only links whose verdict changed on or after DATE.")
 @json_option
-def status_command(archive: Path | None, as_json: bool) -> None:
-    """Every tracked link and its verdict."""
-    with Catalog.open(archive_path(archive)) as catalog:
-        rows = catalog.status_rows()
-    if as_json:
-        print_json(rows)
-    else:
-        print_status(rows, Console(highlight=False))
+def status_command(
+    archive: Path | None, verdicts: tuple[str, ...], report: str | None, since: str | None, as_json: bool
+) -> None:
+    """Every tracked link and its verdict (on a terminal: a summary, then the links that are not ok).
+
+    Off a terminal (a pipe, cron), one tab-separated line per link: verdict, URL, reason, citing
+    footnotes, last checked; nothing is cut or wrapped.
+    """
+    filters = StatusFilter(verdicts, report, since)
+    filtered = bool(verdicts or report or since)
+    with Catalog.open(archive_path(archive), readonly=True) as catalog:
+        if report is not None and catalog.report_row(report) is None:
+            raise NotFoundError(f"no report {report!r} in the archive")
+        if as_json:
+            print_json_stream(catalog.status_rows(filters))
+            return
+        console = out_console()
+        if not console.is_terminal:
+            print_status_lines(catalog.status_rows(filters), sys.stdout)
+            return
+        counts = catalog.counts()
+        if not sum(counts.values()):
+            console.print("no links tracked yet: `archiver run REPORTS...` adds some")
+            return
+        if not filtered:
+            # A person at a terminal wants what needs attention, not every one of a million rows.
+            print_status_summary(counts, console)
+            filters = StatusFilter(tuple(v for v in VERDICT_ORDER if v != "ok"))
+        shown = print_status(catalog.status_rows(filters), console)
+        if not filtered and counts.get("ok"):
+            console.print(f"{counts['ok']} ok links not listed: `archiver status --verdict ok` lists them")
+        elif filtered and not shown:
+            console.print("no link matches")
 
 
 @cli.command("check")
@@ -212,24 +301,29 @@ def check_command(
     first archived text and, when it changed, a diff of the main text.
     """
     root = archive_path(archive)
-    with Catalog.open(root) as catalog:
+    with Catalog.open(root, readonly=True) as catalog:
         answer = lookup_footnote(catalog, root, report, n)
     if live and answer["urls"]:
         settings = load_settings(root).replace(proxy=proxy, allow_private=allow_private)
         with RunProgress(err_console) as progress:
             try:
                 run_archive(
-                    root, [], settings, on_checked=progress.checked, only_links={link["url"] for link in answer["urls"]}
+                    root,
+                    [],
+                    settings,
+                    on_checked=progress.checked,
+                    on_stopping=stopping,
+                    only_links={link["url"] for link in answer["urls"]},
                 )
             except LockedError as exc:
                 # A person asking gets an answer: what the archive knows, with a word on why it is not fresh.
                 click.echo(f"archiver: warning: not checked again now: {exc}", err=True)
-        with Catalog.open(root) as catalog:
+        with Catalog.open(root, readonly=True) as catalog:
             answer = lookup_footnote(catalog, root, report, n)
     if as_json:
         print_json(answer)
     else:
-        print_check(answer, Console(highlight=False))
+        print_check(answer, out_console())
 
 
 @cli.command("export")
@@ -248,7 +342,9 @@ def check_command(
 def export_command(archive: Path | None, report: str | None, fmt: str, output: str | None, force: bool) -> None:
     """Export the archived text (and, as WARC, the captures themselves)."""
     root = archive_path(archive)
-    with Catalog.open(root) as catalog:
+    if fmt == "warc" and output is None and sys.stdout.isatty():
+        raise click.UsageError("a WARC is binary: give --output FILE, redirect stdout, or --output - to insist")
+    with Catalog.open(root, readonly=True) as catalog:
         if fmt == "warc":
             with open_output(output, binary=True, force=force) as out:
                 count = export_warc(catalog, root, out, report)
@@ -273,7 +369,7 @@ def export_command(archive: Path | None, report: str | None, fmt: str, output: s
 def dashboard_command(archive: Path | None, output: Path | None) -> None:
     """Write a static HTML view of the archive's health: open index.html in any browser, offline."""
     root = archive_path(archive)
-    with Catalog.open(root) as catalog:
+    with Catalog.open(root, readonly=True) as catalog:
         index = build_dashboard(catalog, root, output or root / "dashboard")
     click.echo(str(index))
 

@@ -8,6 +8,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from archiver import __version__
 from archiver.errors import ConfigError
@@ -62,8 +63,79 @@ class Settings:
     recheck_interval: float = 0.0  # hours; a stable ok link is not re-checked sooner than this
 
     def replace(self, **changes: Any) -> Settings:
-        """A copy with the given settings changed; None values are ignored (unset flags)."""
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+        """A copy with the given settings changed (None values are ignored: unset flags), checked."""
+        settings = dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """ConfigError naming the first setting out of its range: the same rules for flags and archiver.toml."""
+        for name, (low, high, strict) in _RANGES.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"{name.replace('_', '-')} must be a number, not {value!r}")
+            if (value <= low if strict else value < low) or (high is not None and value > high):
+                bound = f"more than {low:g}" if strict else f"at least {low:g}"
+                if high is not None:
+                    bound = f"between {low:g} and {high:g}"
+                raise ConfigError(f"{name.replace('_', '-')} must be {bound}, not {value!r}")
+        if self.proxy is not None:
+            check_proxy(self.proxy)
+        urls = [("wayback-url", self.wayback_url)] + [("memento-timemaps", url) for url in self.memento_timemaps]
+        for name, url in urls:
+            if url and urlsplit(url).scheme not in ("http", "https"):
+                raise ConfigError(f"{name} must be an http(s) URL, not {url!r}")
+        if not self.user_agent.strip():
+            raise ConfigError("user-agent must not be empty")
+
+
+# Every number's range: (low, high or None, whether low itself is excluded).
+_RANGES: dict[str, tuple[float, float | None, bool]] = {
+    "per_host": (1, None, False),
+    "delay": (0, None, False),
+    "concurrency": (1, None, False),
+    "connect_timeout": (0, None, True),
+    "read_timeout": (0, None, True),
+    "total_timeout": (0, None, True),
+    "link_budget": (0, None, True),
+    "retries": (0, None, False),
+    "backoff": (0, None, False),
+    "max_backoff": (0, None, False),
+    "max_redirects": (0, None, False),
+    "max_body": (0, None, True),
+    "max_decoded": (0, None, True),
+    "warc_max_size": (0, None, True),
+    "dead_after_failures": (1, None, False),
+    "dead_after_hours": (0, None, False),
+    "change_threshold": (0, 1, False),
+    "web_archive_delay": (0, None, False),
+    "save_delay": (0, None, False),
+    "extract_workers": (0, None, False),
+    "extract_timeout": (0, None, True),
+    "worker_memory": (0, None, False),
+    "max_duration": (0, None, False),
+    "recheck_interval": (0, None, False),
+}
+
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+
+
+def check_proxy(url: str) -> str:
+    """A proxy URL as httpx takes it (scheme://host[:port]), or ConfigError saying what is wrong."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"proxy {url!r} is not a URL: {exc}") from None
+    if parts.scheme not in PROXY_SCHEMES or not parts.hostname:
+        raise ConfigError(
+            f"proxy {url!r} is not a proxy URL: expected {'|'.join(PROXY_SCHEMES)}://HOST[:PORT], "
+            "e.g. http://proxy.example:3128"
+        )
+    del port
+    return url
 
 
 def archive_path(flag: Path | None) -> Path:
@@ -103,4 +175,9 @@ def load_settings(archive: Path) -> Settings:
         ):
             raise ConfigError(f"{path}: {key} must be {type(default).__name__}, not {value!r}")
         values[name] = float(value) if isinstance(default, float) else value
-    return Settings(**values)
+    settings = Settings(**values)
+    try:
+        settings.check()
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return settings

@@ -108,7 +108,12 @@ def lookup_footnote(catalog: Catalog, archive: Path, report: str, n: int) -> dic
     if "missing" in problems:
         message = f"footnote {n} is cited in the body of {report} but has no note: there is no link to check"
     elif not links:
-        message = f"footnote {n} of {report} has a note but no link in it"
+        unusable = json.loads(note.get("unparsed") or "[]")
+        message = (
+            f"footnote {n} of {report} has no link that can be fetched, only: {', '.join(unusable)}"
+            if unusable
+            else f"footnote {n} of {report} has a note but no link in it"
+        )
     return {
         "report": report,
         "n": n,
@@ -116,6 +121,7 @@ def lookup_footnote(catalog: Catalog, archive: Path, report: str, n: int) -> dic
         "published": meta["published"],
         "text": note["text"],
         "problems": problems,
+        "unparsed": json.loads(note.get("unparsed") or "[]"),
         "message": message,
         "urls": links,
     }

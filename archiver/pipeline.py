@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,31 @@ class Checked:
     total: int
 
 
+class Admission(StrEnum):
+    """What adding a report file to the archive does."""
+
+    ADDED = "added"  # a name the archive did not know
+    UPDATED = "updated"  # the same file, edited since
+    MOVED = "moved"  # the same content, from another place
+    UNCHANGED = "unchanged"  # the same file, as archived: nothing to do
+    REPLACED = "replaced"  # another report of the same name, replaced as asked (--replace)
+    REFUSED = "refused"  # another report of the same name: never replaced silently
+
+
+def admit(existing: tuple[str | None, str | None] | None, source: str, digest: str, replace: bool) -> Admission:
+    """Whether a report file may be (re)added under its name, given the (source, digest) archived under it."""
+    if existing is None:
+        return Admission.ADDED
+    old_source, old_digest = existing
+    if old_source is None or not digest:
+        return Admission.UPDATED  # archived before reports had an identity (or parsed from memory): adopt it
+    if old_source == source:
+        return Admission.UNCHANGED if old_digest == digest else Admission.UPDATED
+    if old_digest == digest:
+        return Admission.MOVED
+    return Admission.REPLACED if replace else Admission.REFUSED
+
+
 @dataclass(slots=True)
 class RunSummary:
     """What a run did."""
@@ -64,7 +90,7 @@ class RunSummary:
     started_at: datetime
     finished_at: datetime | None = None
     status: str = "running"
-    reports_added: list[str] = field(default_factory=list)
+    reports: dict[str, list[str]] = field(default_factory=lambda: {a.value: [] for a in Admission if a != "refused"})
     reports_failed: list[dict[str, str]] = field(default_factory=list)
     new_links: int = 0
     links_to_check: int = 0
@@ -85,7 +111,7 @@ class RunSummary:
             "started_at": iso(self.started_at),
             "finished_at": iso(self.finished_at),
             "duration_seconds": round(duration, 3) if duration else duration,
-            "reports": {"added": self.reports_added, "failed": self.reports_failed},
+            "reports": {**self.reports, "failed": self.reports_failed},
             "links": {
                 "new": self.new_links,
                 "to_check": self.links_to_check,
@@ -100,7 +126,9 @@ class RunSummary:
         }
 
 
-def add_reports(catalog: Catalog, paths: Iterable[Path], now: datetime, summary: RunSummary) -> None:
+def add_reports(
+    catalog: Catalog, paths: Iterable[Path], now: datetime, summary: RunSummary, *, replace: bool = False
+) -> None:
     """Read the reports and save them with their footnotes; one bad file never stops the others."""
     seen: dict[str, str] = {}
     for item in load_reports(list(paths)):
@@ -114,8 +142,19 @@ def add_reports(catalog: Catalog, paths: Iterable[Path], now: datetime, summary:
             summary.reports_failed.append({"path": report.path, "error": reason})
             continue
         seen[report.stem] = report.path
-        summary.new_links += catalog.save_report(report, footnotes(report), canonical, host_of, now)
-        summary.reports_added.append(report.stem)
+        existing = catalog.report_identity(report.stem)
+        admission = admit(existing, report.source, report.digest, replace)
+        if admission is Admission.REFUSED:
+            assert existing is not None
+            reason = (
+                f"{report.path}: a different report named {report.stem!r} is already archived (from {existing[0]}); "
+                "rename this file to archive both, or run with --replace to replace the archived one"
+            )
+            summary.reports_failed.append({"path": report.path, "error": reason})
+            continue
+        summary.reports[admission].append(report.stem)
+        if admission is not Admission.UNCHANGED:
+            summary.new_links += catalog.save_report(report, footnotes(report), canonical, host_of, now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +211,8 @@ class _Run:
         self.waiting_for_probe = 0
         self.only_links: set[str] | None = None
         self.work_added = asyncio.Event()
+        self.tasks: set[asyncio.Task[None]] = set()  # links (and probes) in flight
+        self.on_stopping: Callable[[int], None] = lambda in_flight: None
         self.deadlines: dict[int, float] = {}  # link id -> end of its time budget (event loop time)
         self.deferred = 0  # links of hosts that asked to be left alone until the next run
 
@@ -194,7 +235,7 @@ class _Run:
         try:
             name, size = await loop.run_in_executor(storage, self.store.start)
             await loop.run_in_executor(storage, self.catalog.register_warc_file, name, size, self.clock())
-            tasks: set[asyncio.Task[None]] = set()
+            tasks = self.tasks
             try:
                 async with Fetcher(self.settings, self.tmp, resolver=self.resolver, clock=self.clock) as fetcher:
                     while True:
@@ -264,6 +305,7 @@ class _Run:
             if self.stop:
                 raise KeyboardInterrupt
             self.stop = True
+            self.on_stopping(len(self.tasks))
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
@@ -493,7 +535,9 @@ class _Run:
             soft_404=soft_404,
             challenge_header=bool(fetch.response and (fetch.response.header("cf-mitigated") or "") == "challenge"),
         )
-        history = History(link.failures_in_row, link.failing_since, Verdict(link.verdict), link.verdict_since)
+        history = History(
+            link.failures_in_row, link.failing_since, Verdict(link.verdict), link.verdict_since, link.reason
+        )
         judgement = judge(
             outcome,
             history,
@@ -602,6 +646,7 @@ class _Run:
             etag=response.header("etag") if ok_response and response else None,
             last_modified=response.header("last-modified") if ok_response and response else None,
             retried=retried,
+            keeps_state=not judgement.observed,
         )
 
 
@@ -611,30 +656,34 @@ def run(
     settings: Settings,
     *,
     on_checked: Callable[[Checked], None] = lambda checked: None,
+    on_stopping: Callable[[int], None] = lambda in_flight: None,
     clock: Clock = utc_now,
     resolver: Resolver | None = None,
     only_links: set[str] | None = None,
+    replace: bool = False,
 ) -> RunSummary:
     """The nightly job: add the reports, check every tracked link, update verdicts. Safe to rerun or kill.
 
     only_links: check just these URLs (`check --live`), not every tracked link.
+    replace: a report file may replace an archived report of the same name (never silently).
     """
     archive.mkdir(parents=True, exist_ok=True)
     # The storage thread owns the catalog's connection while links are checked; the main thread before and after.
     with ArchiveLock(archive), Catalog.open(archive, shared=True) as catalog:
         started = clock()
-        run_id = catalog.start_run(started, os.getpid())
+        run_id = catalog.start_run(started, os.getpid(), "nightly" if only_links is None else "live")
         summary = RunSummary(run=run_id, started_at=started)
         summary.repaired_warc_files = WarcStore.repair(archive, catalog.warc_committed())
         tmp = archive / TMP_DIR
         shutil.rmtree(tmp, ignore_errors=True)  # bodies of a killed run: never committed
         tmp.mkdir(parents=True, exist_ok=True)
-        add_reports(catalog, paths, started, summary)
+        add_reports(catalog, paths, started, summary, replace=replace)
         links = catalog.links_to_check(started, 0.0 if only_links is not None else settings.recheck_interval)
         if only_links is not None:
             links = [link for link in links if link.url in only_links]
         summary.links_to_check = len(links)
         job = _Run(archive, settings, catalog, run_id, clock, on_checked, resolver, summary)
+        job.on_stopping = on_stopping
         job.only_links = only_links
         status = "completed"
         try:

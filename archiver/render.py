@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from archiver.footnotes import Footnote, footnotes
 from archiver.pipeline import Checked
@@ -48,6 +50,18 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
+def print_json_stream(items: Iterable[Any]) -> None:
+    """A JSON array written item by item: memory stays flat however long it is."""
+    out = sys.stdout
+    out.write("[")
+    first = True
+    for item in items:
+        out.write("\n  " if first else ",\n  ")
+        out.write(json.dumps(item, ensure_ascii=False, indent=2).replace("\n", "\n  "))
+        first = False
+    out.write("]\n" if first else "\n]\n")
+
+
 def print_footnotes(reports: list[Report], console: Console) -> None:
     """A table per report: number, links, problems."""
     for report in reports:
@@ -55,9 +69,9 @@ def print_footnotes(reports: list[Report], console: Console) -> None:
         links = sum(len(f.urls) for f in notes)
         distinct = len({u for f in notes for u in f.urls})
         flagged = sum(1 for f in notes if f.problems)
-        console.print(f"[bold]{report.stem}[/bold]  {report.title or '(no title)'}", highlight=False)
+        console.print(f"[bold]{escape(report.stem)}[/bold]  {escape(report.title or '(no title)')}", highlight=False)
         meta = [report.published or "no date", ", ".join(report.authors) or "no author", report.path]
-        console.print("  " + " · ".join(meta), style="dim", highlight=False)
+        console.print(Text("  " + " · ".join(meta), style="dim"))
         table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
         table.add_column("n", justify="right")
         table.add_column("links", overflow="fold")
@@ -66,7 +80,7 @@ def print_footnotes(reports: list[Report], console: Console) -> None:
             problems = ", ".join(str(p) for p in note.problems)
             if note.unparsed:
                 problems += ": " + " ".join(note.unparsed)
-            table.add_row(str(note.n), "\n".join(note.urls) or "-", problems)
+            table.add_row(str(note.n), Text("\n".join(note.urls) or "-"), Text(problems))
         console.print(table)
         console.print(
             f"  {len(notes)} footnotes, {links} links ({distinct} distinct), {flagged} with problems\n", highlight=False
@@ -81,7 +95,7 @@ _VERDICT_STYLE = {
     "blocked": "cyan",
     "pending": "dim",
 }
-_VERDICT_ORDER = ["dead", "changed", "blocked", "failing", "pending", "ok"]
+VERDICT_ORDER = ["dead", "changed", "blocked", "failing", "pending", "ok"]
 
 
 class RunProgress:
@@ -135,31 +149,61 @@ class RunProgress:
 def print_run_summary(summary: dict[str, Any], console: Console) -> None:
     """The end of a run, for people."""
     links = summary["links"]
+    reports = summary["reports"]
+    said = [f"{len(reports['added'])} report(s) added"]
+    said += [f"{len(reports[k])} {k}" for k in ("updated", "moved", "replaced", "unchanged") if reports.get(k)]
     console.print(
         f"run {summary['run']} {summary['status']} in {summary['duration_seconds']} s: "
-        f"{len(summary['reports']['added'])} report(s) added, {links['checked']} of "
+        f"{', '.join(said)}; {links['checked']} of "
         f"{links['to_check']} links checked ({links['new']} new)"
-        + (f", {links['left_for_next_run']} left for the next run" if links["left_for_next_run"] else "")
+        + (f", {links['left_for_next_run']} left for the next run" if links["left_for_next_run"] else ""),
+        markup=False,
     )
     counts = "  ".join(f"[{_VERDICT_STYLE[v]}]{v}[/] {n}" for v, n in summary["verdicts"].items())
     console.print(f"verdicts: {counts}")
+    lookups = summary.get("web_archive") or {}
+    if lookups:
+        words = ", ".join(f"{status.replace('_', ' ')} {n}" for status, n in sorted(lookups.items()))
+        failed = lookups.get("error", 0)
+        console.print(
+            f"web archive lookups: {words}" + (f" ({failed} failed: asked again next run)" if failed else ""),
+            markup=False,
+            style="yellow" if failed else None,
+        )
 
 
-def _cited(cited_by: list[dict[str, Any]]) -> str:
+def _cited(cited_by: list[dict[str, Any]], sep: str = "\n") -> str:
     """Citations grouped by report: "report #1, 2, 28"."""
     by_report: dict[str, list[str]] = {}
     for citation in cited_by:
         by_report.setdefault(citation["report"], []).append(str(citation["n"]))
-    return "\n".join(f"{report} #{', '.join(numbers)}" for report, numbers in by_report.items())
+    return sep.join(f"{report} #{', '.join(numbers)}" for report, numbers in by_report.items())
 
 
-def print_status(rows: list[dict[str, Any]], console: Console) -> None:
-    """Links grouped by verdict, the worst first."""
-    if not rows:
-        console.print("no links tracked yet: `archiver run REPORTS...` adds some")
-        return
-    for verdict in _VERDICT_ORDER:
-        group = [r for r in rows if r["verdict"] == verdict]
+def print_status_lines(rows: Iterable[dict[str, Any]], out: IO[str]) -> int:
+    """One tab-separated line per link, nothing cut or wrapped (for grep, cut, awk); returns the count."""
+    count = 0
+    for row in rows:
+        fields = [row["verdict"], row["url"], row["reason"], _cited(row["cited_by"], "; "), row["last_checked"] or "-"]
+        out.write("\t".join(" ".join(str(f).split()) for f in fields) + "\n")
+        count += 1
+    return count
+
+
+def print_status_summary(counts: dict[str, int], console: Console) -> None:
+    """How many links have each verdict, the worst first."""
+    total = sum(counts.values())
+    parts = [f"[{_VERDICT_STYLE[v]}]{v}[/] {counts[v]}" for v in VERDICT_ORDER if counts.get(v)]
+    console.print(f"[bold]{total} links[/]: " + "  ".join(parts))
+
+
+def print_status(rows: Iterable[dict[str, Any]], console: Console) -> int:
+    """Links grouped by verdict, the worst first; returns how many were shown."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(row["verdict"], []).append(row)
+    for verdict in VERDICT_ORDER:
+        group = groups.get(verdict)
         if not group:
             continue
         table = Table(
@@ -176,9 +220,12 @@ def print_status(rows: list[dict[str, Any]], console: Console) -> None:
         table.add_column("cited by", ratio=2)
         table.add_column("checked", no_wrap=True)
         for row in group:
-            table.add_row(row["url"], row["reason"], _cited(row["cited_by"]), (row["last_checked"] or "-")[:10])
+            table.add_row(
+                Text(row["url"]), Text(row["reason"]), Text(_cited(row["cited_by"])), (row["last_checked"] or "-")[:10]
+            )
         console.print(table)
         console.print()
+    return sum(len(g) for g in groups.values())
 
 
 _TEXT_LINES = 40
@@ -225,6 +272,9 @@ def print_check(answer: dict[str, Any], console: Console) -> None:
         console.print()
         console.print(f"[bold]{escape(link['url'])}[/]")
         console.print(f"  [{style}]{link['verdict']}[/]: {escape(link['reason'])}")
+        since = str(link.get("verdict_since") or "")[:10]
+        if since and link["verdict"] not in ("ok", "pending") and f"since {since}" not in link["reason"]:
+            console.print(f"  [{style}]{link['verdict']} since {since}[/] (the first check that saw it)")
         if link["final_url"] and link["final_url"] != link["url"]:
             console.print(f"  now at: {escape(link['final_url'])}")
         if link["checks"]:

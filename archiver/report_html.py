@@ -9,7 +9,17 @@ from typing import Any
 from bs4 import BeautifulSoup
 from bs4.element import Comment, NavigableString, Tag
 
-from archiver.reports import Note, Report, Segment, find_authors, find_citations, find_date, split_authors
+from archiver.reports import (
+    Note,
+    Report,
+    Segment,
+    find_authors,
+    find_citations,
+    find_date,
+    find_publication_date,
+    header_lines,
+    split_authors,
+)
 
 _BLOCKS = {
     "p",
@@ -200,12 +210,14 @@ def parse(text: str, *, stem: str, path: str) -> Report:
             published = find_date(str(meta["content"]))
             if published:
                 break
-    time_tag = soup.find("time")
+    # A <time> of the report's own header, not one in a footer, an aside or a note.
+    time_tag = next((t for t in soup.find_all("time") if not t.find_parent(["footer", "aside", "ol", "li"])), None)
     if not published and time_tag:
         published = find_date(str(time_tag.get("datetime") or time_tag.get_text()))
     head_lines = body.split("\n")[:15]
     if not published:
-        published = find_date("\n".join(head_lines[:10]))
+        prose = [line for line in body.split("\n") if line.strip() and line.strip() not in header_lines(head_lines)]
+        published = find_publication_date(body.split("\n"), prose[0] if prose else "")
     meta_author = soup.find("meta", attrs={"name": "author"})
     authors = (
         split_authors(str(meta_author["content"]))

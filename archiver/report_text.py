@@ -5,7 +5,16 @@ from __future__ import annotations
 import re
 
 from archiver.refang import START_RE
-from archiver.reports import Note, Report, Segment, find_authors, find_citations, find_date, split_authors
+from archiver.reports import (
+    Note,
+    Report,
+    Segment,
+    find_authors,
+    find_citations,
+    find_date,
+    find_publication_date,
+    split_authors,
+)
 
 _SPACE = r"[ \t\u00a0\u2002-\u200a\u202f]"
 _BRACKET_NOTE_RE = re.compile(r"^" + _SPACE + r"*\[(\^?)(\d{1,4})\](:?)" + _SPACE + r"*(.*)$")
@@ -153,7 +162,8 @@ def parse(text: str, *, stem: str, path: str, markdown: bool) -> Report:
         title = next((line.lstrip("#").strip() for line in lines if re.match(r"^#\s", line)), None)
     if not title and head_lines:
         title = head_lines[0].lstrip("#").strip().strip("*_").strip() or None
-    published = find_date(fields.get("date", "")) or find_date("\n".join(head_lines[:10]))
+    prose = [line for line in lines if line.strip() and line.strip() not in head_lines]
+    published = find_date(fields.get("date", "")) or find_publication_date(lines, prose[0] if prose else "")
     authors = split_authors(fields["author"]) if fields.get("author") else find_authors(head_lines[:10])
     footer_authors = _footer_authors(lines)
     authors = tuple(dict.fromkeys(authors + footer_authors))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import codecs
+import dataclasses
+import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -56,6 +58,8 @@ class Report:
     body: str
     citations: tuple[int, ...]
     notes: tuple[Note, ...] = field(default=())
+    source: str = ""  # the file's resolved path: with the digest, the report's identity in an archive
+    digest: str = ""  # SHA-256 of the file's bytes
 
 
 def decode(data: bytes) -> str:
@@ -134,7 +138,8 @@ def read_report(path: Path) -> Report:
         text = normalize_newlines(decode(data))
     except ReportError as exc:
         raise ReportError(f"{path}: {exc}") from exc
-    return parse_report(text, stem=path.stem, path=str(path), fmt=sniff_format(path, text))
+    report = parse_report(text, stem=path.stem, path=str(path), fmt=sniff_format(path, text))
+    return dataclasses.replace(report, source=str(path.resolve()), digest=hashlib.sha256(data).hexdigest())
 
 
 def parse_report(text: str, *, stem: str, path: str = "", fmt: str = "text") -> Report:
@@ -203,6 +208,48 @@ def find_date(text: str) -> str | None:
                 best = (match.start(), value)
             break
     return best[1] if best else None
+
+
+# Where a report states its own date: the short lines of its header, before the body's prose; or a
+# dateline ("MINSK, Sept. 3, 2020 —"). Never a date in the prose, in a note ("accessed ..."), in a footer.
+_HEADER_LINES = 12
+_DATE_LINE_MAX = 100
+_PROSE_RE = re.compile(r"\[\^?\d{1,4}\]|<sup>")  # a citation: the body has begun
+_NOTE_START_RE = re.compile(r"^\s*(?:\[\^?\d{1,4}\]|\d{1,4}[.)]\s+h)")
+_NOT_PUBLISHED_RE = re.compile(r"\b(?:accessed|retrieved|visited|archived|consulted)\b", re.IGNORECASE)
+_DATELINE_RE = re.compile(r"^[^\W\d_][\w .'’-]{1,40},\s*(?=\S)")
+
+
+def header_lines(lines: list[str]) -> list[str]:
+    """The non-empty lines before the body's prose begins (title, date, byline), at most a dozen."""
+    head: list[str] = []
+    for raw in lines:
+        line = raw.strip()
+        if not line:
+            continue
+        if _NOTE_START_RE.match(line) or _PROSE_RE.search(line) or len(line) > 250:
+            break
+        head.append(line)
+        if len(head) >= _HEADER_LINES:
+            break
+    return head
+
+
+def find_publication_date(lines: list[str], first_paragraph: str = "") -> str | None:
+    """The date a report states for itself: on a short header line, else in a dateline; else None."""
+    for line in header_lines(lines):
+        if len(line) <= _DATE_LINE_MAX and not _NOT_PUBLISHED_RE.search(line):
+            found = find_date(line)
+            if found:
+                return found
+    dateline = _DATELINE_RE.match(first_paragraph.strip())
+    if dateline:
+        rest = first_paragraph.strip()[dateline.end() :]
+        for pattern in _DATE_RES:
+            match = pattern.match(rest)
+            if match:
+                return find_date(match.group(0))
+    return None
 
 
 _BY_RE = re.compile(r"^\s*(?:by|authors?:|written by)\s+(?P<names>.+)$", re.IGNORECASE)

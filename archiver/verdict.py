@@ -77,6 +77,11 @@ class History:
     failing_since: datetime | None = None
     previous: Verdict = Verdict.PENDING
     previous_since: datetime | None = None
+    previous_reason: str = ""
+
+
+# Outcomes that say nothing about the page: our own refusal to ask, or the site's "come back later".
+_NOT_OBSERVED = frozenset({"private", "deferred"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +93,7 @@ class Judgement:
     failures_in_row: int
     failing_since: datetime | None
     since: datetime
+    observed: bool = True  # False: the check saw nothing of the page; the link keeps its verdict and history
 
 
 def _day(moment: datetime) -> str:
@@ -119,8 +125,29 @@ def judge(
         since = history.previous_since if history.previous == Verdict.DEAD and history.previous_since else now
         return settle(Verdict.DEAD, f"{why} since {_day(since)}")
 
+    if outcome.failure in _NOT_OBSERVED and history.previous != Verdict.PENDING and history.previous_since:
+        # A refused fetch (no --allow-private) proves nothing: the verdict and its date stay as they were.
+        return Judgement(
+            history.previous,
+            f"{describe(outcome)}: not checked, {history.previous} kept",
+            history.failures_in_row,
+            history.failing_since,
+            history.previous_since,
+            observed=False,
+        )
     if outcome.failure == "dns" or (status in GONE_STATUSES and outcome.failure is None):
         return dead(describe(outcome))
+    if history.previous == Verdict.DEAD and (outcome.failure is not None or is_transient(None, status)):
+        # Gone, then a time-out or a 5xx: nothing shows the page is back. Still dead, since the same day.
+        in_row = history.failures_in_row + 1
+        kept = history.previous_reason.split(";")[0] or "dead"
+        return Judgement(
+            Verdict.DEAD,
+            f"{kept}; now {describe(outcome)}",
+            in_row,
+            history.failing_since or now,
+            history.previous_since or now,
+        )
     # What a page says about itself only counts when its text is not still the text first archived:
     # an article that quotes "not found", shows a captcha widget or moved under a shorter URL is still there.
     still_cited = outcome.similarity is not None and outcome.similarity >= change_threshold

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import resource
+import signal
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -19,8 +20,10 @@ class WorkerFailed(Exception):
     """A worker crashed, overran its time or its memory on this job (the job's page is to blame, or bad luck)."""
 
 
-def _limit_memory(limit: int) -> None:
-    """In each worker: cap its address space, so a pathological page raises MemoryError instead of eating the host."""
+def _start_worker(limit: int) -> None:
+    """In each worker: leave Ctrl-C to the run (no worker traceback); cap the address space, so that a
+    pathological page raises MemoryError instead of eating the host."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if limit > 0:
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
         cap = limit if hard == resource.RLIM_INFINITY else min(limit, hard)
@@ -41,7 +44,7 @@ class WorkerPool:
     def _make(self) -> ProcessPoolExecutor:
         self.generation += 1
         return ProcessPoolExecutor(
-            self.workers, mp_context=self._context, initializer=_limit_memory, initargs=(self.memory_limit,)
+            self.workers, mp_context=self._context, initializer=_start_worker, initargs=(self.memory_limit,)
         )
 
     def _replace(self, generation: int, kill: bool) -> None:

@@ -40,12 +40,15 @@ def web() -> Iterator[fixture_server.Server]:
     stop()
 
 
-def archiver(*args: str, archive: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def archiver(
+    *args: str, archive: Path, timeout: float = 180, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "archiver", *args, "--archive", str(archive)],
         capture_output=True,
         text=True,
         timeout=timeout,
+        env={**os.environ, **env} if env else None,
     )
 
 
@@ -181,10 +184,17 @@ def test_status_table_groups_by_verdict(web: fixture_server.Server, tmp_path: Pa
     archive = make_archive(tmp_path)
     report = write_report(tmp_path, "two", [web.url("/article"), web.url("/status/404")])
     assert archiver("run", str(report), "--allow-private", archive=archive).returncode == 0
+    # On a terminal: a summary per verdict, then the links that are not ok, grouped, the worst first.
+    result = archiver("status", archive=archive, env={"FORCE_COLOR": "1", "COLUMNS": "200"})
+    assert result.returncode == 0, result.stderr
+    assert "2 links" in result.stdout and "dead (1)" in result.stdout and "two #2" in result.stdout
+    assert "ok (1)" not in result.stdout and "1 ok links not listed" in result.stdout
+    # Off a terminal: one whole line per link, for grep and cut.
     result = archiver("status", archive=archive)
-    assert result.returncode == 0
-    assert result.stdout.index("dead (1)") < result.stdout.index("ok (1)")
-    assert "two #2" in result.stdout
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2
+    dead = next(line for line in lines if "/status/404" in line).split("\t")
+    assert dead[0] == "dead" and dead[1] == web.url("/status/404") and dead[3] == "two #2"
 
 
 def test_private_addresses_refused_by_default(web: fixture_server.Server, tmp_path: Path) -> None:
@@ -214,19 +224,16 @@ def test_bad_report_does_not_stop_the_run(web: fixture_server.Server, tmp_path: 
     archive = make_archive(tmp_path)
     good = write_report(tmp_path, "good", [web.url("/article")])
     (tmp_path / "bad.txt").write_bytes(b"\x00\x01\x02binary")
-    result = archiver(
-        "run",
-        str(good),
-        str(tmp_path / "bad.txt"),
-        str(tmp_path / "missing.txt"),
-        "--allow-private",
-        "--json",
-        archive=archive,
-    )
+    # A path that does not exist is a usage error before anything runs (a typo in a crontab).
+    result = archiver("run", str(good), str(tmp_path / "missing.txt"), "--allow-private", archive=archive)
+    assert result.returncode == 2 and "missing.txt" in result.stderr and "does not exist" in result.stderr
+    assert "Traceback" not in result.stderr and not (archive / "catalog.sqlite").exists()
+    # A file that is no report is reported and skipped; the others are archived.
+    result = archiver("run", str(good), str(tmp_path / "bad.txt"), "--allow-private", "--json", archive=archive)
     assert result.returncode == 0
     summary = json.loads(result.stdout)
     assert summary["reports"]["added"] == ["good"]
-    assert len(summary["reports"]["failed"]) == 2
+    assert len(summary["reports"]["failed"]) == 1
     assert "archiver: error:" in result.stderr and "bad.txt" in result.stderr
     assert summary["verdicts"]["ok"] == 1
 
@@ -353,12 +360,17 @@ def test_recheck_interval_lets_stable_links_skip_runs(web: fixture_server.Server
     assert web.hits["/plain-article"] == hits[0] and web.hits["/status/500"] > hits[1]
 
 
-def test_the_archive_is_created_on_first_use(tmp_path: Path) -> None:
+def test_the_archive_is_created_by_the_first_run_and_never_by_reading(tmp_path: Path) -> None:
     archive = tmp_path / "new" / "archive"
-    result = archiver("status", "--json", archive=archive)
+    for command in (["status"], ["status", "--json"], ["check", "r", "1"], ["export"], ["dashboard"]):
+        result = archiver(*command, archive=archive)
+        assert result.returncode == 1, (command, result.stderr)
+        assert result.stderr.startswith("archiver: error:") and "no such archive directory" in result.stderr
+        assert not archive.exists() and not archive.parent.exists()
+    result = archiver("run", "--json", archive=archive)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == []
     assert (archive / "catalog.sqlite").exists()
+    assert archiver("status", "--json", archive=archive).stdout.strip() == "[]"
     assert archiver("export", archive=archive).stdout == ""
 
 
