@@ -867,7 +867,14 @@ class Catalog:
         by_n = {note["n"]: note for note in notes}
         for row in self.db.execute(
             """SELECT c.n, l.url, l.verdict, l.reason, l.last_checked, l.first_archived, l.final_url,
-                      fc.text_digest, fc.fetched_at, fc.title
+                      fc.text_digest, fc.fetched_at, fc.title,
+                      (SELECT m.memento_url FROM mementos m
+                          WHERE m.link = l.id AND m.status = 'found' AND m.reference =
+                              (SELECT o.reference FROM cited_on o WHERE o.link = l.id AND o.report = c.report LIMIT 1)
+                      ) AS memento_url,
+                      CASE WHEN l.verdict = 'changed' THEN
+                          (SELECT k.diff FROM checks k WHERE k.link = l.id AND k.diff IS NOT NULL
+                           ORDER BY k.started_at DESC LIMIT 1) END AS diff
                FROM citations c JOIN links l ON l.id = c.link LEFT JOIN captures fc ON fc.id = l.first_capture
                WHERE c.report = ? ORDER BY c.n, c.position""",
             (report,),

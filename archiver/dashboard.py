@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
@@ -60,6 +61,7 @@ def _chart(runs: list[dict[str, Any]]) -> str:
     if not counted:
         return '<p class="muted">No finished run yet.</p>'
     width, height, gap = 40, 160, 12
+    days = Counter(str(r["started_at"])[:10] for r in counted)
     tallest = max(sum(r["summary"]["verdicts"].values()) for r in counted) or 1
     bars = []
     for index, run in enumerate(counted):
@@ -77,13 +79,21 @@ def _chart(runs: list[dict[str, Any]]) -> str:
                 f'<rect x="{x}" y="{y:.1f}" width="{width}" height="{size:.1f}" fill="{COLOURS[verdict]}">'
                 f"<title>run {run['id']}: {escape(verdict)} {count}</title></rect>"
             )
-        day = escape(str(run["started_at"])[5:10])
-        bars.append(f'<text x="{x + width / 2}" y="{height + 14}" font-size="10" text-anchor="middle">{day}</text>')
+        day = str(run["started_at"])[5:10]
+        bars.append(
+            f'<text x="{x + width / 2}" y="{height + 14}" font-size="10" text-anchor="middle">{escape(day)}</text>'
+        )
+        if days[str(run["started_at"])[:10]] > 1:
+            # Several runs in a day: their time tells the bars apart.
+            time = escape(str(run["started_at"])[11:16])
+            bars.append(
+                f'<text x="{x + width / 2}" y="{height + 26}" font-size="10" text-anchor="middle">{time}</text>'
+            )
     total_width = len(counted) * (width + gap) + 40
     legend = " ".join(f"{_badge(v)}" for v in VERDICTS)
     return (
         f'<svg role="img" aria-label="verdicts over the last runs" width="{total_width}" '
-        f'height="{height + 20}" viewBox="0 0 {total_width} {height + 20}">{"".join(bars)}</svg>'
+        f'height="{height + 30}" viewBox="0 0 {total_width} {height + 30}">{"".join(bars)}</svg>'
         f"<p>{legend}</p>"
     )
 
@@ -119,7 +129,8 @@ def _index(catalog: Catalog) -> str:
                 for c in row["cited_by"]
             )
             parts.append(
-                f'<tr><td class="url">{escape(row["url"])}</td><td>{_badge(row["verdict"])}</td>'
+                f'<tr><td><a class="url" href="{escape(row["url"])}" rel="noreferrer">{escape(row["url"])}</a></td>'
+                f"<td>{_badge(row['verdict'])}</td>"
                 f"<td>{escape(row['before'] or 'new')}</td><td>{escape(row['reason'])}</td><td>{cited}</td>"
                 "</tr>"
             )
@@ -158,8 +169,14 @@ def _report_page(catalog: Catalog, archive: Path, report: dict[str, Any]) -> str
         if note["text"] is not None:
             parts.append(f'<p class="muted">{escape(note["text"])}</p>')
         for link in note["links"]:
+            copy = (
+                f' · <a href="{escape(link["memento_url"])}" rel="noreferrer">web archive copy</a>'
+                if link["memento_url"]
+                else ""
+            )
             parts.append(
-                f'<p>{_badge(link["verdict"])} <span class="url">{escape(link["url"])}</span><br>'
+                f'<p>{_badge(link["verdict"])} <a class="url" href="{escape(link["url"])}" rel="noreferrer">'
+                f"{escape(link['url'])}</a>{copy}<br>"
                 f"{escape(link['reason'])}"
                 + (
                     f' <span class="muted">(last checked {escape(link["last_checked"])})</span>'
@@ -174,6 +191,11 @@ def _report_page(catalog: Catalog, archive: Path, report: dict[str, Any]) -> str
                 parts.append(
                     f"<details><summary>Archived text, captured {escape(link['fetched_at'])}</summary>"
                     f"<blockquote>{escape(cut)}</blockquote></details>"
+                )
+            if link["diff"]:
+                parts.append(
+                    '<details class="diff"><summary>What changed in the main text since</summary>'
+                    f"<blockquote>{escape(link['diff'][:TEXT_CHARS])}</blockquote></details>"
                 )
     return _page(report["title"] or report["report"], "".join(parts), depth=1)
 

@@ -147,6 +147,28 @@ def _notes_lists(soup: BeautifulSoup) -> Iterator[Tag]:
             yield last
 
 
+_NOT_HEADER = ("footer", "aside", "nav", "ol", "ul", "table", "script", "style", "template")
+
+
+def _top_lines(soup: BeautifulSoup, limit: int = 15) -> list[str]:
+    """The page's first lines of text, one per element, leaving out footers, lists, asides and navigation."""
+    lines: list[str] = []
+    root = soup.body or soup
+    for string in root.find_all(string=True):
+        if string.find_parent(_NOT_HEADER):
+            continue
+        text = " ".join(str(string).split())
+        if not text:
+            continue
+        if lines and string.find_parent(["sup", "a", "span", "em", "strong", "b", "i"]):
+            lines[-1] += text  # inline: part of the line before it
+        else:
+            lines.append(text)
+        if len(lines) >= limit:
+            break
+    return lines
+
+
 def parse(text: str, *, stem: str, path: str) -> Report:
     """Parse an HTML report."""
     soup = BeautifulSoup(text, "lxml")
@@ -216,8 +238,10 @@ def parse(text: str, *, stem: str, path: str) -> Report:
         published = find_date(str(time_tag.get("datetime") or time_tag.get_text()))
     head_lines = body.split("\n")[:15]
     if not published:
-        prose = [line for line in body.split("\n") if line.strip() and line.strip() not in header_lines(head_lines)]
-        published = find_publication_date(body.split("\n"), prose[0] if prose else "")
+        top = _top_lines(soup)
+        header = header_lines(top)
+        first_paragraph = next((line for line in top if line.strip() and line.strip() not in header), "")
+        published = find_publication_date(top, first_paragraph)
     meta_author = soup.find("meta", attrs={"name": "author"})
     authors = (
         split_authors(str(meta_author["content"]))

@@ -13,6 +13,7 @@ from archiver.reports import (
     find_citations,
     find_date,
     find_publication_date,
+    header_lines,
     split_authors,
 )
 
@@ -162,8 +163,9 @@ def parse(text: str, *, stem: str, path: str, markdown: bool) -> Report:
         title = next((line.lstrip("#").strip() for line in lines if re.match(r"^#\s", line)), None)
     if not title and head_lines:
         title = head_lines[0].lstrip("#").strip().strip("*_").strip() or None
-    prose = [line for line in lines if line.strip() and line.strip() not in head_lines]
-    published = find_date(fields.get("date", "")) or find_publication_date(lines, prose[0] if prose else "")
+    header = header_lines(lines)
+    first_paragraph = next((line for line in lines if line.strip() and line.strip() not in header), "")
+    published = find_date(fields.get("date", "")) or find_publication_date(lines, first_paragraph)
     authors = split_authors(fields["author"]) if fields.get("author") else find_authors(head_lines[:10])
     footer_authors = _footer_authors(lines)
     authors = tuple(dict.fromkeys(authors + footer_authors))

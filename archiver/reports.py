@@ -235,10 +235,16 @@ def header_lines(lines: list[str]) -> list[str]:
     return head
 
 
+def _is_sentence(line: str) -> bool:
+    """Prose, not a header line: it ends like a sentence and has words besides a date."""
+    ends = re.search(r"[.!?][»\"”’)]*(?:\[?\^?\d{1,4}\]?)?\s*$", line)  # a citation may follow the stop
+    return ends is not None and len(re.findall(r"[^\W\d_]{3,}", line)) >= 3
+
+
 def find_publication_date(lines: list[str], first_paragraph: str = "") -> str | None:
     """The date a report states for itself: on a short header line, else in a dateline; else None."""
     for line in header_lines(lines):
-        if len(line) <= _DATE_LINE_MAX and not _NOT_PUBLISHED_RE.search(line):
+        if len(line) <= _DATE_LINE_MAX and not _NOT_PUBLISHED_RE.search(line) and not _is_sentence(line):
             found = find_date(line)
             if found:
                 return found
