@@ -44,7 +44,7 @@ def note_links(note: Note) -> tuple[list[str], list[str]]:
     for segment in note.segments:
         if segment.is_href:
             fixed = refang(segment.text)
-            url = clean_url(fixed)
+            url = clean_url(fixed, explicit=True)  # an href is taken as written
             if url:
                 urls.append(url)
             elif _SCHEME_RE.match(fixed):

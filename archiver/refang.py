@@ -47,6 +47,16 @@ _BARE_RE = re.compile(
 _IPV4_RE = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 _CONTINUATION_RE = re.compile(r"^[\w\-._~%/?#=&+@!$*,;:()'\[\]]+$")
 _INCOMPLETE_END = tuple("-_=&?%.")
+_PROSE_STOP_RE = re.compile("[<>`＜＞｜]")
+_LABEL_RE = re.compile(r"[^\W\d_]+:")  # a word and a colon glued to the scheme
+_EMPHASIS_RE = re.compile(r"[_*~]+")
+_EMPHASIS_END_RE = re.compile(r"[_*~]+$")
+_MD_LINK_RE = re.compile(
+    r"\[([^\[\]]*)\]\(\s*(<[^<>\n]+>|(?:[^()\s<>]|\([^()\s<>]*\))+)(?:\s+\"[^\"]*\")?\s*\)"
+)
+_MD_ESCAPE_RE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!~|])")
+_SPACE_AFTER_SCHEME_RE = re.compile(r"(" + START_RE.pattern + r")[ \t\u00a0]+(?=[\w\[(])", re.IGNORECASE)
+_SPACED_HOST_RE = re.compile(r"[\w-]+(?:\s*\.\s*[a-z0-9-]+)+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +93,11 @@ def defang(url: str, style: str = "(.)") -> str:
 
 
 def strip_trailing(url: str) -> str:
-    """Drop punctuation after a URL, keeping balanced brackets (Wikipedia's "_(band)")."""
+    """Drop punctuation after a URL, keeping balanced brackets and quotes (Wikipedia's "_(band)", '_"quoted"')."""
     while url:
         last = url[-1]
+        if last in _PAIRED_QUOTES and _balanced(url, last):
+            break
         if last in _TRAILING:
             url = url[:-1]
         elif last in ")]}":
@@ -95,6 +107,43 @@ def strip_trailing(url: str) -> str:
             url = url[:-1]
         else:
             break
+    return url
+
+
+# A quote that closes one opened inside the URL is part of it: '..._"quoted"', '…_“name”'.
+_PAIRED_QUOTES = {'"': '"', "'": "'", "”": "“", "’": "‘", "»": "«"}
+
+
+def _balanced(url: str, closing: str) -> bool:
+    opening = _PAIRED_QUOTES[closing]
+    if opening == closing:
+        return url.count(closing) % 2 == 0 and url.count(closing) > 0 and url[:-1].rstrip(closing) != ""
+    return url.count(opening) >= url.count(closing)
+
+
+def _cut_at_prose(url: str) -> str:
+    """A link found in prose ends at <, >, a backtick, full-width ＜ ＞ ｜, or a closing quote it never opened."""
+    stop = _PROSE_STOP_RE.search(url)
+    if stop:
+        url = url[: stop.start()]
+    opened = {"“": 0, "«": 0}
+    straight_open = False
+    for index, char in enumerate(url):
+        if char in opened:
+            opened[char] += 1
+        elif char in ("”", "»"):
+            opening = "“" if char == "”" else "«"
+            if not opened[opening]:
+                return url[:index]
+            opened[opening] -= 1
+        elif char == '"':
+            following = url[index + 1 : index + 2]
+            if straight_open:
+                straight_open = False
+            elif following and (following.isalnum() or following in "_-"):
+                straight_open = True  # opens a quote inside the path
+            elif index + 1 < len(url):
+                return url[:index]
     return url
 
 
@@ -108,6 +157,9 @@ def _valid_host(host: str) -> bool:
         return False
     if any(not label or len(label) > 63 for label in labels):
         return False
+    # "-example.com", "example.com_", "http__example.com": no hostname looks like that.
+    if any(label[0] in "-_" or label[-1] in "-_" or "__" in label for label in labels):
+        return False
     if labels[-1].isdigit():
         return False
     try:
@@ -118,9 +170,13 @@ def _valid_host(host: str) -> bool:
     return True
 
 
-def clean_url(candidate: str) -> str | None:
-    """A re-fanged candidate as a fetchable http(s) URL, or None when it is not one."""
-    url = strip_trailing(candidate)
+def clean_url(candidate: str, *, explicit: bool = False) -> str | None:
+    """A re-fanged candidate as a fetchable http(s) URL, or None when it is not one.
+
+    explicit: the target of an <a href> or a Markdown link, taken as written (a final "." or ")"
+    is part of it); prose rules (trailing punctuation) apply to links found in text only.
+    """
+    url = _MD_ESCAPE_RE.sub(r"\1", candidate.strip() if explicit else strip_trailing(candidate))
     scheme, sep, rest = url.partition("://")
     if not sep or scheme.lower() not in ("http", "https"):
         return None
@@ -150,13 +206,22 @@ def clean_url(candidate: str) -> str | None:
     return f"{scheme.lower()}://{authority}{tail}"
 
 
+def _starts_link(token: str, index: int) -> bool:
+    """Whether the scheme at token[index] starts a link, rather than continuing the text before it."""
+    if index == 0:
+        return True
+    before, previous = token[:index], token[index - 1]
+    if previous not in _GLUE and not previous.isalnum():
+        return True
+    if START_RE.search(before):
+        return False  # inside a URL: a Wayback Machine address, a redirect parameter
+    # "Source:https://...", "Источник:https://...", "see:hxxps://...", Markdown emphasis "_https://..._".
+    return bool(_LABEL_RE.fullmatch(before) or _EMPHASIS_RE.fullmatch(before))
+
+
 def _pieces(token: str) -> Iterator[tuple[str, bool]]:
     """Split one whitespace-free token at every scheme that starts a new link."""
-    starts = [
-        m.start()
-        for m in START_RE.finditer(token)
-        if m.start() == 0 or (token[m.start() - 1] not in _GLUE and not token[m.start() - 1].isalnum())
-    ]
+    starts = [m.start() for m in START_RE.finditer(token) if _starts_link(token, m.start())]
     if not starts:
         yield token, False
         return
@@ -201,11 +266,54 @@ def join_wrapped(text: str) -> str:
     return "\n".join(out)
 
 
+def _respace(text: str) -> str:
+    """Undo spaces inside a link: after its scheme ("hXXps:// 192.0.2.1"), around its dots ("www . example . cn")."""
+    text = _SPACE_AFTER_SCHEME_RE.sub(lambda m: m.group(1), text)
+    out, position = [], 0
+    for match in START_RE.finditer(text):
+        if match.start() < position:
+            continue
+        host = _SPACED_HOST_RE.match(text, match.end())
+        if host and re.search(r"\s", host.group(0)):
+            out += [text[position : host.start()], re.sub(r"\s+", "", host.group(0))]
+            position = host.end()
+    return "".join(out) + text[position:]
+
+
 def find_links(text: str) -> list[Found]:
     """Every link-like piece of a note's text, in the order written."""
     found: list[Found] = []
-    site_names: list[Found] = []  # "Kremlin(.)ru," without a path: a source's name, unless nothing else is
-    text = _INVISIBLE_RE.sub("", join_wrapped(text))
+    position = 0
+    for match in _MD_LINK_RE.finditer(text):
+        # Markdown link syntax in a plain-text note: its target is the link, taken as written.
+        found += _find_in_prose(text[position : match.start()])
+        target = match.group(2).strip("<>")
+        fixed = refang(target)
+        url = clean_url(fixed, explicit=True)
+        if url is not None or START_RE.match(target) or _OTHER_SCHEME_RE.match(target):
+            found.append(Found(target, url))
+        else:
+            found += _find_in_prose(match.group(1))
+        position = match.end()
+    found += _find_in_prose(text[position:])
+    return _without_site_names(found)
+
+
+def _without_site_names(found: list[Found]) -> list[Found]:
+    # "Kremlin(.)ru," without a path beside a full link is a source's name, unless nothing else is.
+    site_names = [f for f in found if f.url is not None and f.raw and _is_site_name(f)]
+    if site_names and len(site_names) < len(found):
+        return [f for f in found if not any(f is name for name in site_names)]
+    return found
+
+
+def _is_site_name(item: Found) -> bool:
+    return item.url is not None and not START_RE.match(item.raw) and urlsplit(item.url).path in ("", "/")
+
+
+def _find_in_prose(text: str) -> list[Found]:
+    found: list[Found] = []
+    text = _respace(_INVISIBLE_RE.sub("", join_wrapped(text)))
     for token in _SPACE_RE.split(text):
         if not token:
             continue
@@ -213,19 +321,20 @@ def find_links(text: str) -> list[Found]:
         if other and not START_RE.search(token[: other.start()]):
             found.append(Found(strip_trailing(other.group(0)), None))
             continue
+        prefix = ""
         for piece, has_scheme in _pieces(token):
             if has_scheme:
-                cleaned = strip_trailing(piece)
+                cleaned = strip_trailing(_cut_at_prose(piece))
+                emphasis = _EMPHASIS_END_RE.search(prefix)
+                if emphasis and cleaned.endswith(emphasis.group(0)):
+                    cleaned = strip_trailing(cleaned[: -len(emphasis.group(0))])  # "_https://x/y_"
                 if cleaned:
                     found.append(Found(cleaned, clean_url(refang(cleaned))))
             else:
+                prefix = piece
                 bare = _bare_link(strip_trailing(piece))
                 if bare:
                     found.append(Found(strip_trailing(piece), bare))
-                    if urlsplit(bare).path in ("", "/"):
-                        site_names.append(found[-1])
-    if site_names and len(site_names) < len(found):
-        return [f for f in found if not any(f is name for name in site_names)]
     return found
 
 
