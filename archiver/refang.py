@@ -51,9 +51,7 @@ _PROSE_STOP_RE = re.compile("[<>`＜＞｜]")
 _LABEL_RE = re.compile(r"[^\W\d_]+:")  # a word and a colon glued to the scheme
 _EMPHASIS_RE = re.compile(r"[_*~]+")
 _EMPHASIS_END_RE = re.compile(r"[_*~]+$")
-_MD_LINK_RE = re.compile(
-    r"\[([^\[\]]*)\]\(\s*(<[^<>\n]+>|(?:[^()\s<>]|\([^()\s<>]*\))+)(?:\s+\"[^\"]*\")?\s*\)"
-)
+_MD_LINK_RE = re.compile(r"\[([^\[\]]*)\]\(\s*(<[^<>\n]+>|(?:[^()\s<>]|\([^()\s<>]*\))+)(?:\s+\"[^\"]*\")?\s*\)")
 _MD_ESCAPE_RE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!~|])")
 _SPACE_AFTER_SCHEME_RE = re.compile(r"(" + START_RE.pattern + r")[ \t\u00a0]+(?=[\w\[(])", re.IGNORECASE)
 _SPACED_HOST_RE = re.compile(r"[\w-]+(?:\s*\.\s*[a-z0-9-]+)+")

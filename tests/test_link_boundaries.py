@@ -122,7 +122,7 @@ def test_what_ends_a_link_in_prose(text: str, expected: str) -> None:
     ],
 )
 def test_markdown_link_syntax_in_a_plain_note_gives_the_one_link(note: str, expected: list[str]) -> None:
-    urls, unparsed = note_urls(note)
+    urls, _ = note_urls(note)
     assert urls == expected
     assert not any("%5D" in url or url.endswith("(") for url in urls)
 
