@@ -7,7 +7,7 @@ from pathlib import Path
 
 from archiver.compare import Comparison, compare
 from archiver.extract import Extracted, decode_html, extract, sniff_kind
-from archiver.signs import PageSigns, read_signs, telegram_post_missing, visible_text
+from archiver.signs import SHORT_PAGE, PageSigns, page_title, read_signs, telegram_post_missing, visible_text
 from archiver.textstore import get_text, put_text
 from archiver.workers import TOO_LARGE
 
@@ -33,7 +33,9 @@ def _signs(data: bytes, content_type: str, url: str, main_text: str | None) -> P
     if sniff_kind(content_type, data[:1024], url) not in ("html", "text"):
         return None
     page = decode_html(data[:MAX_SIGNS_BYTES], content_type)
-    title, text = visible_text(page)
+    # A long main text is the page's own word: only its title is read then, not all its visible text.
+    long = main_text is not None and len(main_text) >= SHORT_PAGE
+    title, text = (page_title(page), "") if long else visible_text(page)
     return read_signs(title, text, main_text, telegram_missing=telegram_post_missing(url, page))
 
 

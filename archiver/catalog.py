@@ -470,62 +470,84 @@ class Catalog:
     def record_check(self, check: CheckRow, capture: CaptureRow | None, warc_size: tuple[str, int] | None) -> None:
         """One link's check, its capture and the WARC file's committed size, in one transaction."""
         with self.transaction() as db:
-            capture_id = self._insert_capture(db, check.link, capture) if capture is not None else None
-            if warc_size is not None:
-                db.execute("UPDATE warc_files SET committed_size = ? WHERE name = ?", (warc_size[1], warc_size[0]))
-            db.execute(
-                """INSERT INTO checks (link, run, started_at, elapsed, url, final_url, redirects, http_status,
-                   failure, detail, payload_digest, capture, similarity, diff, verdict, reason, retried)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                (
-                    check.link,
-                    check.run,
-                    iso(check.started_at),
-                    round(check.elapsed, 3),
-                    check.url,
-                    check.final_url,
-                    json.dumps(list(check.redirects)),
-                    check.http_status,
-                    check.failure,
-                    check.detail,
-                    check.payload_digest,
-                    capture_id,
-                    check.similarity,
-                    check.diff,
-                    check.verdict,
-                    check.reason,
-                    int(check.retried),
-                ),
-            )
-            if check.retried or check.keeps_state:
-                return
-            # Only a page judged ok becomes "what the footnote cited": not a soft 404, a challenge, a parked page.
-            first = capture_id if capture is not None and capture.http_status < 300 and check.verdict == "ok" else None
-            db.execute(
-                """UPDATE links SET verdict = ?, reason = ?, verdict_since = ?, http_status = ?, last_checked = ?,
-                   failures_in_row = ?, failing_since = ?, final_url = COALESCE(?, final_url),
-                   etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified),
-                   last_capture = COALESCE(?, last_capture),
-                   first_capture = COALESCE(first_capture, ?),
-                   first_archived = COALESCE(first_archived, ?)
-                   WHERE id = ?""",
-                (
-                    check.verdict,
-                    check.reason,
-                    iso(check.verdict_since),
-                    check.http_status,
-                    iso(check.started_at),
-                    check.failures_in_row,
-                    iso(check.failing_since),
-                    check.final_url,
-                    check.etag,
-                    check.last_modified,
-                    capture_id,
-                    first,
-                    iso(capture.fetched_at) if first and capture else None,
-                    check.link,
-                ),
-            )
+            self._record_check(db, check, capture, warc_size)
+
+    def record_checks(
+        self,
+        checks: Sequence[tuple[CheckRow, CaptureRow | None, tuple[str, int] | None]],
+        new_files: Sequence[tuple[str, int]],
+        now: datetime,
+    ) -> None:
+        """A batch of checks (and the WARC files opened for them) in one transaction: all or none."""
+        with self.transaction() as db:
+            for name, size in new_files:
+                db.execute("INSERT OR REPLACE INTO warc_files VALUES (?, ?, ?)", (name, iso(now), size))
+            for check, capture, warc_size in checks:
+                self._record_check(db, check, capture, warc_size)
+
+    def _record_check(
+        self,
+        db: sqlite3.Connection,
+        check: CheckRow,
+        capture: CaptureRow | None,
+        warc_size: tuple[str, int] | None,
+    ) -> None:
+        capture_id = self._insert_capture(db, check.link, capture) if capture is not None else None
+        if warc_size is not None:
+            db.execute("UPDATE warc_files SET committed_size = ? WHERE name = ?", (warc_size[1], warc_size[0]))
+        db.execute(
+            """INSERT INTO checks (link, run, started_at, elapsed, url, final_url, redirects, http_status,
+               failure, detail, payload_digest, capture, similarity, diff, verdict, reason, retried)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                check.link,
+                check.run,
+                iso(check.started_at),
+                round(check.elapsed, 3),
+                check.url,
+                check.final_url,
+                json.dumps(list(check.redirects)),
+                check.http_status,
+                check.failure,
+                check.detail,
+                check.payload_digest,
+                capture_id,
+                check.similarity,
+                check.diff,
+                check.verdict,
+                check.reason,
+                int(check.retried),
+            ),
+        )
+        if check.retried or check.keeps_state:
+            return
+        # Only a page judged ok becomes "what the footnote cited": not a soft 404, a challenge, a parked page.
+        first = capture_id if capture is not None and capture.http_status < 300 and check.verdict == "ok" else None
+        db.execute(
+            """UPDATE links SET verdict = ?, reason = ?, verdict_since = ?, http_status = ?, last_checked = ?,
+               failures_in_row = ?, failing_since = ?, final_url = COALESCE(?, final_url),
+               etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified),
+               last_capture = COALESCE(?, last_capture),
+               first_capture = COALESCE(first_capture, ?),
+               first_archived = COALESCE(first_archived, ?)
+               WHERE id = ?""",
+            (
+                check.verdict,
+                check.reason,
+                iso(check.verdict_since),
+                check.http_status,
+                iso(check.started_at),
+                check.failures_in_row,
+                iso(check.failing_since),
+                check.final_url,
+                check.etag,
+                check.last_modified,
+                capture_id,
+                first,
+                iso(capture.fetched_at) if first and capture else None,
+                check.link,
+            ),
+        )
 
     @staticmethod
     def _insert_capture(db: sqlite3.Connection, link: int, capture: CaptureRow) -> int:

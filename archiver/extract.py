@@ -103,8 +103,50 @@ def _telegram_post(soup: BeautifulSoup, url: str) -> tuple[str | None, str | Non
     return None, None
 
 
+_SITE_SUFFIX_RE = re.compile(r"\s+[|—–-]\s+[^|—–-]{2,60}$")
+
+
+def _first(tree: Any, *paths: str) -> str | None:
+    for path in paths:
+        for value in tree.xpath(path):
+            text = " ".join(str(value).split())
+            if text:
+                return text
+    return None
+
+
+def page_metadata(tree: Any) -> dict[str, str | None]:
+    """Title, author, publication date and language a page states about itself (meta tags, h1, <time>)."""
+    title = _first(
+        tree,
+        '//meta[@property="og:title"]/@content',
+        '//meta[@name="twitter:title"]/@content',
+        "(//h1)[1]//text()",
+    )
+    if title is None:
+        raw = _first(tree, "//title/text()")
+        title = _SITE_SUFFIX_RE.sub("", raw) if raw else None  # "Headline — Site" -> "Headline"
+    author = _first(
+        tree,
+        '//meta[@name="author"]/@content',
+        '//meta[@property="article:author"][not(starts-with(@content, "http"))]/@content',
+        '//*[@rel="author"]//text()',
+    )
+    stamp = _first(
+        tree,
+        '//meta[@property="article:published_time"]/@content',
+        '//meta[@name="citation_publication_date"]/@content',
+        '//meta[@itemprop="datePublished"]/@content',
+        "//time/@datetime",
+    )
+    date = stamp[:10] if stamp and re.match(r"\d{4}-\d\d-\d\d", stamp) else None
+    language = _first(tree, "/html/@lang", '//meta[@http-equiv="content-language"]/@content')
+    return {"title": title, "author": author, "date": date, "language": language[:2] if language else None}
+
+
 def _html(data: bytes, content_type: str, url: str) -> Extracted:
     import trafilatura
+    from trafilatura.utils import load_html
 
     html = decode_html(data, content_type)
     host = (urlsplit(url).hostname or "").lower()
@@ -115,10 +157,17 @@ def _html(data: bytes, content_type: str, url: str) -> Extracted:
         return Extracted("telegram", text, title=title, extractor=how or "telegram")
     document: Any = None
     error: str | None = None
+    meta: dict[str, str | None] = {}
     try:
-        document = trafilatura.bare_extraction(
-            html, url=url or None, with_metadata=True, include_comments=False, include_tables=True
-        )
+        # Parsed once: the page's own metadata is read off the tree (a few XPath lookups) before
+        # trafilatura extracts from the same tree; its metadata pass (htmldate, author heuristics)
+        # would cost more than the extraction itself.
+        tree = load_html(html)
+        if tree is not None:
+            meta = page_metadata(tree)
+            document = trafilatura.bare_extraction(
+                tree, url=url or None, with_metadata=False, include_comments=False, include_tables=True
+            )
     except MemoryError:
         raise  # the page is too large for this worker: the pool says so and replaces it
     except Exception as exc:
@@ -128,10 +177,10 @@ def _html(data: bytes, content_type: str, url: str) -> Extracted:
         return Extracted(
             "html",
             _tidy(text),
-            title=getattr(document, "title", None),
-            authors=getattr(document, "author", None),
-            date=getattr(document, "date", None),
-            language=getattr(document, "language", None),
+            title=meta.get("title"),
+            authors=meta.get("author"),
+            date=meta.get("date"),
+            language=meta.get("language"),
             extractor="trafilatura",
             error=error,
         )

@@ -9,7 +9,6 @@ import random
 import shutil
 import signal
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -17,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from archiver.analysis import Analysis, analyse, compare_stored, probe_text
-from archiver.captures import capture_row, store_fetch
-from archiver.catalog import Catalog, CheckRow, LinkState, iso
+from archiver.captures import capture_row
+from archiver.catalog import CaptureRow, Catalog, CheckRow, LinkState, iso
 from archiver.compare import Comparison, similarity
 from archiver.config import Settings
 from archiver.copies import CopyFinder
@@ -32,8 +31,9 @@ from archiver.politeness import HostScheduler, plan_retry
 from archiver.refang import canonical, host_of
 from archiver.reports import Report, Unreadable, load_reports
 from archiver.signs import classify_redirect, is_telegram_post, probe_path
+from archiver.storagethread import StorageThread, Write
 from archiver.verdict import History, Judgement, Outcome, Verdict, judge
-from archiver.warcstore import Revisit, WarcStore
+from archiver.warcstore import Revisit, Stored, WarcStore
 from archiver.workers import WorkerFailed, WorkerPool
 
 TMP_DIR = "tmp"
@@ -230,7 +230,7 @@ class _Run:
         # Fetches in flight plus bodies waiting for extraction: bounded, so memory is too.
         live_cap = self.settings.concurrency + 2 * workers
         self._install_signal_handlers(loop)
-        storage = ThreadPoolExecutor(1, thread_name_prefix="storage")
+        storage = StorageThread(self.store, self.catalog, self.clock)
         pool = WorkerPool(workers, self.settings.extract_timeout, self.settings.worker_memory)
         try:
             name, size = await loop.run_in_executor(storage, self.store.start)
@@ -271,8 +271,12 @@ class _Run:
                             self.work_added.clear()
                             done.discard(waker)
                             tasks -= done
-                            for task in done:
-                                task.result()  # a bug in one link's handling is a bug: let it show
+                            # Only an archive fault gets out of a link's task: the first stops the run (the
+                            # others of its batch say the same, and are read so that none is left unretrieved).
+                            failures = [task.exception() for task in done if not task.cancelled()]
+                            first = next((failure for failure in failures if failure is not None), None)
+                            if first is not None:
+                                raise first
                         else:
                             await asyncio.sleep(min(timeout if timeout is not None else 0.5, 0.5))
                     finder = CopyFinder(
@@ -316,7 +320,7 @@ class _Run:
         fetcher: Fetcher,
         scheduler: HostScheduler[Job],
         pool: WorkerPool,
-        storage: Executor,
+        storage: StorageThread,
         host: str,
         link: LinkState,
         attempt: int,
@@ -358,7 +362,7 @@ class _Run:
             if wait is not None and loop.time() + wait + 1.0 < deadline and not self.stop:
                 scheduler.add(host, (link, attempt + 1), not_before=loop.time() + wait)
                 row = self._check_row(link, fetch, self._attempt_judgement(fetch, now, attempt), None, retried=True)
-                await loop.run_in_executor(storage, self.catalog.record_check, row, None, None)
+                await asyncio.wrap_future(storage.write(Write(None, None, lambda _: (row, None))))
                 return
             await self._finish(scheduler, pool, storage, host, link, fetch, now)
         except Exception as exc:
@@ -371,7 +375,7 @@ class _Run:
         finally:
             fetch.discard()
 
-    async def _internal_error(self, storage: Executor, link: LinkState, fetch: Fetch, exc: Exception) -> None:
+    async def _internal_error(self, storage: StorageThread, link: LinkState, fetch: Fetch, exc: Exception) -> None:
         """Record a link's own error as its failure (history kept), the traceback in the archive's log."""
         now = self.clock()
         log_incident(self.archive, now, link.url, exc)
@@ -382,7 +386,7 @@ class _Run:
         attempt = Fetch(link.url, fetch.final_url, started_at=fetch.started_at, elapsed=fetch.elapsed, detail=reason)
         row = self._check_row(link, attempt, judgement, None)
         try:
-            await asyncio.get_running_loop().run_in_executor(storage, self.catalog.record_check, row, None, None)
+            await asyncio.wrap_future(storage.write(Write(None, None, lambda _: (row, None))))
         except Exception as again:
             fault = archive_fault(again)
             if fault is not None:
@@ -460,13 +464,12 @@ class _Run:
         self,
         scheduler: HostScheduler[Job],
         pool: WorkerPool,
-        storage: Executor,
+        storage: StorageThread,
         host: str,
         link: LinkState,
         fetch: Fetch,
         now: datetime,
     ) -> None:
-        loop = asyncio.get_running_loop()
         complete = fetch.response is not None and fetch.failure is None
         status = fetch.status or 0
         revisit: Revisit | None = None
@@ -553,8 +556,11 @@ class _Run:
             complete = False  # a 304 to a request we did not make conditional stores nothing
         # A body whose declared encoding does not decode is no capture of the page, but evidence: stored.
         evidence = fetch.failure == Failure.BAD_ENCODING and fetch.response is not None
-        await loop.run_in_executor(
-            storage, self._store, link, fetch, judgement, analysis, revisit, complete or evidence
+        stored = (complete or evidence) and fetch.response is not None
+        await asyncio.wrap_future(
+            storage.write(
+                Write(fetch if stored else None, revisit, self._rows(link, fetch, judgement, analysis, revisit))
+            )
         )
         self._count(link, judgement, fetch.status)
 
@@ -585,33 +591,20 @@ class _Run:
             return "soft 404: the page is what the site serves for a path that does not exist"
         return None
 
-    def _store(
-        self,
-        link: LinkState,
-        fetch: Fetch,
-        judgement: Judgement,
-        analysis: Analysis | None,
-        revisit: Revisit | None,
-        complete: bool,
-    ) -> None:
-        """WARC records, fsync, then the catalog row that points at them: in that order, in one thread."""
-        capture = None
-        warc_size = None
-        stored = None
+    def _rows(
+        self, link: LinkState, fetch: Fetch, judgement: Judgement, analysis: Analysis | None, revisit: Revisit | None
+    ) -> Callable[[Stored | None], tuple[CheckRow, CaptureRow | None]]:
+        """The catalog rows of a check, made on the storage thread once its records have a place."""
         comparison = analysis.comparison if analysis else None
-        try:
-            if complete and fetch.response is not None:
-                stored = store_fetch(self.store, self.catalog, fetch, self.clock(), revisit)
-                warc_size = (stored.response.file, stored.end)
-                capture = capture_row(
-                    fetch, stored, analysis, revisit=revisit, revisit_of=link.last_capture_id if revisit else None
-                )
-            row = self._check_row(link, fetch, judgement, comparison)
-            self.catalog.record_check(row, capture, warc_size)
-        except BaseException:
+
+        def rows(stored: Stored | None) -> tuple[CheckRow, CaptureRow | None]:
+            capture = None
             if stored is not None:
-                self.store.rollback(stored)  # records no catalog row points at would be stored twice
-            raise
+                revisit_of = link.last_capture_id if revisit else None
+                capture = capture_row(fetch, stored, analysis, revisit=revisit, revisit_of=revisit_of)
+            return self._check_row(link, fetch, judgement, comparison), capture
+
+        return rows
 
     def _check_row(
         self,

@@ -135,10 +135,15 @@ class PageSigns:
     telegram_missing: bool = False
 
 
+def page_title(html: str) -> str:
+    """The page's <title>, unescaped."""
+    title_match = _TITLE_RE.search(html[:200_000])
+    return _SPACES_RE.sub(" ", html_lib.unescape(title_match.group(1))).strip() if title_match else ""
+
+
 def visible_text(html: str, limit: int = 20000) -> tuple[str, str]:
     """The page's title and its visible text, roughly (tags and scripts stripped), cut to a limit."""
-    title_match = _TITLE_RE.search(html[:200_000])
-    title = _SPACES_RE.sub(" ", html_lib.unescape(title_match.group(1))).strip() if title_match else ""
+    title = page_title(html)
     text = _SPACES_RE.sub(" ", html_lib.unescape(_TAG_RE.sub(" ", html[:500_000]))).strip()
     return title, text[:limit]
 
@@ -151,9 +156,10 @@ def read_signs(title: str, text: str, main_text: str | None, *, telegram_missing
     # the sidebars of a normal page, whose search widget may well say "nothing found".
     words = f"{title}\n{main[:5000] if len(main) >= 200 else text[:5000]}"
     not_found = bool(_NOT_FOUND_RE.search(title)) or (short and bool(_NOT_FOUND_RE.search(words)))
-    parked = bool(_PARKED_RE.search(words)) and short
+    # Only a short page can be a parking, challenge or geo-block page: a long one is not searched.
+    parked = short and bool(_PARKED_RE.search(words))
     challenge = short and bool(_CHALLENGE_RE.search(words))
-    geo = bool(_GEO_RE.search(words)) and short
+    geo = short and bool(_GEO_RE.search(words))
     return PageSigns(title, short, not_found, parked, challenge, geo, telegram_missing)
 
 

@@ -142,8 +142,18 @@ class WarcStore:
         """Open a new file for this run: its name and committed size (after its warcinfo)."""
         return self._new_file()
 
-    def write_fetch(self, fetch: Fetch, revisit: Revisit | None = None) -> Stored:
-        """Store every exchange of a fetch (redirect hops first), then fsync; all of them or none."""
+    @property
+    def name(self) -> str | None:
+        """The file being appended to."""
+        return self._name
+
+    def sync(self) -> None:
+        """fsync the current file: every record written so far is on disk."""
+        if self._file is not None:
+            self._sync()
+
+    def write_fetch(self, fetch: Fetch, revisit: Revisit | None = None, *, sync: bool = True) -> Stored:
+        """Store every exchange of a fetch (redirect hops first), then fsync (unless the caller will); all or none."""
         if self._broken:
             raise ArchiveError(self._broken)
         rotated = None
@@ -152,14 +162,14 @@ class WarcStore:
         assert self._file is not None and self._name is not None
         start = self._file.tell()
         try:
-            return self._write_fetch(fetch, revisit, start, rotated)
+            return self._write_fetch(fetch, revisit, start, rotated, sync)
         except BaseException:
             # A half-written record would be followed by the next one: every reader would stop there.
             self.cut(start)
             raise
 
     def _write_fetch(
-        self, fetch: Fetch, revisit: Revisit | None, start: int, rotated: tuple[str, int] | None
+        self, fetch: Fetch, revisit: Revisit | None, start: int, rotated: tuple[str, int] | None, sync: bool
     ) -> Stored:
         assert self._file is not None and self._name is not None
         writer = WARCWriter(self._file, gzip=True, warc_version="1.1")
@@ -171,7 +181,10 @@ class WarcStore:
                 final = self._write_exchange(writer, fetch.response, body, fetch.body_size, fetch.payload_digest, None)
         else:
             final = self._write_exchange(writer, fetch.response, BytesIO(), 0, fetch.payload_digest, revisit)
-        self._sync()
+        if sync:
+            self._sync()
+        else:
+            self._file.flush()  # in the OS's hands; the batch's one fsync follows
         end = self._file.tell()
         return Stored(final, start, end, rotated)
 

@@ -1,0 +1,206 @@
+"""The storage thread: the one writer of WARC records and catalog rows, in batches (one fsync, one transaction).
+
+Links finish faster than a disk syncs: while one batch is being fsynced and committed, the
+next links' writes queue up and become the next batch (a group commit). The durability
+promise is the one-link-at-a-time promise: a batch's records are written and fsynced before
+the one transaction that commits every row pointing at them; a kill at any moment leaves
+records no row points at, which the next run cuts (WarcStore.repair).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from archiver.catalog import CaptureRow, Catalog, CheckRow
+from archiver.errors import archive_fault
+from archiver.fetch import Fetch
+from archiver.warcstore import Revisit, Stored, WarcStore
+
+T = TypeVar("T")
+MAX_BATCH = 256
+
+Rows = tuple[CheckRow, CaptureRow | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One link's check: its fetch's records (when it is stored), then its rows, made once the records have a place."""
+
+    fetch: Fetch | None
+    revisit: Revisit | None
+    rows: Callable[[Stored | None], Rows]
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    future: Future[None]
+    item: Write
+    check: CheckRow
+    capture: CaptureRow | None
+    stored: Stored | None
+
+
+class StorageThread(Executor):
+    """An executor of one thread that owns the WARC store and the catalog's connection, batching link writes."""
+
+    def __init__(self, store: WarcStore, catalog: Catalog, now: Callable[[], datetime]) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.now = now
+        self.batches = 0
+        self._queue: queue.SimpleQueue[tuple[Future[Any], Any] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name="storage", daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        """Run a call on the storage thread, in order with the writes."""
+        future: Future[T] = Future()
+        self._queue.put((future, (fn, args, kwargs)))
+        return future
+
+    def write(self, item: Write) -> Future[None]:
+        """Store one link's check; the future is done when its row is committed (or failed)."""
+        future: Future[None] = Future()
+        self._queue.put((future, item))
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._queue.put(None)
+        if wait:
+            self._thread.join()
+
+    def _serve(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            items = [first]
+            while len(items) < MAX_BATCH:
+                try:
+                    following = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if following is None:
+                    self._run(items)
+                    return
+                items.append(following)
+            self._run(items)
+
+    def _run(self, items: list[tuple[Future[Any], Any]]) -> None:
+        try:
+            self._run_items(items)
+        except BaseException as exc:
+            # Even a failure to undo (a disk that cannot be truncated) must answer every waiter.
+            for future, _ in items:
+                _settle(future, exc)
+
+    def _run_items(self, items: list[tuple[Future[Any], Any]]) -> None:
+        writes: list[tuple[Future[None], Write]] = []
+        for future, item in items:
+            if isinstance(item, Write):
+                writes.append((future, item))
+                continue
+            self._flush(writes)  # a call sees every write queued before it committed
+            writes = []
+            if future.set_running_or_notify_cancel():
+                fn, args, kwargs = item
+                try:
+                    result = fn(*args, **kwargs)
+                except BaseException as exc:
+                    _settle(future, exc)
+                else:
+                    _settle(future, None, result)
+        self._flush(writes)
+
+    def _flush(self, writes: list[tuple[Future[None], Write]]) -> None:
+        # A write whose waiter was cancelled before it started (the run is stopping) is not made.
+        writes = [(future, item) for future, item in writes if future.set_running_or_notify_cancel()]
+        if not writes:
+            return
+        self.batches += 1
+        done: list[_Done] = []
+        for future, item in writes:
+            try:
+                stored = self.store.write_fetch(item.fetch, item.revisit, sync=False) if item.fetch else None
+                check, capture = item.rows(stored)
+                done.append(_Done(future, item, check, capture, stored))
+            except BaseException as exc:  # write_fetch cut its own partial records
+                _settle(future, exc)
+        if not done:
+            return
+        try:
+            self.store.sync()
+            self._commit(done)
+        except Exception as exc:
+            error: Exception = exc
+            try:
+                self._undo(done)  # nothing of the batch is committed: neither are its records
+            except Exception as undo:
+                error = undo  # the store now refuses every record: say why
+            if archive_fault(error) is not None or len(done) == 1:
+                for failed in done:
+                    _settle(failed.future, error)
+                return
+            # One row is wrong (a bug), not the disk: store the others again, one at a time.
+            for single in done:
+                self._store_alone(single.future, single.item)
+            return
+        for committed in done:
+            _settle(committed.future, None)
+
+    def _store_alone(self, future: Future[None], item: Write) -> None:
+        """A write of a batch that failed for another's fault, made again on its own."""
+        try:
+            stored = self.store.write_fetch(item.fetch, item.revisit) if item.fetch else None
+            check, capture = item.rows(stored)
+            single = _Done(future, item, check, capture, stored)
+            try:
+                self._commit([single])
+            except BaseException:
+                self._undo([single])
+                raise
+        except BaseException as exc:
+            _settle(future, exc)
+        else:
+            _settle(future, None)
+
+    def _commit(self, done: list[_Done]) -> None:
+        rotations = [item.stored.rotated for item in done if item.stored is not None and item.stored.rotated]
+        self.catalog.record_checks(
+            [
+                (
+                    item.check,
+                    item.capture,
+                    (item.stored.response.file, item.stored.end) if item.stored is not None else None,
+                )
+                for item in done
+            ],
+            rotations,
+            self.now(),
+        )
+
+    def _undo(self, done: list[_Done]) -> None:
+        """Cut the batch's records out of the current file: nothing commits them."""
+        starts = [
+            item.stored.start
+            for item in done
+            if item.stored is not None and item.stored.response.file == self.store.name
+        ]
+        if starts:
+            self.store.cut(min(starts))
+
+
+def _settle(future: Future[Any], error: BaseException | None, result: Any = None) -> None:
+    """Answer a waiter, once: one that was answered (or given up) already is left alone."""
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
