@@ -41,7 +41,7 @@ def _signs(data: bytes, content_type: str, url: str, main_text: str | None) -> P
 
 def analyse(
     root: str,
-    decoded: str,
+    decoded: str | bytes,
     content_type: str,
     url: str,
     first_digest: str | None,
@@ -50,11 +50,11 @@ def analyse(
 ) -> Analysis:
     """Extract (unless the text is known), store the text once, read the signs, compare with the first text."""
     archive = Path(root)
-    data = _read_body(Path(decoded), content_type, url)
+    data = _read_body(decoded, content_type, url)
     extracted: Extracted | None = None
     if len(data) > MAX_PAGE_BYTES and sniff_kind(content_type, data[:1024], url) != "pdf":
         # No article is that long: its tree would take gigabytes. The capture is kept, the text is not made.
-        size = Path(decoded).stat().st_size
+        size = len(decoded) if isinstance(decoded, bytes) else Path(decoded).stat().st_size
         extracted = Extracted("html", None, extractor="none", error=f"{TOO_LARGE} ({size / 2**20:.0f} MB of HTML)")
         return Analysis(extracted, None, None, None, None)
     if known_digest is not None:
@@ -76,17 +76,19 @@ def analyse(
     return Analysis(extracted, digest, comparison, signs, short)
 
 
-def _read_body(path: Path, content_type: str, url: str) -> bytes:
-    """The body to extract from: whole for a PDF, else up to one byte past MAX_PAGE_BYTES (no article is longer)."""
-    with path.open("rb") as file:
+def _read_body(body: str | bytes, content_type: str, url: str) -> bytes:
+    """The body to extract from (its bytes, or its file): whole for a PDF, else up to one byte past MAX_PAGE_BYTES."""
+    if isinstance(body, bytes):
+        return body if sniff_kind(content_type, body[:1024], url) == "pdf" else body[: MAX_PAGE_BYTES + 1]
+    with Path(body).open("rb") as file:
         head = file.read(1024)
         limit = None if sniff_kind(content_type, head, url) == "pdf" else MAX_PAGE_BYTES + 1 - len(head)
         return head + (file.read() if limit is None else file.read(limit))
 
 
-def probe_text(decoded: str, content_type: str, url: str) -> str:
+def probe_text(decoded: str | bytes, content_type: str, url: str) -> str:
     """The main text of a soft-404 probe's answer."""
-    data = _read_body(Path(decoded), content_type, url)
+    data = _read_body(decoded, content_type, url)
     if len(data) > MAX_PAGE_BYTES and sniff_kind(content_type, data[:1024], url) != "pdf":
         return ""
     extracted = extract(data, content_type, url)

@@ -23,6 +23,7 @@ from archiver.errors import archive_fault
 from archiver.fetch import Failure, Fetch, Fetcher
 from archiver.incidents import log_incident, one_line
 from archiver.politeness import is_transient, plan_retry
+from archiver.textstore import make_durable
 from archiver.warcstore import Stored, WarcStore
 from archiver.webarchive import Memento, cdx_queries, nearest, parse_cdx, parse_timemap, reference_moment, timemap_url
 from archiver.workers import WorkerFailed, WorkerPool
@@ -165,11 +166,11 @@ class CopyFinder:
             for query in cdx_queries(self.settings.wayback_url, url, moment):
                 fetch = await self._get(query, delay)
                 try:
-                    if fetch.failure is not None or fetch.status != 200 or fetch.decoded_path is None:
+                    if fetch.failure is not None or fetch.status != 200 or fetch.decoded is None:
                         errors.append(f"CDX: {fetch.failure or fetch.status}")
                         continue
                     try:
-                        mementos = parse_cdx(self.settings.wayback_url, fetch.decoded_path.read_bytes())
+                        mementos = parse_cdx(self.settings.wayback_url, fetch.read_decoded())
                     except ValueError as exc:
                         errors.append(f"CDX: unreadable answer ({exc})")
                         continue
@@ -181,10 +182,10 @@ class CopyFinder:
             try:
                 if fetch.failure is None and fetch.status == 404:
                     continue  # the archive has no capture of it
-                if fetch.failure is not None or fetch.status != 200 or fetch.decoded_path is None:
+                if fetch.failure is not None or fetch.status != 200 or fetch.decoded is None:
                     errors.append(f"TimeMap {prefix}: {fetch.failure or fetch.status}")
                     continue
-                found += [(prefix, m) for m in parse_timemap(fetch.decoded_path.read_bytes())]
+                found += [(prefix, m) for m in parse_timemap(fetch.read_decoded())]
             finally:
                 fetch.discard()
         return found, errors
@@ -198,13 +199,11 @@ class CopyFinder:
             usable = fetch.failure is None and fetch.status is not None and 200 <= fetch.status < 300
             if fetch.failure is not None or (fetch.status is not None and is_transient(None, fetch.status)):
                 errors.append(f"capture {memento.url}: {fetch.failure or fetch.status}")
-            if not usable or fetch.decoded_path is None:
+            if not usable or fetch.decoded is None:
                 fetch.discard()
                 continue
             try:
-                analysis = await self.pool.run(
-                    analyse, str(self.archive), str(fetch.decoded_path), fetch.content_type, url, None
-                )
+                analysis = await self.pool.run(analyse, str(self.archive), fetch.decoded, fetch.content_type, url, None)
             except WorkerFailed as exc:
                 errors.append(f"capture {memento.url}: {exc}")
                 fetch.discard()
@@ -227,6 +226,7 @@ class CopyFinder:
             return
         stored = store_fetch(self.store, self.catalog, found.fetch, now)
         try:
+            make_durable(self.archive, [found.analysis.text_digest])
             self._record_found(link, reference, now, found, stored)
         except BaseException:
             self.store.rollback(stored)
@@ -274,8 +274,8 @@ class CopyFinder:
                 held = (
                     check.failure is None
                     and check.status == 200
-                    and check.decoded_path is not None
-                    and bool(parse_cdx(base, check.decoded_path.read_bytes()))
+                    and check.decoded is not None
+                    and bool(parse_cdx(base, check.read_decoded()))
                 )
             except ValueError:
                 held = False

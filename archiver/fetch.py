@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import io
 import os
 import socket
 import ssl
@@ -36,6 +37,7 @@ REDIRECT_CODES = {301, 302, 303, 307, 308}
 _HOP_BODY_LIMIT = 64 * 1024
 _MAX_CLIENTS = 512  # origins with an open client (and its keep-alive connections) at once
 _CHUNK = 64 * 1024
+SPILL = 2 * 1024 * 1024  # bodies up to this stay in memory: a temporary file costs more than the page
 MAX_URL_LENGTH = 32 * 1024  # past this no server answers (most stop at 8 KB): fail the link, do not send it
 
 
@@ -97,6 +99,27 @@ class Fetch:
     elapsed: float = 0.0
     failure: Failure | None = None
     detail: str = ""
+    body_data: bytes | None = None  # the entity as received, when small enough to stay in memory
+    decoded_data: bytes | None = None  # likewise after Content-Encoding is undone
+
+    @property
+    def decoded(self) -> bytes | str | None:
+        """The decoded body for a worker: its bytes when in memory, else its file's path; None without one."""
+        if self.decoded_data is not None:
+            return self.decoded_data
+        return str(self.decoded_path) if self.decoded_path is not None else None
+
+    def read_decoded(self) -> bytes:
+        """The decoded body's bytes (empty without one)."""
+        if self.decoded_data is not None:
+            return self.decoded_data
+        return self.decoded_path.read_bytes() if self.decoded_path is not None else b""
+
+    def open_body(self) -> IO[bytes] | None:
+        """The entity as received, to read once; None when there is none."""
+        if self.body_data is not None:
+            return io.BytesIO(self.body_data)
+        return self.body_path.open("rb") if self.body_path is not None else None
 
     @property
     def status(self) -> int | None:
@@ -482,6 +505,8 @@ class Fetcher:
                 time.monotonic() - clock,
                 body.failure,
                 body.detail,
+                body.raw_data,
+                body.decoded_data,
             )
 
     @staticmethod
@@ -617,7 +642,14 @@ class Fetcher:
             # Not a capture of the page, but evidence of what the server sent: the raw bytes are kept.
             if decoded is not raw:
                 decoded.discard()
-            return _Body(raw_path=raw.path, size=size, payload_digest=_b32_sha1(sha1), failure=failure, detail=detail)
+            return _Body(
+                raw_path=raw.path,
+                raw_data=raw.data,
+                size=size,
+                payload_digest=_b32_sha1(sha1),
+                failure=failure,
+                detail=detail,
+            )
         if failure is not None:
             raw.discard()
             decoded.discard()
@@ -629,6 +661,8 @@ class Fetcher:
         return _Body(
             raw_path=raw.path,
             decoded_path=decoded.path if decoder is not None else None,
+            raw_data=raw.data,
+            decoded_data=decoded.data if decoder is not None else None,
             size=size,
             decoded_size=decoder.produced if decoder is not None else 0,
             payload_digest=_b32_sha1(sha1),
@@ -638,31 +672,52 @@ class Fetcher:
 
 
 class _Spool:
-    """A temporary file made on the first write, so empty bodies (304s, redirects) cost no file."""
+    """A body kept in memory while small, spilled to a temporary file past SPILL bytes (no file for most pages)."""
 
     def __init__(self, directory: Path, prefix: str) -> None:
         self.directory = directory
         self.prefix = prefix
         self.path: Path | None = None
+        self._buffer: bytearray | None = None
         self._file: IO[bytes] | None = None
 
+    @property
+    def data(self) -> bytes | None:
+        """The body when it stayed in memory, else None (then it is at path)."""
+        return bytes(self._buffer) if self._buffer is not None and self.path is None else None
+
     def touch(self) -> None:
-        if self.path is None:
-            try:
-                fd, name = tempfile.mkstemp(prefix=self.prefix, dir=self.directory)
-            except OSError as exc:
-                raise ArchiveError(f"cannot write a body under {self.directory}: {exc.strerror or exc}") from exc
-            self.path = Path(name)
-            self._file = os.fdopen(fd, "wb")
+        if self._buffer is None and self.path is None:
+            self._buffer = bytearray()
+
+    def _spill(self) -> None:
+        try:
+            fd, name = tempfile.mkstemp(prefix=self.prefix, dir=self.directory)
+        except OSError as exc:
+            raise ArchiveError(f"cannot write a body under {self.directory}: {exc.strerror or exc}") from exc
+        self.path = Path(name)
+        self._file = os.fdopen(fd, "wb")
+        held, self._buffer = self._buffer or bytearray(), None
+        self._write_file(bytes(held))
+
+    def _write_file(self, data: bytes) -> None:
+        assert self._file is not None
+        try:
+            self._file.write(data)
+        except OSError as exc:  # a full disk is the archive's fault, not the site's
+            raise ArchiveError(f"cannot write a body under {self.directory}: {exc.strerror or exc}") from exc
 
     def write(self, data: bytes) -> None:
-        if data:
+        if not data:
+            return
+        if self.path is None:
             self.touch()
-            assert self._file is not None
-            try:
-                self._file.write(data)
-            except OSError as exc:  # a full disk is the archive's fault, not the site's
-                raise ArchiveError(f"cannot write a body under {self.directory}: {exc.strerror or exc}") from exc
+            assert self._buffer is not None
+            self._buffer += data
+            if len(self._buffer) > SPILL:
+                self._spill()
+            return
+        self._write_file(data)
 
     def close(self) -> None:
         if self._file is not None:
@@ -674,6 +729,7 @@ class _Spool:
 
     def discard(self) -> None:
         self.close()
+        self._buffer = None
         if self.path is not None:
             self.path.unlink(missing_ok=True)
             self.path = None
@@ -683,6 +739,8 @@ class _Spool:
 class _Body:
     raw_path: Path | None = None
     decoded_path: Path | None = None
+    raw_data: bytes | None = None
+    decoded_data: bytes | None = None
     size: int = 0
     decoded_size: int = 0
     payload_digest: str | None = None

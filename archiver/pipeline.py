@@ -230,7 +230,7 @@ class _Run:
         # Fetches in flight plus bodies waiting for extraction: bounded, so memory is too.
         live_cap = self.settings.concurrency + 2 * workers
         self._install_signal_handlers(loop)
-        storage = StorageThread(self.store, self.catalog, self.clock)
+        storage = StorageThread(self.archive, self.store, self.catalog, self.clock)
         pool = WorkerPool(workers, self.settings.extract_timeout, self.settings.worker_memory)
         try:
             name, size = await loop.run_in_executor(storage, self.store.start)
@@ -413,9 +413,9 @@ class _Run:
             scheduler.done(host)
             released = True
             text = None
-            if result.failure is None and result.decoded_path is not None and result.status is not None:
+            if result.failure is None and result.decoded is not None and result.status is not None:
                 with contextlib.suppress(WorkerFailed):  # no text: the probe simply says less
-                    text = await pool.run(probe_text, str(result.decoded_path), result.content_type, result.final_url)
+                    text = await pool.run(probe_text, result.decoded, result.content_type, result.final_url)
             answer = ProbeAnswer(result.status if result.failure is None else None, result.final_url, text)
         except Exception as exc:
             fault = archive_fault(exc)
@@ -480,14 +480,14 @@ class _Run:
             )
         elif complete and fetch.payload_digest and fetch.payload_digest == link.last_payload_digest:
             revisit = Revisit(link.last_capture_url or link.url, link.last_capture_at or now, fetch.payload_digest)
-        if complete and fetch.decoded_path is not None and fetch.decoded_size <= self.settings.max_decoded:
+        if complete and fetch.decoded is not None and fetch.decoded_size <= self.settings.max_decoded:
             # A body already stored is not extracted again: its text is known; its signs are cheap.
             known = link.last_text_digest if revisit is not None else None
             try:
                 analysis = await pool.run(
                     analyse,
                     str(self.archive),
-                    str(fetch.decoded_path),
+                    fetch.decoded,
                     fetch.content_type,
                     fetch.final_url,
                     link.first_text_digest,

@@ -138,12 +138,8 @@ class RunProgress:
                 )
             return
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        self.console.print(
-            f"{stamp} [{item.done}/{item.total}] {item.verdict} {item.url} ({item.reason})",
-            highlight=False,
-            markup=False,
-            soft_wrap=True,
-        )
+        # A plain line per link (cron's log): written as is, no rich rendering on the hot path.
+        self.console.file.write(f"{stamp} [{item.done}/{item.total}] {item.verdict} {item.url} ({item.reason})\n")
 
 
 def print_run_summary(summary: dict[str, Any], console: Console) -> None:

@@ -15,11 +15,14 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from archiver.catalog import CaptureRow, Catalog, CheckRow
+from archiver.disk import fsync_files, sync_filesystem
 from archiver.errors import archive_fault
 from archiver.fetch import Fetch
+from archiver.textstore import text_path
 from archiver.warcstore import Revisit, Stored, WarcStore
 
 T = TypeVar("T")
@@ -49,7 +52,8 @@ class _Done:
 class StorageThread(Executor):
     """An executor of one thread that owns the WARC store and the catalog's connection, batching link writes."""
 
-    def __init__(self, store: WarcStore, catalog: Catalog, now: Callable[[], datetime]) -> None:
+    def __init__(self, root: Path, store: WarcStore, catalog: Catalog, now: Callable[[], datetime]) -> None:
+        self.root = root
         self.store = store
         self.catalog = catalog
         self.now = now
@@ -135,7 +139,7 @@ class StorageThread(Executor):
         if not done:
             return
         try:
-            self.store.sync()
+            self._make_durable(done)
             self._commit(done)
         except Exception as exc:
             error: Exception = exc
@@ -161,6 +165,7 @@ class StorageThread(Executor):
             check, capture = item.rows(stored)
             single = _Done(future, item, check, capture, stored)
             try:
+                self._make_durable([single])
                 self._commit([single])
             except BaseException:
                 self._undo([single])
@@ -169,6 +174,15 @@ class StorageThread(Executor):
             _settle(future, exc)
         else:
             _settle(future, None)
+
+    def _make_durable(self, done: list[_Done]) -> None:
+        """The batch's records and texts on disk, before any row that points at them is committed."""
+        # One syncfs covers the WARC file and the texts the workers wrote; without it, an fsync each.
+        if not sync_filesystem(self.root):
+            self.store.sync()
+            fsync_files(
+                text_path(self.root, d.capture.text_digest) for d in done if d.capture and d.capture.text_digest
+            )
 
     def _commit(self, done: list[_Done]) -> None:
         rotations = [item.stored.rotated for item in done if item.stored is not None and item.stored.rotated]

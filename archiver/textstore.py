@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterable
 from pathlib import Path
+
+from archiver.disk import fsync_files, sync_filesystem
 
 TEXT_DIR = "text"
 
@@ -15,7 +18,11 @@ def text_digest(text: str) -> str:
 
 
 def put_text(root: Path, text: str) -> str:
-    """Store a text (atomically, once) and return its digest."""
+    """Store a text (atomically, once) and return its digest.
+
+    Not fsynced here: the storage thread makes a batch's texts and records durable at once
+    (make_durable) before it commits the rows that name them.
+    """
     digest = text_digest(text)
     path = text_path(root, digest)
     if not path.exists():
@@ -24,8 +31,6 @@ def put_text(root: Path, text: str) -> str:
         try:
             with tmp.open("w", encoding="utf-8") as file:
                 file.write(text)
-                file.flush()
-                os.fsync(file.fileno())
             os.replace(tmp, path)
         except BaseException:
             tmp.unlink(missing_ok=True)  # a full disk leaves no half text behind
@@ -46,3 +51,9 @@ def get_text(root: Path, digest: str | None) -> str | None:
 def text_path(root: Path, digest: str) -> Path:
     """Where a digest's text lives: text/ab/abcdef....txt."""
     return root / TEXT_DIR / digest[:2] / f"{digest}.txt"
+
+
+def make_durable(root: Path, digests: Iterable[str | None]) -> None:
+    """Every text named (and everything else written under the archive) on disk: syncfs, else an fsync each."""
+    if not sync_filesystem(root):
+        fsync_files(text_path(root, digest) for digest in digests if digest)

@@ -176,8 +176,9 @@ class WarcStore:
         for exchange in fetch.hops:
             self._write_exchange(writer, exchange, BytesIO(exchange.body), len(exchange.body), None, None)
         assert fetch.response is not None, "only fetches with a response are stored"
-        if fetch.body_path is not None and revisit is None:
-            with fetch.body_path.open("rb") as body:
+        body = fetch.open_body() if revisit is None else None
+        if body is not None:
+            with body:
                 final = self._write_exchange(writer, fetch.response, body, fetch.body_size, fetch.payload_digest, None)
         else:
             final = self._write_exchange(writer, fetch.response, BytesIO(), 0, fetch.payload_digest, revisit)

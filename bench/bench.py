@@ -135,7 +135,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--links", type=int, default=2000)
     parser.add_argument("--hosts", type=int, default=50)
-    parser.add_argument("--latency", type=float, default=0.1, help="seconds each host takes to answer")
+    parser.add_argument("--latency", type=float, default=0.075, help="mean seconds a host takes to answer (+-60 %%)")
     parser.add_argument("--per-host", type=int, default=2)
     parser.add_argument("--delay", type=float, default=0.25)
     parser.add_argument("--concurrency", type=int, default=32)

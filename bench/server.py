@@ -71,13 +71,29 @@ BOILERPLATE = "".join(f"<li><a href='/section/{i}'>Section {i}</a></li>" for i i
 
 
 def article(path: str) -> bytes:
+    """A page as heavy as a real news article: navigation, the story, related links, comments, footer."""
     seed = int(hashlib.sha1(path.encode()).hexdigest()[:8], 16)
     chosen = [PARAGRAPHS[(seed + i * 7919) % len(PARAGRAPHS)] for i in range(12)]
     body = "".join(f"<p>{p}</p>" for p in chosen)
+    related = "".join(
+        f"<li><a href='/news/2020/09/{(seed + i) % 28 + 1:02d}/story-{(seed * 31 + i) % 99999}.html'>"
+        f"{PARAGRAPHS[(seed + i * 131) % len(PARAGRAPHS)][:70]}</a></li>"
+        for i in range(12)
+    )
+    comments = "".join(
+        f"<div class='comment'><span class='author'>reader{(seed + i) % 977}</span>"
+        f"<p>{PARAGRAPHS[(seed + i * 37) % len(PARAGRAPHS)][:160]}</p></div>"
+        for i in range(8)
+    )
     return (
-        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Article {path}</title></head>"
-        f"<body><header><nav><ul>{BOILERPLATE}</ul></nav></header><main><article><h1>Article {path}</h1>"
-        f"<p class='date'>September 3, 2020</p>{body}</article></main>"
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Article {path} | Bench News</title>"
+        f"<meta property='og:title' content='Article {path}'><meta name='author' content='Bench Author'>"
+        f"<meta property='article:published_time' content='2020-09-03T10:00:00+03:00'>"
+        f"<script>window.dataLayer=[];function gtag(){{dataLayer.push(arguments)}}</script></head>"
+        f"<body><header><nav><ul>{BOILERPLATE}</ul></nav><form><input name='q'></form></header>"
+        f"<main><article><h1>Article {path}</h1><p class='date'>September 3, 2020</p>{body}</article>"
+        f"<section class='related'><h2>Related</h2><ul>{related}</ul></section>"
+        f"<section class='comments'><h2>Comments</h2>{comments}</section></main>"
         f"<aside><ul>{BOILERPLATE}</ul></aside><footer>Copyright Bench News</footer></body></html>"
     ).encode()
 
@@ -92,7 +108,8 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, lat
                 target = "/" + target.split("/", 3)[3]
             headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
             host = writer.get_extra_info("sockname")[0]
-            await asyncio.sleep(latency)
+            # Sites answer in their own time: latency +-60 % around the mean (30-120 ms for 75 ms).
+            await asyncio.sleep(latency * (0.4 + 1.2 * random.random()))
             body = article(host + target)
             etag = '"' + hashlib.sha1(body).hexdigest()[:20] + '"'
             if headers.get("if-none-match") == etag:

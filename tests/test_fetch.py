@@ -37,8 +37,15 @@ def fetch(url: str, tmp_path: Path, settings: Settings = LOCAL, **kwargs: object
 
 
 def body(result: Fetch) -> bytes:
-    assert result.decoded_path is not None
-    return result.decoded_path.read_bytes()
+    assert result.decoded is not None
+    return result.read_decoded()
+
+
+def raw(result: Fetch) -> bytes:
+    opened = result.open_body()
+    assert opened is not None
+    with opened:
+        return opened.read()
 
 
 def test_ok_page_streams_to_disk_with_digests(web: fixture_server.Server, tmp_path: Path) -> None:
@@ -91,16 +98,16 @@ def test_compression_and_chunking(web: fixture_server.Server, tmp_path: Path, pa
     result = fetch(web.url(path), tmp_path)
     assert result.failure is None, result.detail
     assert b"Union State talks" in body(result)
-    assert result.body_path is not None
+    assert result.open_body() is not None
     if path in ("/gzip", "/brotli", "/deflate-raw"):
-        assert result.body_path.read_bytes() != body(result)  # the raw entity stays compressed, as received
+        assert raw(result) != body(result)  # the raw entity stays compressed, as received
 
 
 @pytest.mark.parametrize("path", ["/gzip-bomb", "/brotli-bomb"])
 def test_decompression_bomb_is_stopped(web: fixture_server.Server, tmp_path: Path, path: str) -> None:
     result = fetch(web.url(path), tmp_path, Settings(allow_private=True, max_decoded=5 << 20, total_timeout=20))
     assert result.failure == Failure.TOO_LARGE
-    assert result.body_path is None
+    assert result.open_body() is None
     assert list(tmp_path.iterdir()) == []  # no temporary file left behind
 
 
@@ -231,3 +238,15 @@ def test_tls_with_an_unknown_ca_fails_as_tls(tls_web: tuple[fixture_server.Serve
     state, _ = tls_web
     result = fetch(state.url("/article"), tmp_path)
     assert result.failure == Failure.TLS
+
+
+def test_a_small_body_stays_in_memory_and_a_large_one_spills_to_a_file(
+    web: fixture_server.Server, tmp_path: Path
+) -> None:
+    small = fetch(web.url("/article"), tmp_path)
+    assert small.body_path is None and small.body_data is not None and list(tmp_path.iterdir()) == []
+    large = fetch(web.url("/bloated/huge-html"), tmp_path, Settings(allow_private=True, total_timeout=20))
+    assert large.failure is None and large.body_path is not None and large.body_path.exists()
+    assert large.read_decoded().startswith(b"<html>") and large.body_size == large.body_path.stat().st_size
+    large.discard()
+    assert list(tmp_path.iterdir()) == []
