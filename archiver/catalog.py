@@ -108,6 +108,7 @@ MIGRATIONS: list[str] = [
     CREATE INDEX checks_verdict_change ON checks(link, verdict, started_at);
     CREATE INDEX mementos_link ON mementos(link, reference);
     CREATE INDEX captures_text ON captures(link, text_digest);
+    CREATE INDEX checks_run ON checks(run, link);
     """,
 ]
 
@@ -797,7 +798,12 @@ class Catalog:
                        l.final_url, l.verdict_since,
                        (SELECT MIN(started_at) FROM checks WHERE link = l.id) AS first_checked,
                        fc.fetched_at, fc.title, fc.text_digest, fc.payload_digest, fc.http_status AS capture_status,
-                       fc.final_url AS capture_url, fc.content_type, fc.warc_file, fc.warc_offset
+                       fc.final_url AS capture_url, fc.content_type, fc.warc_file, fc.warc_offset,
+                       (SELECT json_object('memento_url', m.memento_url, 'memento_datetime', m.memento_datetime,
+                                           'text_digest', mc.text_digest, 'title', mc.title)
+                          FROM mementos m JOIN cited_on o ON o.link = m.link AND o.reference = m.reference
+                          LEFT JOIN captures mc ON mc.id = m.capture
+                          WHERE m.link = l.id AND m.status = 'found' AND o.report = c.report LIMIT 1) AS memento
                 FROM citations c
                 JOIN reports r ON r.report = c.report
                 JOIN footnotes f ON f.report = c.report AND f.n = c.n
@@ -808,7 +814,9 @@ class Catalog:
             (report,) if report else (),
         )
         for row in cursor:
-            yield dict(row)
+            item = dict(row)
+            item["memento"] = json.loads(item["memento"]) if item["memento"] else None
+            yield item
 
     def export_captures(self, report: str | None) -> Iterator[dict[str, Any]]:
         """Every capture of the links cited (by one report, or by any), oldest first, streamed."""
@@ -853,32 +861,36 @@ class Catalog:
             dict(row) | {"summary": json.loads(row["summary"]) if row["summary"] else None} for row in reversed(rows)
         ]
 
-    def turned(self, verdicts: Sequence[str]) -> list[dict[str, Any]]:
-        """Links whose latest run gave one of these verdicts when the run before gave another."""
+    def turned(self, verdicts: Sequence[str], limit: int = 500) -> tuple[list[dict[str, Any]], int]:
+        """Links the latest nightly run gave one of these verdicts when their check before gave another.
+
+        Returns at most `limit` of them, newest first, and how many there are in all.
+        """
         marks = ",".join("?" * len(verdicts))
         rows = self.db.execute(
-            f"""WITH final AS (
-                    SELECT link, run, verdict, reason, started_at,
-                           ROW_NUMBER() OVER (PARTITION BY link, run ORDER BY started_at DESC, id DESC) AS rn
-                    FROM checks WHERE retried = 0),
-                runs_of AS (SELECT * FROM final WHERE rn = 1),
-                ranked AS (SELECT *, ROW_NUMBER() OVER (PARTITION BY link ORDER BY run DESC) AS age FROM runs_of)
-                SELECT l.url, l.id AS link, cur.verdict, cur.reason, cur.started_at, prev.verdict AS before
-                FROM ranked cur JOIN links l ON l.id = cur.link
-                LEFT JOIN ranked prev ON prev.link = cur.link AND prev.age = 2
-                WHERE cur.age = 1 AND cur.verdict IN ({marks})
-                  AND (prev.verdict IS NULL OR prev.verdict != cur.verdict)
-                  AND l.id IN (SELECT link FROM citations)
-                ORDER BY cur.started_at DESC""",
-            tuple(verdicts),
-        )
-        result = []
-        for row in rows:
-            cited = self.db.execute(
-                "SELECT DISTINCT report, n FROM citations WHERE link = ? ORDER BY report, n", (row["link"],)
-            ).fetchall()
-            result.append(dict(row) | {"cited_by": [{"report": c["report"], "n": c["n"]} for c in cited]})
-        return result
+            f"""WITH latest AS (SELECT MAX(id) AS id FROM runs WHERE kind = 'nightly'),
+                cur AS (
+                    SELECT k.link, k.verdict, k.reason, k.started_at FROM checks k JOIN latest ON k.run = latest.id
+                    WHERE k.retried = 0 AND k.id = (SELECT MAX(k2.id) FROM checks k2
+                                                    WHERE k2.link = k.link AND k2.run = k.run AND k2.retried = 0)),
+                judged AS (
+                    SELECT cur.*, (SELECT k3.verdict FROM checks k3, latest
+                                   WHERE k3.link = cur.link AND k3.run < latest.id AND k3.retried = 0
+                                   ORDER BY k3.run DESC, k3.id DESC LIMIT 1) AS before
+                    FROM cur WHERE cur.verdict IN ({marks}))
+                SELECT l.url, l.id AS link, j.verdict, j.reason, j.started_at, j.before,
+                       (SELECT json_group_array(json_object('report', report, 'n', n)) FROM
+                           (SELECT DISTINCT report, n FROM citations c WHERE c.link = l.id ORDER BY report, n)
+                       ) AS cited,
+                       COUNT(*) OVER () AS total
+                FROM judged j JOIN links l ON l.id = j.link
+                WHERE (j.before IS NULL OR j.before != j.verdict)
+                  AND EXISTS (SELECT 1 FROM citations c WHERE c.link = l.id)
+                ORDER BY j.started_at DESC LIMIT ?""",
+            (*verdicts, limit),
+        ).fetchall()
+        total = rows[0]["total"] if rows else 0
+        return [dict(row) | {"cited_by": json.loads(row["cited"])} for row in rows], total
 
     def report_footnotes(self, report: str) -> list[dict[str, Any]]:
         """A report's footnotes, each with its links' state and first capture."""

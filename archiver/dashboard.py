@@ -13,7 +13,7 @@ from typing import Any
 from archiver import __version__
 from archiver.catalog import Catalog, iso
 from archiver.export import safe_name
-from archiver.textstore import get_text
+from archiver.textstore import get_text, text_path
 
 VERDICTS = ["dead", "changed", "blocked", "failing", "pending", "ok"]
 COLOURS = {
@@ -25,6 +25,7 @@ COLOURS = {
     "pending": "#9e9e9e",
 }
 TEXT_CHARS = 20_000
+INLINE_LINKS = 40  # a report page quotes its texts up to this many links; past it, it links them
 
 STYLE = """
 body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:70rem;padding:0 1rem;
@@ -108,7 +109,7 @@ def _write(path: Path, text: str) -> None:
 def _index(catalog: Catalog) -> str:
     reports = catalog.report_counts()
     reports.sort(key=lambda r: (-(r["counts"].get("dead", 0) + r["counts"].get("changed", 0)), r["report"]))
-    turned = catalog.turned(["dead", "changed"])
+    turned, turned_total = catalog.turned(["dead", "changed"])
     counts = catalog.counts()  # distinct links: one cited by two reports counts once here
     totals = {v: counts.get(v, 0) for v in VERDICTS}
     parts = [
@@ -135,6 +136,11 @@ def _index(catalog: Catalog) -> str:
                 "</tr>"
             )
         parts.append("</table>")
+        if turned_total > len(turned):
+            parts.append(
+                f'<p class="muted">and {turned_total - len(turned)} more: '
+                "<code>archiver status --verdict dead,changed --since DATE</code> lists them all.</p>"
+            )
     else:
         parts.append('<p class="muted">No link turned dead or changed in the latest run.</p>')
     parts.append("<h2>Verdicts over the last runs</h2>" + _chart(catalog.recent_runs()))
@@ -155,20 +161,42 @@ def _index(catalog: Catalog) -> str:
     return _page("Archive health", "".join(parts))
 
 
-def _report_page(catalog: Catalog, archive: Path, report: dict[str, Any]) -> str:
+def _text_link(archive: Path, output: Path, digest: str, fetched_at: str) -> str:
+    """A link to the archived text in the archive's own text store (not copied into the dashboard)."""
+    target = os.path.relpath(text_path(archive, digest), output / "reports")
+    when = f'<span class="muted">({escape(fetched_at)})</span>'
+    return f'<a href="{escape(Path(target).as_posix())}">archived text</a> {when}'
+
+
+def _report_page(catalog: Catalog, archive: Path, output: Path, report: dict[str, Any]) -> str:
     parts = [
         f"<h1>{escape(report['title'] or report['report'])}</h1>",
         f'<p class="muted">{escape(report["report"])}'
         + (f", published {escape(report['published'])}" if report["published"] else "")
         + "</p>",
     ]
-    for note in catalog.report_footnotes(report["report"]):
+    notes = catalog.report_footnotes(report["report"])
+    # A long report's page links each text instead of quoting it: pages stay small at a million links.
+    inline = sum(len(note["links"]) for note in notes) <= INLINE_LINKS
+    for note in notes:
         problems = json.loads(note["problems"])
         flags = " ".join(f'<span class="muted">[{escape(p)}]</span>' for p in problems)
         parts.append(f'<h2 id="fn-{note["n"]}">Footnote {note["n"]} {flags}</h2>')
         if note["text"] is not None:
             parts.append(f'<p class="muted">{escape(note["text"])}</p>')
         for link in note["links"]:
+            if not inline and link["verdict"] == "ok":
+                # An ok link on a long page: one line, the link and its text.
+                text_ref = (
+                    " · " + _text_link(archive, output, link["text_digest"], link["fetched_at"])
+                    if link["text_digest"]
+                    else ""
+                )
+                parts.append(
+                    f'<p>{_badge("ok")} <a class="url" href="{escape(link["url"])}" rel="noreferrer">'
+                    f"{escape(link['url'])}</a>{text_ref}</p>"
+                )
+                continue
             copy = (
                 f' · <a href="{escape(link["memento_url"])}" rel="noreferrer">web archive copy</a>'
                 if link["memento_url"]
@@ -185,7 +213,9 @@ def _report_page(catalog: Catalog, archive: Path, report: dict[str, Any]) -> str
                 )
                 + "</p>"
             )
-            text = get_text(archive, link["text_digest"])
+            text = get_text(archive, link["text_digest"]) if inline else None
+            if not inline and link["text_digest"]:
+                parts.append(f"<p>{_text_link(archive, output, link['text_digest'], link['fetched_at'])}</p>")
             if text:
                 cut = text[:TEXT_CHARS] + ("\n…" if len(text) > TEXT_CHARS else "")
                 parts.append(
@@ -203,7 +233,8 @@ def _report_page(catalog: Catalog, archive: Path, report: dict[str, Any]) -> str
 def build_dashboard(catalog: Catalog, archive: Path, output: Path) -> Path:
     """Write index.html and reports/NAME.html under output; returns the index's path."""
     for report in catalog.report_counts():
-        _write(output / "reports" / f"{safe_name(report['report'])}.html", _report_page(catalog, archive, report))
+        page = _report_page(catalog, archive, output, report)
+        _write(output / "reports" / f"{safe_name(report['report'])}.html", page)
     index = output / "index.html"
     _write(index, _index(catalog))
     return index

@@ -91,7 +91,7 @@ def open_output(path: str | None, *, binary: bool, force: bool) -> Iterator[IO[A
 
 
 def _row(catalog: Catalog, archive: Path, row: dict[str, Any]) -> dict[str, Any]:
-    memento = catalog.memento_for(row["link"], row["report"])
+    memento = row["memento"]  # joined by the catalog's query: no query per row
     text = get_text(archive, row["text_digest"])
     source = "archiver" if row["fetched_at"] else None
     title, fetched_at = row["title"], row["fetched_at"]

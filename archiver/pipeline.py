@@ -500,12 +500,15 @@ class _Run:
                     Extracted("unknown", None, extractor="failed", error=str(exc)), None, None, None, None
                 )
         elif revisit is not None and status == 304:
-            try:
-                comparison = await pool.run(
-                    compare_stored, str(self.archive), link.first_text_digest, link.last_text_digest
-                )
-            except WorkerFailed:
-                comparison = None
+            if link.first_text_digest and link.first_text_digest == link.last_text_digest:
+                comparison: Comparison | None = Comparison(1.0, "")  # the text first archived: nothing to compare
+            else:
+                try:
+                    comparison = await pool.run(
+                        compare_stored, str(self.archive), link.first_text_digest, link.last_text_digest
+                    )
+                except WorkerFailed:
+                    comparison = None
             analysis = Analysis(None, link.last_text_digest, comparison, None, None)
         redirect = classify_redirect(link.url, fetch.final_url) if complete and fetch.hops and status < 300 else None
         soft_404 = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from io import BytesIO
@@ -68,6 +69,29 @@ def _request_line(exchange: Exchange) -> str:
     parts = urlsplit(exchange.url)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return f"{exchange.method} {target}"
+
+
+class _GzipMembers:
+    """Each record its own gzip member (as WARC readers expect), compressed into the file's buffer.
+
+    warcio's own wrapper flushes the file after every record (a write(2) each); the store flushes
+    once per fetch instead.
+    """
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self.out = out
+        self._compressor: Any = None
+
+    def write(self, data: bytes) -> None:
+        if self._compressor is None:
+            self._compressor = zlib.compressobj(6, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+        self.out.write(self._compressor.compress(data))
+
+    def flush(self) -> None:
+        """End the current record's member."""
+        if self._compressor is not None:
+            self.out.write(self._compressor.flush())
+            self._compressor = None
 
 
 class WarcStore:
@@ -172,7 +196,7 @@ class WarcStore:
         self, fetch: Fetch, revisit: Revisit | None, start: int, rotated: tuple[str, int] | None, sync: bool
     ) -> Stored:
         assert self._file is not None and self._name is not None
-        writer = WARCWriter(self._file, gzip=True, warc_version="1.1")
+        writer = WARCWriter(_GzipMembers(self._file), gzip=False, warc_version="1.1")
         for exchange in fetch.hops:
             self._write_exchange(writer, exchange, BytesIO(exchange.body), len(exchange.body), None, None)
         assert fetch.response is not None, "only fetches with a response are stored"

@@ -36,6 +36,7 @@ class Measured:
     returncode: int
     stdout: str
     stderr: str
+    cpu_by_role: dict[str, float]  # "main", "workers" (every process below the main one)
 
 
 def _tree(pid: int) -> list[int]:
@@ -106,6 +107,8 @@ def measure(command: list[str], env: dict[str, str] | None = None) -> Measured:
         err.seek(0)
         # wait4 counts descendants only when every process between reaped them; the samples count the rest.
         cpu = max(usage.ru_utime + usage.ru_stime, sum(cpu_seen.values()))
+        main = usage.ru_utime + usage.ru_stime if proc.pid not in cpu_seen else cpu_seen[proc.pid]
+        by_role = {"main": main, "workers": max(0.0, cpu - main)}
         return Measured(
             wall,
             cpu,
@@ -114,6 +117,7 @@ def measure(command: list[str], env: dict[str, str] | None = None) -> Measured:
             proc.returncode,
             out.read().decode("utf-8", "replace"),
             err.read().decode("utf-8", "replace"),
+            by_role,
         )
 
 
@@ -188,6 +192,10 @@ def main() -> None:
         print(
             f"  first run:   {first.wall:7.2f} s wall, {args.links / first.wall:6.1f} links/s, "
             f"{first.cpu:6.2f} s CPU ({first.cpu / args.links * 1000:.2f} ms CPU per link)"
+        )
+        print(
+            f"               main process {first.cpu_by_role['main'] / args.links * 1000:.2f} ms per link, "
+            f"extraction workers {first.cpu_by_role['workers'] / args.links * 1000:.2f} ms per link"
         )
         print(
             f"  ideal:       {ideal:7.2f} s (politeness {polite:.2f} s, CPU/cores {first.cpu / CORES:.2f} s) "
