@@ -902,10 +902,10 @@ class Catalog:
         for row in self.db.execute(
             """SELECT c.n, l.url, l.verdict, l.reason, l.last_checked, l.first_archived, l.final_url,
                       fc.text_digest, fc.fetched_at, fc.title,
-                      (SELECT m.memento_url FROM mementos m
+                      (SELECT json_array(m.memento_url, m.memento_datetime) FROM mementos m
                           WHERE m.link = l.id AND m.status = 'found' AND m.reference =
                               (SELECT o.reference FROM cited_on o WHERE o.link = l.id AND o.report = c.report LIMIT 1)
-                      ) AS memento_url,
+                      ) AS memento,
                       CASE WHEN l.verdict = 'changed' THEN
                           (SELECT k.diff FROM checks k WHERE k.link = l.id AND k.diff IS NOT NULL
                            ORDER BY k.started_at DESC LIMIT 1) END AS diff
@@ -913,5 +913,6 @@ class Catalog:
                WHERE c.report = ? ORDER BY c.n, c.position""",
             (report,),
         ):
-            by_n[row["n"]]["links"].append(dict(row))
+            memento = json.loads(row["memento"]) if row["memento"] else [None, None]
+            by_n[row["n"]]["links"].append(dict(row) | {"memento_url": memento[0], "memento_datetime": memento[1]})
         return notes

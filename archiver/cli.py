@@ -18,7 +18,7 @@ from archiver.catalog import Catalog, StatusFilter
 from archiver.config import archive_path, check_proxy, load_settings
 from archiver.dashboard import build_dashboard
 from archiver.errors import ArchiverError, ConfigError, LockedError, NotFoundError, archive_fault
-from archiver.export import EXPORTERS, FORMATS, export_warc, open_output
+from archiver.export import EXPORTERS, FORMATS, export_report, export_warc, open_output
 from archiver.lookup import lookup_footnote
 from archiver.pipeline import run as run_archive
 from archiver.render import (
@@ -35,6 +35,7 @@ from archiver.render import (
     report_dict,
 )
 from archiver.reports import Report, Unreadable, load_reports
+from archiver.waczexport import export_wacz
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -328,27 +329,64 @@ def check_command(
 
 @cli.command("export")
 @archive_option
-@click.option("--report", default=None, help="Only this report (default: all).")
+@click.option("--report", default=None, help="Only this report (default: all; required by --format report).")
 @click.option(
     "--format",
     "fmt",
     type=click.Choice(FORMATS),
     default="jsonl",
     show_default=True,
-    help="jsonl and csv: a row per (report, footnote, link); md: a document per report; warc: WARC 1.1.",
+    help="jsonl and csv: a row per (report, footnote, link); md: a document per report; warc: WARC 1.1; "
+    "report: the report itself, each footnote link annotated with its archived copy; wacz: a WACZ package.",
 )
 @click.option("--output", "-o", default=None, help="File to write (default or '-': standard output).")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
-def export_command(archive: Path | None, report: str | None, fmt: str, output: str | None, force: bool) -> None:
-    """Export the archived text (and, as WARC, the captures themselves)."""
+@click.option(
+    "--to",
+    type=click.Choice(["text", "md", "html"]),
+    default=None,
+    help="With --format report: the output's format (default: the report's own).",
+)
+@click.option(
+    "--keep-defanged", is_flag=True, help="With --format report: leave de-fanged links de-fanged in the note text."
+)
+def export_command(
+    archive: Path | None,
+    report: str | None,
+    fmt: str,
+    output: str | None,
+    force: bool,
+    to: str | None,
+    keep_defanged: bool,
+) -> None:
+    """Export the archived text, the captures (WARC, WACZ), or a report annotated with its archived sources."""
     root = archive_path(archive)
-    if fmt == "warc" and output is None and sys.stdout.isatty():
-        raise click.UsageError("a WARC is binary: give --output FILE, redirect stdout, or --output - to insist")
+    if fmt in ("warc", "wacz") and output is None and sys.stdout.isatty():
+        raise click.UsageError(
+            f"a {fmt.upper()} is binary: give --output FILE, redirect stdout, or --output - to insist"
+        )
+    if fmt == "report" and report is None:
+        raise click.UsageError("--format report needs --report REPORT (which report to annotate)")
+    if fmt == "wacz" and output in (None, "-"):
+        raise click.UsageError("--format wacz needs --output FILE.wacz (a ZIP file is written, not streamed)")
     with Catalog.open(root, readonly=True) as catalog:
         if fmt == "warc":
             with open_output(output, binary=True, force=force) as out:
                 count = export_warc(catalog, root, out, report)
             noun = "captures"
+        elif fmt == "wacz":
+            target = Path(str(output))
+            if target.exists() and not force:
+                raise ArchiverError(f"{target} exists; use --force to overwrite it")
+            count = export_wacz(catalog, root, target, report)
+            noun = "pages"
+        elif fmt == "report":
+            assert report is not None
+            settings = load_settings(root)
+            text = export_report(catalog, root, report, to, replay_url=settings.replay_url, keep_defanged=keep_defanged)
+            with open_output(output, binary=False, force=force) as out:
+                out.write(text)
+            count, noun = 1, "report"
         else:
             with open_output(output, binary=False, force=force) as out:
                 count = EXPORTERS[fmt](catalog, root, out, report)

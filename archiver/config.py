@@ -52,6 +52,7 @@ class Settings:
     wayback_url: str = "https://web.archive.org"  # its CDX API and raw (id_) captures; "" to skip it
     memento_timemaps: tuple[str, ...] = ()  # more Memento archives: TimeMap prefixes the URL is appended to
     web_archive_lookups: bool = True
+    replay_url: str = ""  # where the organisation replays this archive (pywb, ReplayWeb.page): exports link to it
     web_archive_delay: float = 1.0  # seconds between two requests to a web archive
     save_missing: bool = False  # ask Save Page Now for live links with no public capture
     save_delay: float = 12.0  # seconds between two Save Page Now requests
@@ -83,7 +84,8 @@ class Settings:
                 raise ConfigError(f"{name.replace('_', '-')} must be {bound}, not {value!r}")
         if self.proxy is not None:
             check_proxy(self.proxy)
-        urls = [("wayback-url", self.wayback_url)] + [("memento-timemaps", url) for url in self.memento_timemaps]
+        urls = [("wayback-url", self.wayback_url), ("replay-url", self.replay_url)]
+        urls += [("memento-timemaps", url) for url in self.memento_timemaps]
         for name, url in urls:
             if url and urlsplit(url).scheme not in ("http", "https"):
                 raise ConfigError(f"{name} must be an http(s) URL, not {url!r}")

@@ -1,4 +1,4 @@
-"""Catalog to jsonl, csv, md and warc, streamed: no export holds the archive in memory."""
+"""Catalog to jsonl, csv, md and warc, streamed (no export holds the archive in memory); the annotated report."""
 
 from __future__ import annotations
 
@@ -19,12 +19,15 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.warcwriter import WARCWriter
 
 from archiver import __version__
+from archiver.annotate import Annotations, LinkCopy, annotate_html, annotate_text, html_to_text, text_to_html
 from archiver.catalog import Catalog, iso
 from archiver.errors import ArchiverError, NotFoundError
+from archiver.reportcopies import find_copy
+from archiver.reports import decode, normalize_newlines
 from archiver.textstore import get_text
 from archiver.warcstore import WARC_DIR
 
-FORMATS = ("jsonl", "csv", "md", "warc")
+FORMATS = ("jsonl", "csv", "md", "warc", "report", "wacz")
 ROW_FIELDS = [
     "source",
     "memento_url",
@@ -127,14 +130,15 @@ def _row(catalog: Catalog, archive: Path, row: dict[str, Any]) -> dict[str, Any]
     }
 
 
-def _check_report(catalog: Catalog, report: str | None) -> None:
+def check_report(catalog: Catalog, report: str | None) -> None:
+    """NotFoundError for a report the archive does not track."""
     if report is not None and catalog.report_row(report) is None:
         raise NotFoundError(f"no report {report!r} in the archive")
 
 
 def export_jsonl(catalog: Catalog, archive: Path, out: IO[str], report: str | None = None) -> int:
     """One JSON object per (report, footnote, link); returns the row count."""
-    _check_report(catalog, report)
+    check_report(catalog, report)
     count = 0
     for row in catalog.export_rows(report):
         out.write(json.dumps(_row(catalog, archive, row), ensure_ascii=False) + "\n")
@@ -144,7 +148,7 @@ def export_jsonl(catalog: Catalog, archive: Path, out: IO[str], report: str | No
 
 def export_csv(catalog: Catalog, archive: Path, out: IO[str], report: str | None = None) -> int:
     """One CSV row per (report, footnote, link), with a header; returns the row count."""
-    _check_report(catalog, report)
+    check_report(catalog, report)
     writer = csv.DictWriter(out, fieldnames=ROW_FIELDS, lineterminator="\n")
     writer.writeheader()
     count = 0
@@ -160,7 +164,7 @@ def _quote(text: str) -> str:
 
 def export_md(catalog: Catalog, archive: Path, out: IO[str], report: str | None = None) -> int:
     """One Markdown document per report: its footnotes, links, verdicts and archived text."""
-    _check_report(catalog, report)
+    check_report(catalog, report)
     current: tuple[str, int] | None = None
     current_report = None
     documents = 0
@@ -223,7 +227,7 @@ def _record_id(archive: Path, capture: dict[str, Any]) -> str | None:
 def export_warc(catalog: Catalog, archive: Path, out: IO[bytes], report: str | None = None) -> int:
     """A WARC 1.1 file of the captures: request, response and revisit records as stored, and the
     extracted text of each as a conversion record that refers to its response."""
-    _check_report(catalog, report)
+    check_report(catalog, report)
     writer = WARCWriter(out, gzip=True, warc_version="1.1")
     info = {
         "software": f"archiver/{__version__} (warcio)",
@@ -259,3 +263,53 @@ def _warc_date(value: str) -> str:
 
 
 EXPORTERS = {"jsonl": export_jsonl, "csv": export_csv, "md": export_md}
+
+
+def replay_link(base: str, captured_at: str, url: str) -> str:
+    """Our capture's address in a pywb / ReplayWeb.page style replay: BASE/YYYYMMDDhhmmss/URL."""
+    stamp = re.sub(r"\D", "", captured_at)[:14]
+    return f"{base.rstrip('/')}/{stamp}/{url}"
+
+
+def report_annotations(catalog: Catalog, report: str, replay_url: str, keep_defanged: bool) -> Annotations:
+    """What the archive holds for each footnote link of a report, as the annotated export shows it."""
+    meta = catalog.report_row(report)
+    assert meta is not None
+    links: dict[int, list[LinkCopy]] = {}
+    missing: list[int] = []
+    for note in catalog.report_footnotes(report):
+        if "missing" in json.loads(note["problems"]):
+            missing.append(note["n"])
+        for link in note["links"]:
+            captured = link["fetched_at"] if link["first_archived"] else None
+            if replay_url and captured:
+                copy_url, copy_date = replay_link(replay_url, captured, link["url"]), captured
+            else:
+                copy_url, copy_date = link["memento_url"], link["memento_datetime"]
+            links.setdefault(note["n"], []).append(
+                LinkCopy(link["url"], link["verdict"], captured, copy_url, copy_date)
+            )
+    return Annotations(links, missing, meta["published"], keep_defanged)
+
+
+def export_report(
+    catalog: Catalog, archive: Path, report: str, to: str | None, *, replay_url: str = "", keep_defanged: bool = False
+) -> str:
+    """The report as written (body and notes), each footnote link annotated with its archived copy and date."""
+    check_report(catalog, report)
+    meta = catalog.report_row(report)
+    assert meta is not None
+    path = find_copy(archive, meta.get("digest"), meta.get("source"))
+    if path is None:
+        raise ArchiverError(
+            f"report {report!r}: no copy of its file in the archive and {meta.get('source') or meta['path']} is gone; "
+            "run `archiver run` on the report file once more"
+        )
+    text = normalize_newlines(decode(path.read_bytes()))
+    own = {"html": "html", "markdown": "md"}.get(meta["format"] or "text", "text")
+    target = to or own
+    annotations = report_annotations(catalog, report, replay_url, keep_defanged)
+    if target == "html":
+        return annotate_html(text if own == "html" else text_to_html(text, meta["title"]), annotations)
+    source = html_to_text(text) if own == "html" else text
+    return annotate_text(source, annotations, markdown=target == "md")

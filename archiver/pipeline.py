@@ -29,6 +29,7 @@ from archiver.incidents import log_incident, one_line
 from archiver.lock import ArchiveLock
 from archiver.politeness import HostScheduler, plan_retry
 from archiver.refang import canonical, host_of
+from archiver.reportcopies import keep_copy
 from archiver.reports import Report, Unreadable, load_reports
 from archiver.signs import classify_redirect, is_telegram_post, probe_path
 from archiver.storagethread import StorageThread, Write
@@ -153,6 +154,8 @@ def add_reports(
             summary.reports_failed.append({"path": report.path, "error": reason})
             continue
         summary.reports[admission].append(report.stem)
+        if report.digest and report.source:
+            keep_copy(catalog.path.parent, Path(report.source), report.digest)  # the report as written, for export
         if admission is not Admission.UNCHANGED:
             summary.new_links += catalog.save_report(report, footnotes(report), canonical, host_of, now)
 

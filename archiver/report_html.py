@@ -209,6 +209,14 @@ def parse(text: str, *, stem: str, path: str) -> Report:
         for a in soup.find_all("a", href=True)
         if (m := re.match(r"^#(?:fn|footnote|endnote|_?ftn|_?edn)[-_:]?(\d{1,4})$", str(a["href"]), re.IGNORECASE))
     )
+    # "<sup>3</sup>" in the body cites note 3, noted or not (a cited footnote without a note is "missing");
+    # past the notes' last number by far it is an exponent, not a citation.
+    ceiling = max(notes, default=0) + 20 if notes else 0
+    citations_html += " " + " ".join(
+        f"[{number}]"
+        for sup in soup.find_all("sup")
+        if (m := re.fullmatch(r"\s*\[?(\d{1,4})\]?\s*", sup.get_text())) and 0 < (number := int(m.group(1))) <= ceiling
+    )
     body = _tidy("".join(s.text for s in _walk(soup) if not s.is_href))
 
     title_tag = soup.find("h1")
