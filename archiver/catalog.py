@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -390,13 +390,36 @@ class Catalog:
 
     # ----- the run --------------------------------------------------------------------------
 
-    def links_to_check(self, now: datetime, recheck_hours: float) -> list[LinkState]:
-        """Cited links in the order a night should spend its time on them.
+    def links_to_check(
+        self, now: datetime, recheck_hours: float, urls: set[str] | None = None
+    ) -> list[tuple[int, str]]:
+        """(link id, host) of the cited links, in the order a night should spend its time on them.
 
-        Never captured first, then unsettled (failing), then the longest unchecked;
-        with a re-check interval, stable ok links checked more recently than it wait.
+        Never captured first, then unsettled (failing), then the longest unchecked; with a re-check
+        interval, stable ok links checked more recently than it wait. Two small values a link, so a
+        night of a million links plans in tens of megabytes; link_state() loads one when it starts.
         """
-        rows = self.db.execute(
+        recent = iso(now - timedelta(hours=recheck_hours)) if recheck_hours > 0 else None
+        where = ["EXISTS (SELECT 1 FROM citations c WHERE c.link = l.id)"]
+        params: list[Any] = []
+        if recent is not None:
+            where.append("NOT (l.verdict = 'ok' AND l.last_checked IS NOT NULL AND l.last_checked > ?)")
+            params.append(recent)
+        if urls is not None:
+            where.append(f"l.url IN ({', '.join('?' * len(urls))})")
+            params += sorted(urls)
+        cursor = self.db.execute(
+            f"""SELECT l.id, l.host FROM links l WHERE {" AND ".join(where)}
+                ORDER BY (l.first_capture IS NULL) DESC, (l.verdict = 'failing') DESC,
+                         l.last_checked IS NOT NULL, l.last_checked, l.id""",
+            params,
+        )
+        hosts: dict[str, str] = {}
+        return [(row[0], hosts.setdefault(row[1], row[1])) for row in cursor]
+
+    def link_state(self, link: int) -> LinkState:
+        """What the next check of a link needs to know about it."""
+        row = self.db.execute(
             """SELECT l.*, f.text_digest AS first_text_digest, f.fetched_at AS first_fetched,
                       c.payload_digest AS last_payload_digest, c.id AS last_capture_id,
                       c.final_url AS last_capture_url, c.fetched_at AS last_capture_at,
@@ -404,42 +427,28 @@ class Catalog:
                FROM links l
                LEFT JOIN captures f ON f.id = l.first_capture
                LEFT JOIN captures c ON c.id = l.last_capture
-               WHERE l.id IN (SELECT link FROM citations)
-               ORDER BY (l.first_capture IS NULL) DESC, (l.verdict = 'failing') DESC,
-                        l.last_checked IS NOT NULL, l.last_checked, l.id"""
-        ).fetchall()
-        result = []
-        for row in rows:
-            last = parse_iso(row["last_checked"])
-            if (
-                recheck_hours > 0
-                and row["verdict"] == "ok"
-                and last is not None
-                and (now - last).total_seconds() < recheck_hours * 3600
-            ):
-                continue
-            result.append(
-                LinkState(
-                    id=row["id"],
-                    url=row["url"],
-                    host=row["host"],
-                    verdict=row["verdict"],
-                    verdict_since=parse_iso(row["verdict_since"]),
-                    failures_in_row=row["failures_in_row"],
-                    failing_since=parse_iso(row["failing_since"]),
-                    etag=row["etag"],
-                    last_modified=row["last_modified"],
-                    first_text_digest=row["first_text_digest"],
-                    first_archived=parse_iso(row["first_fetched"]),
-                    last_payload_digest=row["last_payload_digest"],
-                    last_capture_id=row["last_capture_id"],
-                    last_capture_url=row["last_capture_url"],
-                    last_capture_at=parse_iso(row["last_capture_at"]),
-                    last_text_digest=row["last_text_digest"],
-                    reason=row["reason"],
-                )
-            )
-        return result
+               WHERE l.id = ?""",
+            (link,),
+        ).fetchone()
+        return LinkState(
+            id=row["id"],
+            url=row["url"],
+            host=row["host"],
+            verdict=row["verdict"],
+            verdict_since=parse_iso(row["verdict_since"]),
+            failures_in_row=row["failures_in_row"],
+            failing_since=parse_iso(row["failing_since"]),
+            etag=row["etag"],
+            last_modified=row["last_modified"],
+            first_text_digest=row["first_text_digest"],
+            first_archived=parse_iso(row["first_fetched"]),
+            last_payload_digest=row["last_payload_digest"],
+            last_capture_id=row["last_capture_id"],
+            last_capture_url=row["last_capture_url"],
+            last_capture_at=parse_iso(row["last_capture_at"]),
+            last_text_digest=row["last_text_digest"],
+            reason=row["reason"],
+        )
 
     def warc_committed(self) -> dict[str, int]:
         """WARC file name -> the size up to which its records are committed."""

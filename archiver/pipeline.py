@@ -176,7 +176,7 @@ class ProbeAnswer:
     text: str | None
 
 
-Job = tuple[LinkState, int] | Probe
+Job = tuple[int, int] | Probe  # (link id, attempt), or a soft-404 probe
 
 
 class _Run:
@@ -216,18 +216,19 @@ class _Run:
         self.work_added = asyncio.Event()
         self.tasks: set[asyncio.Task[None]] = set()  # links (and probes) in flight
         self.on_stopping: Callable[[int], None] = lambda in_flight: None
+        self.reader: Catalog | None = None  # a second, read-only connection: link states as links start
         self.deadlines: dict[int, float] = {}  # link id -> end of its time budget (event loop time)
         self.deferred = 0  # links of hosts that asked to be left alone until the next run
 
-    async def check_all(self, links: list[LinkState]) -> None:
+    async def check_all(self, links: list[tuple[int, str]]) -> None:
         """Check every link, as politeness allows; stop starting new ones at the deadline or a signal."""
         loop = asyncio.get_running_loop()
         self.total = len(links)
         scheduler: HostScheduler[Job] = HostScheduler(
             self.settings.per_host, self.settings.delay, self.settings.concurrency
         )
-        for link in links:
-            scheduler.add(link.host, (link, 0))
+        for link_id, link_host in links:
+            scheduler.add(link_host, (link_id, 0))
         workers = self.settings.extract_workers or os.cpu_count() or 2
         deadline = loop.time() + self.settings.max_duration if self.settings.max_duration else None
         # Fetches in flight plus bodies waiting for extraction: bounded, so memory is too.
@@ -325,6 +326,26 @@ class _Run:
         pool: WorkerPool,
         storage: StorageThread,
         host: str,
+        link_id: int,
+        attempt: int,
+    ) -> None:
+        """Load what the link's check needs to know (the plan holds only its id), then check it."""
+        try:
+            assert self.reader is not None
+            link = self.reader.link_state(link_id)
+        except Exception as exc:
+            scheduler.done(host)
+            fault = archive_fault(exc)
+            raise (fault or exc) from exc
+        await self._check_link(fetcher, scheduler, pool, storage, host, link, attempt)
+
+    async def _check_link(
+        self,
+        fetcher: Fetcher,
+        scheduler: HostScheduler[Job],
+        pool: WorkerPool,
+        storage: StorageThread,
+        host: str,
         link: LinkState,
         attempt: int,
     ) -> None:
@@ -363,7 +384,7 @@ class _Run:
             released = True
             wait = plan.wait
             if wait is not None and loop.time() + wait + 1.0 < deadline and not self.stop:
-                scheduler.add(host, (link, attempt + 1), not_before=loop.time() + wait)
+                scheduler.add(host, (link.id, attempt + 1), not_before=loop.time() + wait)
                 row = self._check_row(link, fetch, self._attempt_judgement(fetch, now, attempt), None, retried=True)
                 await asyncio.wrap_future(storage.write(Write(None, None, lambda _: (row, None))))
                 return
@@ -677,19 +698,21 @@ def run(
         shutil.rmtree(tmp, ignore_errors=True)  # bodies of a killed run: never committed
         tmp.mkdir(parents=True, exist_ok=True)
         add_reports(catalog, paths, started, summary, replace=replace)
-        links = catalog.links_to_check(started, 0.0 if only_links is not None else settings.recheck_interval)
-        if only_links is not None:
-            links = [link for link in links if link.url in only_links]
+        links = catalog.links_to_check(
+            started, 0.0 if only_links is not None else settings.recheck_interval, only_links
+        )
         summary.links_to_check = len(links)
         job = _Run(archive, settings, catalog, run_id, clock, on_checked, resolver, summary)
         job.on_stopping = on_stopping
         job.only_links = only_links
         status = "completed"
+        job.reader = Catalog.open(archive, readonly=True)
         try:
             asyncio.run(job.check_all(links))
         except KeyboardInterrupt:
             status = "interrupted"
         except ArchiveError:
+            job.reader.close()
             # Disk full, permissions, a broken catalog: what was committed stays; the next run carries on.
             summary.finished_at = clock()
             summary.status = "failed"
@@ -697,6 +720,7 @@ def run(
                 catalog.finish_run(run_id, summary.finished_at, "failed", summary.as_dict())
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        job.reader.close()
         if job.stop and status == "completed":
             status = "stopped" if summary.links_left else "completed"
         summary.finished_at = clock()

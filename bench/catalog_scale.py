@@ -172,7 +172,7 @@ def main() -> None:
             "import sys; from datetime import datetime, UTC; from pathlib import Path; "
             "from archiver.catalog import Catalog; "
             "c = Catalog.open(Path(sys.argv[1]), readonly=True); "
-            "print(sum(1 for _ in c.links_to_check(datetime.now(UTC), 0.0)))"
+            "print(len(c.links_to_check(datetime.now(UTC), 0.0)))"
         )
         run("run planning step", [sys.executable, "-c", planning, str(archive)])
         if args.workdir is None:
