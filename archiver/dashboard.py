@@ -168,6 +168,10 @@ def _text_link(archive: Path, output: Path, digest: str, fetched_at: str) -> str
     return f'<a href="{escape(Path(target).as_posix())}">archived text</a> {when}'
 
 
+def _all_ok(note: dict[str, Any]) -> bool:
+    return all(link["verdict"] == "ok" for link in note["links"])
+
+
 def _report_page(catalog: Catalog, archive: Path, output: Path, report: dict[str, Any]) -> str:
     parts = [
         f"<h1>{escape(report['title'] or report['report'])}</h1>",
@@ -176,8 +180,17 @@ def _report_page(catalog: Catalog, archive: Path, output: Path, report: dict[str
         + "</p>",
     ]
     notes = catalog.report_footnotes(report["report"])
-    # A long report's page links each text instead of quoting it: pages stay small at a million links.
+    # A long report's page links each text instead of quoting it, and lists the footnotes whose links are
+    # all ok as numbers linked to their sources: pages stay small at a million links.
     inline = sum(len(note["links"]) for note in notes) <= INLINE_LINKS
+    if not inline:
+        fine = [n for n in notes if len(n["links"]) == 1 and not json.loads(n["problems"]) and _all_ok(n)]
+        notes = [n for n in notes if not any(n is f for f in fine)]
+        listed = " ".join(
+            f'<a id="fn-{n["n"]}" href="{escape(n["links"][0]["url"])}" rel="noreferrer">{n["n"]}</a>' for n in fine
+        )
+        parts.append(f'<h2>{len(fine)} footnotes whose links are ok</h2><p class="ok-list">{listed}</p>')
+        parts.append("<h2>Footnotes that need a look</h2>" if notes else "")
     for note in notes:
         problems = json.loads(note["problems"])
         flags = " ".join(f'<span class="muted">[{escape(p)}]</span>' for p in problems)

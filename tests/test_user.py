@@ -399,3 +399,16 @@ def test_dashboard_links_its_urls_shows_a_diff_and_tells_runs_of_a_day_apart(
     assert 'class="diff"' in page and "What changed" in page
     chart = index.read_text()
     assert chart.count('text-anchor="middle"') == 4  # two runs of one day: a date and a time under each bar
+
+
+def test_a_long_reports_dashboard_page_lists_ok_footnotes_compactly(web: fixture_server.Server, tmp_path: Path) -> None:
+    archive = make_archive(tmp_path)
+    urls = [web.url(f"/plain-article?n={i}") for i in range(45)] + [web.url("/status/404")]
+    report = report_file(tmp_path / "long.txt", urls)
+    assert archiver("run", str(report), "--allow-private", archive=archive).returncode == 0
+    index = Path(archiver("dashboard", archive=archive).stdout.strip())
+    page = (index.parent / "reports" / "long.html").read_text()
+    assert "45 footnotes whose links are ok" in page
+    assert f'<a id="fn-1" href="{web.url("/plain-article?n=0")}" rel="noreferrer">1</a>' in page.replace("&amp;", "&")
+    assert 'id="fn-46"' in page and "404" in page  # the one that needs a look, in full
+    assert "<blockquote>" not in page  # a long page links its texts instead of quoting them
