@@ -14,14 +14,14 @@ import click
 from rich.console import Console
 
 from archiver import __version__
-from archiver.catalog import Catalog, StatusFilter
 from archiver.config import archive_path, check_proxy, load_settings
-from archiver.dashboard import build_dashboard
 from archiver.errors import ArchiverError, ConfigError, LockedError, NotFoundError, archive_fault
-from archiver.export import EXPORTERS, FORMATS, export_report, export_warc, open_output
-from archiver.lookup import lookup_footnote
 from archiver.pipeline import run as run_archive
-from archiver.render import (
+from archiver.reading.reports import Report, Unreadable, load_reports
+from archiver.showing.dashboard import build_dashboard
+from archiver.showing.export import EXPORTERS, FORMATS, export_report, export_warc, open_output
+from archiver.showing.lookup import lookup_footnote
+from archiver.showing.render import (
     VERDICT_ORDER,
     RunProgress,
     print_check,
@@ -34,8 +34,8 @@ from archiver.render import (
     print_status_summary,
     report_dict,
 )
-from archiver.reports import Report, Unreadable, load_reports
-from archiver.waczexport import export_wacz
+from archiver.showing.waczexport import export_wacz
+from archiver.storage.catalog import Catalog, StatusFilter
 
 F = TypeVar("F", bound=Callable[..., Any])
 

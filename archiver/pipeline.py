@@ -15,27 +15,27 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from archiver.analysis import Analysis, analyse, compare_stored, probe_text
-from archiver.captures import capture_row
-from archiver.catalog import CaptureRow, Catalog, CheckRow, LinkState, iso
-from archiver.compare import Comparison, similarity
 from archiver.config import Settings
-from archiver.copies import CopyFinder
 from archiver.errors import ArchiveError, archive_fault
-from archiver.extract import Extracted
-from archiver.fetch import Failure, Fetch, Fetcher, Resolver
-from archiver.footnotes import footnotes
-from archiver.incidents import log_incident, one_line
-from archiver.lock import ArchiveLock
-from archiver.politeness import HostScheduler, plan_retry
-from archiver.refang import canonical, host_of
-from archiver.reportcopies import keep_copy
-from archiver.reports import Report, Unreadable, load_reports
-from archiver.signs import classify_redirect, is_telegram_post, probe_path
-from archiver.storagethread import StorageThread, Write
-from archiver.verdict import History, Judgement, Outcome, Verdict, judge
-from archiver.warcstore import Revisit, Stored, WarcStore
-from archiver.workers import WorkerFailed, WorkerPool
+from archiver.fetching.fetch import Failure, Fetch, Fetcher, Resolver
+from archiver.fetching.politeness import HostScheduler, plan_retry
+from archiver.judging.analysis import Analysis, analyse, compare_stored, probe_text
+from archiver.judging.compare import Comparison, similarity
+from archiver.judging.extract import Extracted
+from archiver.judging.signs import classify_redirect, is_telegram_post, probe_path
+from archiver.judging.verdict import History, Judgement, Outcome, Verdict, judge
+from archiver.judging.workers import WorkerFailed, WorkerPool
+from archiver.reading.footnotes import footnotes
+from archiver.reading.refang import canonical, host_of
+from archiver.reading.reports import Report, Unreadable, load_reports
+from archiver.storage.captures import capture_row
+from archiver.storage.catalog import CaptureRow, Catalog, CheckRow, LinkState, iso
+from archiver.storage.incidents import log_incident, one_line
+from archiver.storage.lock import ArchiveLock
+from archiver.storage.reportcopies import keep_copy
+from archiver.storage.storagethread import StorageThread, Write
+from archiver.storage.warcstore import Revisit, Stored, WarcStore
+from archiver.webarchives.copies import CopyFinder
 
 TMP_DIR = "tmp"
 Clock = Callable[[], datetime]

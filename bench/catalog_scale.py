@@ -24,9 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from archiver.catalog import Catalog, iso
-from archiver.textstore import put_text
-from archiver.warcstore import WARC_DIR
+from archiver.storage.catalog import Catalog, iso
+from archiver.storage.textstore import put_text
+from archiver.storage.warcstore import WARC_DIR
 from bench.bench import measure
 
 VERDICTS = ["ok"] * 88 + ["dead"] * 5 + ["changed"] * 3 + ["failing"] * 2 + ["blocked", "pending"]
@@ -170,7 +170,7 @@ def main() -> None:
         run("dashboard", [*cli, "dashboard", "--output", str(work / "dashboard"), *target], work / "dashboard")
         planning = (
             "import sys; from datetime import datetime, UTC; from pathlib import Path; "
-            "from archiver.catalog import Catalog; "
+            "from archiver.storage.catalog import Catalog; "
             "c = Catalog.open(Path(sys.argv[1]), readonly=True); "
             "print(len(c.links_to_check(datetime.now(UTC), 0.0)))"
         )

@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from archiver.catalog import Catalog, iso
-from archiver.textstore import put_text
-from archiver.warcstore import WARC_DIR
+from archiver.storage.catalog import Catalog, iso
+from archiver.storage.textstore import put_text
+from archiver.storage.warcstore import WARC_DIR
 from bench.bench import measure
 
 

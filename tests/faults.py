@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 from unittest import mock
 
-from archiver import analysis
+from archiver.judging import analysis
 
 MARK = "boom"  # only URLs holding this break
 

@@ -125,7 +125,7 @@ def test_live_checks_again_now(archive: tuple[Path, fixture_server.Server]) -> N
 def test_live_while_a_run_holds_the_archive_answers_from_the_archive(
     archive: tuple[Path, fixture_server.Server],
 ) -> None:
-    from archiver.lock import ArchiveLock
+    from archiver.storage.lock import ArchiveLock
 
     root, web = archive
     before = web.hits["/page/stable"]

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from archiver.catalog import Catalog
 from archiver.config import Settings
-from archiver.lookup import lookup_footnote
 from archiver.pipeline import run
-from archiver.webarchive import Memento, nearest, parse_cdx, parse_timemap, raw_url, reference_moment
+from archiver.showing.lookup import lookup_footnote
+from archiver.storage.catalog import Catalog
+from archiver.webarchives.webarchive import Memento, nearest, parse_cdx, parse_timemap, raw_url, reference_moment
 
 from . import server as fixture_server
 from .server import ARTICLE, OTHER_ARTICLE, archive_capture, page

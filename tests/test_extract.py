@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from archiver.extract import decode_html, extract, sniff_kind
+from archiver.judging.extract import decode_html, extract, sniff_kind
 
 from .server import minimal_pdf
 

@@ -19,9 +19,9 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver import pipeline
-from archiver.catalog import Catalog
-from archiver.copies import CopyFinder
-from archiver.warcstore import WarcStore
+from archiver.storage.catalog import Catalog
+from archiver.storage.warcstore import WarcStore
+from archiver.webarchives.copies import CopyFinder
 
 from . import faults
 from . import server as fixture_server

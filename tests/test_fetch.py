@@ -12,7 +12,7 @@ import pytest
 import trustme
 
 from archiver.config import Settings
-from archiver.fetch import Failure, Fetch, Fetcher
+from archiver.fetching.fetch import Failure, Fetch, Fetcher
 
 from . import server as fixture_server
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archiver.footnotes import Problem, footnotes
-from archiver.render import report_dict
-from archiver.reports import parse_report, read_report
+from archiver.reading.footnotes import Problem, footnotes
+from archiver.reading.reports import parse_report, read_report
+from archiver.showing.render import report_dict
 
 from .conftest import SAMPLE
 

@@ -16,10 +16,10 @@ from urllib.parse import quote
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archiver.catalog import Catalog
-from archiver.fetch import MAX_URL_LENGTH, to_uri
+from archiver.fetching.fetch import MAX_URL_LENGTH, to_uri
+from archiver.fetching.politeness import HostScheduler, backoff, plan_retry
 from archiver.pipeline import run
-from archiver.politeness import HostScheduler, backoff, plan_retry
+from archiver.storage.catalog import Catalog
 
 from . import server as fixture_server
 from .server import ARTICLE

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from archiver.footnotes import footnotes
-from archiver.refang import find_links
-from archiver.reports import parse_report
+from archiver.reading.footnotes import footnotes
+from archiver.reading.refang import find_links
+from archiver.reading.reports import parse_report
 
 
 def links(text: str) -> list[str | None]:

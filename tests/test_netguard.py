@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from archiver.netguard import is_public, parse_address, refusal
+from archiver.fetching.netguard import is_public, parse_address, refusal
 
 
 @pytest.mark.parametrize(

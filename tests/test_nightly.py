@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from archiver.catalog import Catalog
 from archiver.config import Settings
 from archiver.pipeline import run
+from archiver.storage.catalog import Catalog
 
 from . import server as fixture_server
 from .server import ARTICLE, OTHER_ARTICLE

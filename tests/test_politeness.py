@@ -6,7 +6,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
-from archiver.politeness import HostScheduler, backoff, is_transient, retry_after
+from archiver.fetching.politeness import HostScheduler, backoff, is_transient, retry_after
 
 
 def test_per_host_connections_and_delay() -> None:

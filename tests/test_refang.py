@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from archiver.refang import clean_url, defang, find_links, refang, strip_trailing
+from archiver.reading.refang import clean_url, defang, find_links, refang, strip_trailing
 
 
 def urls_of(text: str) -> list[str | None]:
@@ -199,7 +199,7 @@ def test_a_site_name_beside_a_link_is_not_a_second_link() -> None:
 
 @given(_url)
 def test_canonical_is_idempotent_and_keeps_the_resource(url: str) -> None:
-    from archiver.refang import canonical
+    from archiver.reading.refang import canonical
 
     once = canonical(url)
     assert canonical(once) == once
@@ -207,7 +207,7 @@ def test_canonical_is_idempotent_and_keeps_the_resource(url: str) -> None:
 
 
 def test_canonical_spellings() -> None:
-    from archiver.refang import canonical
+    from archiver.reading.refang import canonical
 
     assert canonical("HTTP://Example.COM:80/a%7eb?x=%2f#frag") == "http://example.com/a~b?x=%2F"
     assert (

@@ -7,7 +7,7 @@ import io
 from rich.console import Console
 
 from archiver.pipeline import Checked
-from archiver.render import RunProgress
+from archiver.showing.render import RunProgress
 
 
 def test_plain_lines_off_a_terminal() -> None:

@@ -375,7 +375,7 @@ def test_the_archive_is_created_by_the_first_run_and_never_by_reading(tmp_path: 
 
 
 def test_repair_sets_aside_what_the_catalog_does_not_know(tmp_path: Path) -> None:
-    from archiver.warcstore import WarcStore
+    from archiver.storage.warcstore import WarcStore
 
     warc = tmp_path / "warc"
     warc.mkdir()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from archiver.reports import parse_report
+from archiver.reading.reports import parse_report
 
 from . import server as fixture_server
 from .server import ARTICLE, OTHER_ARTICLE
@@ -109,7 +109,7 @@ def test_a_refused_live_check_keeps_the_verdict_and_its_date(web: fixture_server
 def test_a_time_out_after_dead_keeps_it_dead_since_the_same_day(web: fixture_server.Server, tmp_path: Path) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from archiver.verdict import History, Outcome, Verdict, judge
+    from archiver.judging.verdict import History, Outcome, Verdict, judge
 
     since = datetime(2026, 11, 20, tzinfo=UTC)
     history = History(0, None, Verdict.DEAD, since, "404 Not Found since 2026-11-20")

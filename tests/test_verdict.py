@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from archiver.compare import compare, similarity
-from archiver.signs import (
+from archiver.judging.compare import compare, similarity
+from archiver.judging.signs import (
     PageSigns,
     RedirectKind,
     classify_redirect,
@@ -16,7 +16,7 @@ from archiver.signs import (
     telegram_post_missing,
     visible_text,
 )
-from archiver.verdict import History, Outcome, Verdict, judge
+from archiver.judging.verdict import History, Outcome, Verdict, judge
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

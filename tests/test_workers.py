@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from archiver.workers import WorkerFailed, WorkerPool
+from archiver.judging.workers import WorkerFailed, WorkerPool
 
 
 def crash() -> int:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from bs4 import BeautifulSoup
 from bs4.element import NavigableString, Tag
 
-from archiver.refang import clean_url, find_links, refang
+from archiver.reading.refang import clean_url, find_links, refang
 
 # A note's first line in text and Markdown reports: "[14] ...", "[^14]: ...", "14. ..." under a Notes heading.
 _NOTE_START_RE = re.compile(r"^\s*(?:\[\^?(\d{1,4})\]:?|(\d{1,4})[.)])(?=\s|$)")

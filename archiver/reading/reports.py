@@ -144,7 +144,7 @@ def read_report(path: Path) -> Report:
 
 def parse_report(text: str, *, stem: str, path: str = "", fmt: str = "text") -> Report:
     """Parse a report's text in the given format ("text", "markdown" or "html")."""
-    from archiver import report_html, report_text  # the format parsers import this module
+    from archiver.reading import report_html, report_text  # the format parsers import this module
 
     if fmt == "html":
         return report_html.parse(text, stem=stem, path=path)

@@ -28,8 +28,8 @@ import httpx
 
 from archiver.config import Settings
 from archiver.errors import ArchiveError
-from archiver.netguard import is_local_name, is_public, parse_address, refusal
-from archiver.refang import canonical
+from archiver.fetching.netguard import is_local_name, is_public, parse_address, refusal
+from archiver.reading.refang import canonical
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 

@@ -14,9 +14,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 from rich.text import Text
 
-from archiver.footnotes import Footnote, footnotes
 from archiver.pipeline import Checked
-from archiver.reports import Report
+from archiver.reading.footnotes import Footnote, footnotes
+from archiver.reading.reports import Report
 
 
 def footnote_dict(note: Footnote) -> dict[str, Any]:

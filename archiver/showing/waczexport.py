@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from archiver import __version__
-from archiver.catalog import Catalog
 from archiver.errors import ArchiverError
-from archiver.export import check_report, export_warc
-from archiver.fetch import to_uri
+from archiver.fetching.fetch import to_uri
+from archiver.showing.export import check_report, export_warc
+from archiver.storage.catalog import Catalog
 
 
 def _pages(catalog: Catalog, report: str | None) -> list[dict[str, Any]]:

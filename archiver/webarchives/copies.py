@@ -15,18 +15,26 @@ from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from archiver.analysis import Analysis, analyse
-from archiver.captures import capture_row, store_fetch
-from archiver.catalog import Catalog
 from archiver.config import Settings
 from archiver.errors import archive_fault
-from archiver.fetch import Failure, Fetch, Fetcher
-from archiver.incidents import log_incident, one_line
-from archiver.politeness import is_transient, plan_retry
-from archiver.textstore import make_durable
-from archiver.warcstore import Stored, WarcStore
-from archiver.webarchive import Memento, cdx_queries, nearest, parse_cdx, parse_timemap, reference_moment, timemap_url
-from archiver.workers import WorkerFailed, WorkerPool
+from archiver.fetching.fetch import Failure, Fetch, Fetcher
+from archiver.fetching.politeness import is_transient, plan_retry
+from archiver.judging.analysis import Analysis, analyse
+from archiver.judging.workers import WorkerFailed, WorkerPool
+from archiver.storage.captures import capture_row, store_fetch
+from archiver.storage.catalog import Catalog
+from archiver.storage.incidents import log_incident, one_line
+from archiver.storage.textstore import make_durable
+from archiver.storage.warcstore import Stored, WarcStore
+from archiver.webarchives.webarchive import (
+    Memento,
+    cdx_queries,
+    nearest,
+    parse_cdx,
+    parse_timemap,
+    reference_moment,
+    timemap_url,
+)
 
 MAX_CANDIDATES = 4  # captures tried per lookup before answering "none"
 _UNREACHABLE = {Failure.DNS, Failure.DNS_TEMPORARY, Failure.CONNECT, Failure.TLS, Failure.PRIVATE}

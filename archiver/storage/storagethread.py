@@ -18,12 +18,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from archiver.catalog import CaptureRow, Catalog, CheckRow
-from archiver.disk import fsync_files, sync_filesystem
 from archiver.errors import archive_fault
-from archiver.fetch import Fetch
-from archiver.textstore import text_path
-from archiver.warcstore import Revisit, Stored, WarcStore
+from archiver.fetching.fetch import Fetch
+from archiver.storage.catalog import CaptureRow, Catalog, CheckRow
+from archiver.storage.disk import fsync_files, sync_filesystem
+from archiver.storage.textstore import text_path
+from archiver.storage.warcstore import Revisit, Stored, WarcStore
 
 T = TypeVar("T")
 MAX_BATCH = 256

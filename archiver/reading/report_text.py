@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from archiver.refang import START_RE
-from archiver.reports import (
+from archiver.reading.refang import START_RE
+from archiver.reading.reports import (
     Note,
     Report,
     Segment,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from archiver.analysis import Analysis
-from archiver.catalog import CaptureRow, Catalog
-from archiver.fetch import Fetch
-from archiver.warcstore import Revisit, Stored, WarcStore
+from archiver.fetching.fetch import Fetch
+from archiver.judging.analysis import Analysis
+from archiver.storage.catalog import CaptureRow, Catalog
+from archiver.storage.warcstore import Revisit, Stored, WarcStore
 
 
 def store_fetch(

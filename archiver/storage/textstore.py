@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from archiver.disk import fsync_files, sync_filesystem
+from archiver.storage.disk import fsync_files, sync_filesystem
 
 TEXT_DIR = "text"
 

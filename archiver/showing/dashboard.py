@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from archiver import __version__
-from archiver.catalog import Catalog, iso
-from archiver.export import safe_name
-from archiver.textstore import get_text, text_path
+from archiver.showing.export import safe_name
+from archiver.storage.catalog import Catalog, iso
+from archiver.storage.textstore import get_text, text_path
 
 VERDICTS = ["dead", "changed", "blocked", "failing", "pending", "ok"]
 COLOURS = {

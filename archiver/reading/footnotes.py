@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from archiver.refang import clean_url, find_links, refang, unique
-from archiver.reports import Note, Report
+from archiver.reading.refang import clean_url, find_links, refang, unique
+from archiver.reading.reports import Note, Report
 
 _SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.-]*:", re.IGNORECASE)
 

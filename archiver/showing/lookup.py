@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from archiver.catalog import Catalog
-from archiver.compare import compare
 from archiver.errors import NotFoundError
-from archiver.textstore import get_text
+from archiver.judging.compare import compare
+from archiver.storage.catalog import Catalog
+from archiver.storage.textstore import get_text
 
 
 def _capture_dict(row: dict[str, Any]) -> dict[str, Any]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from archiver.compare import Comparison, compare
-from archiver.extract import Extracted, decode_html, extract, sniff_kind
-from archiver.signs import SHORT_PAGE, PageSigns, page_title, read_signs, telegram_post_missing, visible_text
-from archiver.textstore import get_text, put_text
-from archiver.workers import TOO_LARGE
+from archiver.judging.compare import Comparison, compare
+from archiver.judging.extract import Extracted, decode_html, extract, sniff_kind
+from archiver.judging.signs import SHORT_PAGE, PageSigns, page_title, read_signs, telegram_post_missing, visible_text
+from archiver.judging.workers import TOO_LARGE
+from archiver.storage.textstore import get_text, put_text
 
 # Main texts up to this long travel back to the run (to compare with a soft-404 probe); articles do not.
 SHORT_TEXT_BACK = 20_000

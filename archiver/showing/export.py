@@ -19,13 +19,13 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.warcwriter import WARCWriter
 
 from archiver import __version__
-from archiver.annotate import Annotations, LinkCopy, annotate_html, annotate_text, html_to_text, text_to_html
-from archiver.catalog import Catalog, iso
 from archiver.errors import ArchiverError, NotFoundError
-from archiver.reportcopies import find_copy
-from archiver.reports import decode, normalize_newlines
-from archiver.textstore import get_text
-from archiver.warcstore import WARC_DIR
+from archiver.reading.reports import decode, normalize_newlines
+from archiver.showing.annotate import Annotations, LinkCopy, annotate_html, annotate_text, html_to_text, text_to_html
+from archiver.storage.catalog import Catalog, iso
+from archiver.storage.reportcopies import find_copy
+from archiver.storage.textstore import get_text
+from archiver.storage.warcstore import WARC_DIR
 
 FORMATS = ("jsonl", "csv", "md", "warc", "report", "wacz")
 ROW_FIELDS = [

@@ -9,7 +9,7 @@ from typing import Any
 from bs4 import BeautifulSoup
 from bs4.element import Comment, NavigableString, Tag
 
-from archiver.reports import (
+from archiver.reading.reports import (
     Note,
     Report,
     Segment,
