@@ -17,18 +17,19 @@ from typing import Any
 
 from archiver.config import Settings
 from archiver.errors import ArchiveError, archive_fault
-from archiver.fetching.fetch import Failure, Fetch, Fetcher, Resolver
+from archiver.fetching.fetch import Fetcher, Resolver
 from archiver.fetching.politeness import HostScheduler, plan_retry
 from archiver.judging.analysis import Analysis, analyse, compare_stored, probe_text
 from archiver.judging.compare import Comparison, similarity
 from archiver.judging.extract import Extracted
+from archiver.judging.rows import capture_row
 from archiver.judging.signs import classify_redirect, is_telegram_post, probe_path
 from archiver.judging.verdict import History, Judgement, Outcome, Verdict, judge
 from archiver.judging.workers import WorkerFailed, WorkerPool
+from archiver.outcomes import Checked, Failure, Fetch
 from archiver.reading.footnotes import footnotes
 from archiver.reading.refang import canonical, host_of
 from archiver.reading.reports import Report, Unreadable, load_reports
-from archiver.storage.captures import capture_row
 from archiver.storage.catalog import CaptureRow, Catalog, CheckRow, LinkState, iso
 from archiver.storage.incidents import log_incident, one_line
 from archiver.storage.lock import ArchiveLock
@@ -44,18 +45,6 @@ Clock = Callable[[], datetime]
 def utc_now() -> datetime:
     """The current time, UTC."""
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class Checked:
-    """One link's check, as progress reports it."""
-
-    url: str
-    verdict: str
-    reason: str
-    http_status: int | None
-    done: int
-    total: int
 
 
 class Admission(StrEnum):

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archiver.showing.export import safe_name
+from archiver.showing.names import safe_name
 
 from . import server as fixture_server
 from .server import ARTICLE, OTHER_ARTICLE

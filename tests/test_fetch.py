@@ -12,7 +12,8 @@ import pytest
 import trustme
 
 from archiver.config import Settings
-from archiver.fetching.fetch import Failure, Fetch, Fetcher
+from archiver.fetching.fetch import Fetcher
+from archiver.outcomes import Failure, Fetch
 
 from . import server as fixture_server
 

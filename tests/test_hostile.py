@@ -16,9 +16,9 @@ from urllib.parse import quote
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archiver.fetching.fetch import MAX_URL_LENGTH, to_uri
 from archiver.fetching.politeness import HostScheduler, backoff, plan_retry
 from archiver.pipeline import run
+from archiver.reading.refang import MAX_URL_LENGTH, to_uri
 from archiver.storage.catalog import Catalog
 
 from . import server as fixture_server

@@ -6,7 +6,8 @@ import random
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
-from archiver.fetching.politeness import HostScheduler, backoff, is_transient, retry_after
+from archiver.fetching.politeness import HostScheduler, backoff, retry_after
+from archiver.outcomes import is_transient
 
 
 def test_per_host_connections_and_delay() -> None:

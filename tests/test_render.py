@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console
 
-from archiver.pipeline import Checked
+from archiver.outcomes import Checked
 from archiver.showing.render import RunProgress
 
 

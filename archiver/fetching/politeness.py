@@ -12,18 +12,9 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Generic, TypeVar
 
+from archiver.outcomes import is_transient
+
 T = TypeVar("T")
-
-# Statuses that say "not now" rather than "no": worth a retry within the run.
-TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504, 507, 509, 520, 521, 522, 523, 524, 525, 526, 529})
-TRANSIENT_FAILURES = frozenset({"timeout", "dns_temporary", "connect", "reset", "protocol"})
-
-
-def is_transient(failure: str | None, status: int | None) -> bool:
-    """The one place that decides whether an outcome may pass if tried again (lychee's retry.rs)."""
-    if failure is not None:
-        return failure in TRANSIENT_FAILURES
-    return status in TRANSIENT_STATUSES
 
 
 def retry_after(value: str | None, now: datetime) -> float | None:

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 import charset_normalizer
 from bs4 import BeautifulSoup
 
+from archiver.judging.signs import TELEGRAM_HOSTS
+
 MAX_TEXT_CHARS = 2_000_000
 
 # trafilatura and pypdf log their doubts about odd pages at WARNING: that is noise in a cron log.
@@ -150,7 +152,7 @@ def _html(data: bytes, content_type: str, url: str) -> Extracted:
 
     html = decode_html(data, content_type)
     host = (urlsplit(url).hostname or "").lower()
-    if host in ("t.me", "telegram.me", "www.t.me"):
+    if host in TELEGRAM_HOSTS:
         soup = BeautifulSoup(html, "lxml")
         text, how = _telegram_post(soup, url)
         title = soup.title.get_text(strip=True) if soup.title else None

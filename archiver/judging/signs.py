@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import parse_qs, urlsplit
 
+TELEGRAM_HOSTS = frozenset({"t.me", "telegram.me", "www.t.me"})  # public posts: t.me/CHANNEL/N
+
 _NOT_FOUND = [
     # English
     r"page not found",
@@ -170,14 +172,14 @@ def is_telegram_post(url: str) -> bool:
     if segments and segments[0] == "s":
         segments = segments[1:]
     host = (parts.hostname or "").lower()
-    return host in ("t.me", "telegram.me", "www.t.me") and len(segments) == 2 and segments[1].isdigit()
+    return host in TELEGRAM_HOSTS and len(segments) == 2 and segments[1].isdigit()
 
 
 def telegram_post_missing(url: str, html: str) -> bool:
     """A t.me/CHANNEL/N page that shows the channel, or an error, instead of the post."""
     parts = [p for p in urlsplit(url).path.split("/") if p]
     host = (urlsplit(url).hostname or "").lower()
-    if host not in ("t.me", "telegram.me", "www.t.me") or len(parts) < 2 or not parts[-1].isdigit():
+    if host not in TELEGRAM_HOSTS or len(parts) < 2 or not parts[-1].isdigit():
         return False
     lowered = html.lower()
     if "tgme_widget_message_error" in lowered or re.search(r"post not found|message not found", lowered):
@@ -239,7 +241,7 @@ def probe_path(url: str, token: str) -> str:
     parts = urlsplit(url)
     segments = _segments(parts.path)
     host = (parts.hostname or "").lower()
-    if host in ("t.me", "telegram.me", "www.t.me") and segments:
+    if host in TELEGRAM_HOSTS and segments:
         return f"{parts.scheme}://{parts.netloc}/{segments[0] if segments[0] != 's' else segments[1]}/9{token[:8]}"
     suffix = ""
     if segments and "." in segments[-1]:

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from archiver.fetching.politeness import is_transient
 from archiver.judging.signs import PageSigns, RedirectKind
+from archiver.outcomes import is_transient
 
 
 class Verdict(StrEnum):

@@ -385,3 +385,20 @@ def canonical(url: str) -> str:
     path = _normalize_escapes(parts.path or "/", safe="/;:@!$&'()*+,=")
     query = _normalize_escapes(parts.query, safe="/?;:@!$&'()*+,=")
     return urlunsplit((scheme, netloc, path, query, ""))
+
+
+MAX_URL_LENGTH = 32 * 1024  # past this no server answers (most stop at 8 KB): fail the link, do not send it
+
+
+def to_uri(url: str) -> tuple[str | None, str]:
+    """The URL as an RFC 3986 URI (punycode host, percent-encoded path and query, no fragment), or why not."""
+    try:
+        uri = canonical(url)
+    except ValueError as exc:
+        return None, f"cannot parse URL: {exc}"
+    host = urlsplit(uri).hostname or ""
+    if not host.isascii():
+        return None, f"not a valid host name: {host!r}"
+    if len(uri) > MAX_URL_LENGTH:
+        return None, f"URL too long to fetch ({len(uri):,} characters; servers take at most about {MAX_URL_LENGTH:,})"
+    return uri, ""

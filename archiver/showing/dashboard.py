@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from archiver import __version__
-from archiver.showing.export import safe_name
+from archiver.showing.names import safe_name
 from archiver.storage.catalog import Catalog, iso
 from archiver.storage.textstore import get_text, text_path
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import os
@@ -22,10 +21,10 @@ from archiver import __version__
 from archiver.errors import ArchiverError, NotFoundError
 from archiver.reading.reports import decode, normalize_newlines
 from archiver.showing.annotate import Annotations, LinkCopy, annotate_html, annotate_text, html_to_text, text_to_html
-from archiver.storage.catalog import Catalog, iso
+from archiver.storage.catalog import Catalog, iso, parse_iso
 from archiver.storage.reportcopies import find_copy
 from archiver.storage.textstore import get_text
-from archiver.storage.warcstore import WARC_DIR
+from archiver.storage.warcstore import WARC_DIR, warc_date
 
 FORMATS = ("jsonl", "csv", "md", "warc", "report", "wacz")
 ROW_FIELDS = [
@@ -54,17 +53,6 @@ ROW_FIELDS = [
     "warc_file",
     "warc_offset",
 ]
-
-
-def safe_name(name: str) -> str:
-    """A report id as a file name: no path separators, no leading dot, no control characters.
-
-    A name that had to change gets a short hash of the original, so two reports never share a file.
-    """
-    cleaned = re.sub(r"[^\w.\-]+", "_", name, flags=re.UNICODE).strip("._")[:100] or "report"
-    if cleaned != name:
-        cleaned += "-" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
-    return cleaned
 
 
 @contextmanager
@@ -259,7 +247,8 @@ def export_warc(catalog: Catalog, archive: Path, out: IO[bytes], report: str | N
 
 
 def _warc_date(value: str) -> str:
-    return value if value.endswith("Z") else value + "Z"
+    moment = parse_iso(value)
+    return warc_date(moment) if moment is not None else value
 
 
 EXPORTERS = {"jsonl": export_jsonl, "csv": export_csv, "md": export_md}

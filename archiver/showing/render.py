@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 from rich.text import Text
 
-from archiver.pipeline import Checked
+from archiver.outcomes import Checked
 from archiver.reading.footnotes import Footnote, footnotes
 from archiver.reading.reports import Report
 

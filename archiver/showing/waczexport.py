@@ -12,7 +12,7 @@ from typing import Any
 
 from archiver import __version__
 from archiver.errors import ArchiverError
-from archiver.fetching.fetch import to_uri
+from archiver.reading.refang import to_uri
 from archiver.showing.export import check_report, export_warc
 from archiver.storage.catalog import Catalog
 

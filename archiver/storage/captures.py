@@ -1,12 +1,11 @@
-"""A fetch stored in the WARC files, as the catalog's capture row (ours, or a web archive's copy)."""
+"""A fetch stored in the WARC files: its records written, a file rotation opened for it registered."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from archiver.fetching.fetch import Fetch
-from archiver.judging.analysis import Analysis
-from archiver.storage.catalog import CaptureRow, Catalog
+from archiver.outcomes import Fetch
+from archiver.storage.catalog import Catalog
 from archiver.storage.warcstore import Revisit, Stored, WarcStore
 
 
@@ -18,45 +17,3 @@ def store_fetch(
     if stored.rotated:
         catalog.register_warc_file(*stored.rotated, now)
     return stored
-
-
-def capture_row(
-    fetch: Fetch,
-    stored: Stored,
-    analysis: Analysis | None,
-    *,
-    url: str | None = None,
-    revisit: Revisit | None = None,
-    revisit_of: int | None = None,
-    memento_url: str | None = None,
-    memento_datetime: datetime | None = None,
-) -> CaptureRow:
-    """The catalog row for a stored fetch, with what extraction made of it."""
-    assert fetch.response is not None, "only answered fetches are stored"
-    extracted = analysis.extracted if analysis else None
-    return CaptureRow(
-        fetched_at=fetch.response.fetched_at,
-        url=url or fetch.url,
-        final_url=fetch.final_url,
-        http_status=fetch.response.status,
-        content_type=fetch.content_type,
-        warc_file=stored.response.file,
-        warc_offset=stored.response.offset,
-        warc_length=stored.response.length,
-        warc_start=stored.start,
-        warc_end=stored.end,
-        revisit_of=revisit_of,
-        payload_digest=revisit.payload_digest if revisit is not None else fetch.payload_digest,
-        content_digest=fetch.content_digest,
-        body_size=fetch.body_size,
-        text_digest=analysis.text_digest if analysis else None,
-        text_length=len(extracted.text) if extracted and extracted.text else None,
-        kind=extracted.kind if extracted else None,
-        title=extracted.title if extracted else None,
-        authors=extracted.authors if extracted else None,
-        published=extracted.date if extracted else None,
-        language=extracted.language if extracted else None,
-        extractor=extracted.extractor if extracted else None,
-        memento_url=memento_url,
-        memento_datetime=memento_datetime,
-    )

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from archiver.errors import archive_fault
-from archiver.fetching.fetch import Fetch
+from archiver.outcomes import Fetch
 from archiver.storage.catalog import CaptureRow, Catalog, CheckRow
 from archiver.storage.disk import fsync_files, sync_filesystem
 from archiver.storage.textstore import text_path

@@ -18,7 +18,7 @@ from warcio.warcwriter import WARCWriter
 
 from archiver import __version__
 from archiver.errors import ArchiveError
-from archiver.fetching.fetch import Exchange, Fetch
+from archiver.outcomes import Exchange, Fetch
 
 WARC_DIR = "warc"
 SERVER_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"

@@ -17,11 +17,13 @@ from urllib.parse import urlsplit
 
 from archiver.config import Settings
 from archiver.errors import archive_fault
-from archiver.fetching.fetch import Failure, Fetch, Fetcher
-from archiver.fetching.politeness import is_transient, plan_retry
+from archiver.fetching.fetch import Fetcher
+from archiver.fetching.politeness import plan_retry
 from archiver.judging.analysis import Analysis, analyse
+from archiver.judging.rows import capture_row
 from archiver.judging.workers import WorkerFailed, WorkerPool
-from archiver.storage.captures import capture_row, store_fetch
+from archiver.outcomes import Failure, Fetch, is_transient
+from archiver.storage.captures import store_fetch
 from archiver.storage.catalog import Catalog
 from archiver.storage.incidents import log_incident, one_line
 from archiver.storage.textstore import make_durable

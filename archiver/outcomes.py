@@ -1,0 +1,134 @@
+"""The values that cross every stage's line: a fetch's outcome, the one rule of transience, a check's progress.
+
+Pure: no I/O but reading a fetched body back. Every stage may import it; it imports none.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import IO
+
+
+class Failure(StrEnum):
+    """Why a fetch got no HTTP answer (or one we refused to read)."""
+
+    TIMEOUT = "timeout"
+    DNS = "dns"  # no such domain (NXDOMAIN): the name does not exist
+    DNS_TEMPORARY = "dns_temporary"  # the resolver failed; the name may well exist
+    CONNECT = "connect"  # refused, unreachable
+    TLS = "tls"
+    RESET = "reset"  # the connection dropped mid-way
+    PROTOCOL = "protocol"  # not HTTP, or broken HTTP
+    TOO_LARGE = "too_large"  # over the body or decoded-size cap (a compression bomb)
+    PRIVATE = "private"  # a non-public address, refused without --allow-private
+    REDIRECT_LOOP = "redirect_loop"
+    TOO_MANY_REDIRECTS = "too_many_redirects"
+    BAD_URL = "bad_url"
+    DEFERRED = "deferred"  # not asked: the host told us to come back later than this run waits
+    BAD_ENCODING = "bad_encoding"  # a declared Content-Encoding that does not decode (a browser refuses it too)
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One HTTP request and its response's head (a redirect hop, or the final answer)."""
+
+    url: str
+    method: str
+    request_headers: tuple[tuple[str, str], ...]
+    status: int
+    reason: str
+    http_version: str
+    headers: tuple[tuple[str, str], ...]
+    fetched_at: datetime
+    peer: str | None = None
+    body: bytes = b""  # a redirect's own small body; the final body is on disk
+
+    def header(self, name: str) -> str | None:
+        """The first value of a response header, case-insensitively."""
+        lowered = name.lower()
+        return next((v for k, v in self.headers if k.lower() == lowered), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Fetch:
+    """What fetching one URL gave: the hops, the final exchange and its body on disk, or a failure."""
+
+    url: str
+    final_url: str
+    hops: tuple[Exchange, ...] = ()
+    response: Exchange | None = None
+    body_path: Path | None = None  # the entity as received (content-encoded, de-chunked)
+    decoded_path: Path | None = None  # after Content-Encoding is undone
+    body_size: int = 0
+    decoded_size: int = 0
+    payload_digest: str | None = None  # "sha1:BASE32" of the entity, as WARC wants it
+    content_digest: str | None = None  # sha256 hex of the decoded content
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    elapsed: float = 0.0
+    failure: Failure | None = None
+    detail: str = ""
+    body_data: bytes | None = None  # the entity as received, when small enough to stay in memory
+    decoded_data: bytes | None = None  # likewise after Content-Encoding is undone
+
+    @property
+    def decoded(self) -> bytes | str | None:
+        """The decoded body for a worker: its bytes when in memory, else its file's path; None without one."""
+        if self.decoded_data is not None:
+            return self.decoded_data
+        return str(self.decoded_path) if self.decoded_path is not None else None
+
+    def read_decoded(self) -> bytes:
+        """The decoded body's bytes (empty without one)."""
+        if self.decoded_data is not None:
+            return self.decoded_data
+        return self.decoded_path.read_bytes() if self.decoded_path is not None else b""
+
+    def open_body(self) -> IO[bytes] | None:
+        """The entity as received, to read once; None when there is none."""
+        if self.body_data is not None:
+            return io.BytesIO(self.body_data)
+        return self.body_path.open("rb") if self.body_path is not None else None
+
+    @property
+    def status(self) -> int | None:
+        """The final HTTP status, if any answer came."""
+        return self.response.status if self.response else None
+
+    @property
+    def content_type(self) -> str:
+        """The final response's Content-Type, or ''."""
+        return (self.response.header("content-type") or "") if self.response else ""
+
+    def discard(self) -> None:
+        """Delete the temporary body files (one file when the body needed no decoding)."""
+        for path in {self.body_path, self.decoded_path}:
+            if path is not None:
+                path.unlink(missing_ok=True)
+
+
+# Statuses that say "not now" rather than "no": worth a retry within the run.
+TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504, 507, 509, 520, 521, 522, 523, 524, 525, 526, 529})
+TRANSIENT_FAILURES = frozenset({"timeout", "dns_temporary", "connect", "reset", "protocol"})
+
+
+def is_transient(failure: str | None, status: int | None) -> bool:
+    """The one place that decides whether an outcome may pass if tried again (lychee's retry.rs)."""
+    if failure is not None:
+        return failure in TRANSIENT_FAILURES
+    return status in TRANSIENT_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """One link's check, as progress reports it."""
+
+    url: str
+    verdict: str
+    reason: str
+    http_status: int | None
+    done: int
+    total: int
