@@ -9,8 +9,8 @@ import random
 import shutil
 import signal
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -20,13 +20,28 @@ from archiver.errors import ArchiveError, archive_fault
 from archiver.fetching.fetch import Fetcher, Resolver
 from archiver.fetching.politeness import HostScheduler, plan_retry
 from archiver.judging.analysis import Analysis, analyse, compare_stored, probe_text
-from archiver.judging.compare import Comparison, similarity
+from archiver.judging.decide import (
+    ProbeAnswer,
+    Rules,
+    answered,
+    check_row,
+    choose_revisit,
+    decide,
+    internal_error,
+    known_comparison,
+    looks_suspect,
+    outcome_of,
+    redirect_of,
+    retrying,
+    soft_404,
+    to_store,
+)
 from archiver.judging.extract import Extracted
 from archiver.judging.rows import capture_row
-from archiver.judging.signs import classify_redirect, is_telegram_post, probe_path
-from archiver.judging.verdict import History, Judgement, Outcome, Verdict, judge
+from archiver.judging.signs import probe_path
+from archiver.judging.verdict import Judgement, Verdict
 from archiver.judging.workers import WorkerFailed, WorkerPool
-from archiver.outcomes import Checked, Failure, Fetch
+from archiver.outcomes import Checked, Fetch
 from archiver.reading.footnotes import footnotes
 from archiver.reading.refang import canonical, host_of
 from archiver.reading.reports import Report, Unreadable, load_reports
@@ -156,15 +171,6 @@ class Probe:
     url: str
 
 
-@dataclass(frozen=True, slots=True)
-class ProbeAnswer:
-    """How a site answered a path that cannot exist."""
-
-    status: int | None
-    final_url: str
-    text: str | None
-
-
 Job = tuple[int, int] | Probe  # (link id, attempt), or a soft-404 probe
 
 
@@ -204,13 +210,47 @@ class _Run:
         self.only_links: set[str] | None = None
         self.work_added = asyncio.Event()
         self.tasks: set[asyncio.Task[None]] = set()  # links (and probes) in flight
+        self.deadline: float | None = None  # event loop time past which no new fetch starts
         self.on_stopping: Callable[[int], None] = lambda in_flight: None
+        self.rules = Rules(settings.change_threshold, settings.dead_after_failures, settings.dead_after_hours)
         self.reader: Catalog | None = None  # a second, read-only connection: link states as links start
         self.deadlines: dict[int, float] = {}  # link id -> end of its time budget (event loop time)
         self.deferred = 0  # links of hosts that asked to be left alone until the next run
 
-    async def check_all(self, links: list[tuple[int, str]]) -> None:
-        """Check every link, as politeness allows; stop starting new ones at the deadline or a signal."""
+    async def night(self, links: list[tuple[int, str]]) -> None:
+        """The night's wiring: open the WARC file, the workers and the client; check every link; then ask
+        the web archives for the copies the night showed a need for; close everything, whatever happened."""
+        loop = asyncio.get_running_loop()
+        self.deadline = loop.time() + self.settings.max_duration if self.settings.max_duration else None
+        self._install_signal_handlers(loop)
+        workers = self.settings.extract_workers or os.cpu_count() or 2
+        storage = StorageThread(self.archive, self.store, self.catalog, self.clock)
+        pool = WorkerPool(workers, self.settings.extract_timeout, self.settings.worker_memory)
+        try:
+            name, size = await loop.run_in_executor(storage, self.store.start)
+            await loop.run_in_executor(storage, self.catalog.register_warc_file, name, size, self.clock())
+            async with Fetcher(self.settings, self.tmp, resolver=self.resolver, clock=self.clock) as fetcher:
+                await self.check_all(links, fetcher, pool, storage, live_cap=self.settings.concurrency + 2 * workers)
+                self.summary.web_archive = await self.web_archives(fetcher, pool, storage)
+        finally:
+            for task in self.tasks:
+                task.cancel()
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+            with contextlib.suppress(OSError):  # every record was fsynced when written
+                await loop.run_in_executor(storage, self.store.close)
+            storage.shutdown(wait=True)
+            pool.shutdown()
+
+    def _past_deadline(self) -> bool:
+        return self.deadline is not None and asyncio.get_running_loop().time() >= self.deadline
+
+    async def check_all(
+        self, links: list[tuple[int, str]], fetcher: Fetcher, pool: WorkerPool, storage: StorageThread, live_cap: int
+    ) -> None:
+        """Check every link, as politeness allows; stop starting new ones at the deadline or a signal.
+
+        live_cap bounds fetches in flight plus bodies waiting for extraction, so memory is bounded too.
+        """
         loop = asyncio.get_running_loop()
         self.total = len(links)
         scheduler: HostScheduler[Job] = HostScheduler(
@@ -218,84 +258,65 @@ class _Run:
         )
         for link_id, link_host in links:
             scheduler.add(link_host, (link_id, 0))
-        workers = self.settings.extract_workers or os.cpu_count() or 2
-        deadline = loop.time() + self.settings.max_duration if self.settings.max_duration else None
-        # Fetches in flight plus bodies waiting for extraction: bounded, so memory is too.
-        live_cap = self.settings.concurrency + 2 * workers
-        self._install_signal_handlers(loop)
-        storage = StorageThread(self.archive, self.store, self.catalog, self.clock)
-        pool = WorkerPool(workers, self.settings.extract_timeout, self.settings.worker_memory)
-        try:
-            name, size = await loop.run_in_executor(storage, self.store.start)
-            await loop.run_in_executor(storage, self.catalog.register_warc_file, name, size, self.clock())
-            tasks = self.tasks
-            try:
-                async with Fetcher(self.settings, self.tmp, resolver=self.resolver, clock=self.clock) as fetcher:
-                    while True:
-                        if deadline is not None and loop.time() >= deadline:
-                            self.stop = True
-                        # A link waiting for its site's probe must not keep that probe from starting.
-                        room = live_cap - (len(tasks) - self.waiting_for_probe)
-                        if not self.stop and room > 0:
-                            for host, job in scheduler.take(loop.time(), room):
-                                if isinstance(job, Probe):
-                                    work = self._probe(fetcher, scheduler, pool, str(host), job)
-                                else:
-                                    work = self._check(fetcher, scheduler, pool, storage, str(host), *job)
-                                tasks.add(asyncio.create_task(work))
-                        if self.stop:
-                            self._abandon_probes()
-                        if not tasks and (self.stop or scheduler.pending == 0):
-                            break
-                        # Full: only a finished task makes room, so do not wake for start times.
-                        full = live_cap - (len(tasks) - self.waiting_for_probe) <= 0
-                        wake = None if full else scheduler.next_wake()
-                        timeout = None if wake is None else max(0.0, wake - loop.time())
-                        if deadline is not None and not self.stop:
-                            timeout = min(timeout if timeout is not None else 1e9, max(0.0, deadline - loop.time()))
-                        if tasks:
-                            # Wake on a finished task, on the next start time, or on new work added by a
-                            # task that keeps running (a link that queued its site's probe and waits for it).
-                            waker = asyncio.ensure_future(self.work_added.wait())
-                            done, _ = await asyncio.wait(
-                                {*tasks, waker}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-                            )
-                            waker.cancel()
-                            self.work_added.clear()
-                            done.discard(waker)
-                            tasks -= done
-                            # Only an archive fault gets out of a link's task: the first stops the run (the
-                            # others of its batch say the same, and are read so that none is left unretrieved).
-                            failures = [task.exception() for task in done if not task.cancelled()]
-                            first = next((failure for failure in failures if failure is not None), None)
-                            if first is not None:
-                                raise first
-                        else:
-                            await asyncio.sleep(min(timeout if timeout is not None else 0.5, 0.5))
-                    finder = CopyFinder(
-                        self.settings,
-                        fetcher,
-                        pool,
-                        storage,
-                        self.store,
-                        self.catalog,
-                        self.archive,
-                        self.clock,
-                        lambda: self.stop or (deadline is not None and loop.time() >= deadline),
-                        only_urls=self.only_links,
-                    )
-                    self.summary.web_archive = await finder.run()
-            finally:
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-                with contextlib.suppress(OSError):  # every record was fsynced when written
-                    await loop.run_in_executor(storage, self.store.close)
-                storage.shutdown(wait=True)
-        finally:
-            pool.shutdown()
+        tasks = self.tasks
+        while True:
+            self.stop = self.stop or self._past_deadline()
+            # A link waiting for its site's probe must not keep that probe from starting.
+            room = live_cap - (len(tasks) - self.waiting_for_probe)
+            if not self.stop and room > 0:
+                for host, job in scheduler.take(loop.time(), room):
+                    if isinstance(job, Probe):
+                        work = self._probe(fetcher, scheduler, pool, str(host), job)
+                    else:
+                        work = self._check(fetcher, scheduler, pool, storage, str(host), *job)
+                    tasks.add(asyncio.create_task(work))
+            if self.stop:
+                self._abandon_probes()
+            if not tasks and (self.stop or scheduler.pending == 0):
+                break
+            # Full: only a finished task makes room, so do not wake for start times.
+            full = live_cap - (len(tasks) - self.waiting_for_probe) <= 0
+            wake = None if full else scheduler.next_wake()
+            await self._wait(None if wake is None else max(0.0, wake - loop.time()))
         left = scheduler.pending - sum(1 for url in self.probes if url not in self.probes_started)
         self.summary.links_left = left + self.deferred
+
+    async def _wait(self, timeout: float | None) -> None:
+        """Until a task finishes, the next start time, new work (a queued probe), or the deadline."""
+        loop = asyncio.get_running_loop()
+        if self.deadline is not None and not self.stop:
+            timeout = min(timeout if timeout is not None else 1e9, max(0.0, self.deadline - loop.time()))
+        if not self.tasks:
+            await asyncio.sleep(min(timeout if timeout is not None else 0.5, 0.5))
+            return
+        waker = asyncio.ensure_future(self.work_added.wait())
+        done, _ = await asyncio.wait({*self.tasks, waker}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        waker.cancel()
+        self.work_added.clear()
+        done.discard(waker)
+        self.tasks -= done
+        # Only an archive fault gets out of a link's task: the first stops the run (the others of its
+        # batch say the same, and are read so that none is left unretrieved).
+        failures = [task.exception() for task in done if not task.cancelled()]
+        first = next((failure for failure in failures if failure is not None), None)
+        if first is not None:
+            raise first
+
+    async def web_archives(self, fetcher: Fetcher, pool: WorkerPool, storage: StorageThread) -> dict[str, int]:
+        """Copies held by public web archives, for links dead or never captured (as the deadline allows)."""
+        finder = CopyFinder(
+            self.settings,
+            fetcher,
+            pool,
+            storage,
+            self.store,
+            self.catalog,
+            self.archive,
+            self.clock,
+            lambda: self.stop or self._past_deadline(),
+            only_urls=self.only_links,
+        )
+        return await finder.run()
 
     def _install_signal_handlers(self, loop: asyncio.AbstractEventLoop) -> None:
         def stop() -> None:
@@ -374,7 +395,7 @@ class _Run:
             wait = plan.wait
             if wait is not None and loop.time() + wait + 1.0 < deadline and not self.stop:
                 scheduler.add(host, (link.id, attempt + 1), not_before=loop.time() + wait)
-                row = self._check_row(link, fetch, self._attempt_judgement(fetch, now, attempt), None, retried=True)
+                row = check_row(link, fetch, retrying(fetch, now, attempt), None, self.run_id, retried=True)
                 await asyncio.wrap_future(storage.write(Write(None, None, lambda _: (row, None))))
                 return
             await self._finish(scheduler, pool, storage, host, link, fetch, now)
@@ -393,11 +414,9 @@ class _Run:
         now = self.clock()
         log_incident(self.archive, now, link.url, exc)
         reason = f"internal error: {one_line(exc)}"
-        since = link.verdict_since if link.verdict == Verdict.FAILING and link.verdict_since else now
-        # Our bug is not the site's failure: it neither counts toward "dead" nor resets the count.
-        judgement = Judgement(Verdict.FAILING, reason, link.failures_in_row, link.failing_since, since)
+        judgement = internal_error(link, reason, now)
         attempt = Fetch(link.url, fetch.final_url, started_at=fetch.started_at, elapsed=fetch.elapsed, detail=reason)
-        row = self._check_row(link, attempt, judgement, None)
+        row = check_row(link, attempt, judgement, None, self.run_id)
         try:
             await asyncio.wrap_future(storage.write(Write(None, None, lambda _: (row, None))))
         except Exception as again:
@@ -469,10 +488,6 @@ class _Run:
             else:
                 self.deferred += 1
 
-    def _attempt_judgement(self, fetch: Fetch, now: datetime, attempt: int) -> Judgement:
-        what = fetch.failure or f"{fetch.status}"
-        return Judgement(Verdict.FAILING, f"{what}, attempt {attempt + 1}, retrying", 0, None, now)
-
     async def _finish(
         self,
         scheduler: HostScheduler[Job],
@@ -483,21 +498,31 @@ class _Run:
         fetch: Fetch,
         now: datetime,
     ) -> None:
-        complete = fetch.response is not None and fetch.failure is None
-        status = fetch.status or 0
-        revisit: Revisit | None = None
-        analysis: Analysis | None = None
-        if complete and status == 304 and link.last_capture_id is not None:
-            revisit = Revisit(
-                link.last_capture_url or link.url, link.last_capture_at or now, link.last_payload_digest or "sha1:"
-            )
-        elif complete and fetch.payload_digest and fetch.payload_digest == link.last_payload_digest:
-            revisit = Revisit(link.last_capture_url or link.url, link.last_capture_at or now, fetch.payload_digest)
-        if complete and fetch.decoded is not None and fetch.decoded_size <= self.settings.max_decoded:
-            # A body already stored is not extracted again: its text is known; its signs are cheap.
+        """Analyse the answer, probe the site when the page looks suspect, judge, store: the decisions are decide's."""
+        revisit = choose_revisit(link, fetch, now)
+        analysis = await self._analyse(pool, link, fetch, revisit)
+        redirect = redirect_of(link, fetch)
+        soft = None
+        if analysis is not None and redirect is None and looks_suspect(analysis, fetch, self.settings.change_threshold):
+            self.waiting_for_probe += 1
+            try:
+                answer = await self._probe_for(scheduler, host, link.url)
+            finally:
+                self.waiting_for_probe -= 1
+            soft = soft_404(answer, analysis, fetch, link)
+        judgement = decide(link, outcome_of(link, fetch, analysis, redirect, soft, now), analysis, self.rules)
+        rows = self._rows(link, fetch, judgement, analysis, revisit)
+        await asyncio.wrap_future(storage.write(Write(fetch if to_store(link, fetch) else None, revisit, rows)))
+        self._count(link, judgement, fetch.status)
+
+    async def _analyse(
+        self, pool: WorkerPool, link: LinkState, fetch: Fetch, revisit: Revisit | None
+    ) -> Analysis | None:
+        """What a worker makes of the body: text, signs, comparison (a known text is not extracted again)."""
+        if answered(fetch) and fetch.decoded is not None and fetch.decoded_size <= self.settings.max_decoded:
             known = link.last_text_digest if revisit is not None else None
             try:
-                analysis = await pool.run(
+                return await pool.run(
                     analyse,
                     str(self.archive),
                     fetch.decoded,
@@ -505,106 +530,21 @@ class _Run:
                     fetch.final_url,
                     link.first_text_digest,
                     known,
-                    200 <= status < 300,
+                    200 <= (fetch.status or 0) < 300,
                 )
             except WorkerFailed as exc:
                 # The page broke its worker (or hung it): keep the capture, without its text.
-                analysis = Analysis(
-                    Extracted("unknown", None, extractor="failed", error=str(exc)), None, None, None, None
-                )
-        elif revisit is not None and status == 304:
-            if link.first_text_digest and link.first_text_digest == link.last_text_digest:
-                comparison: Comparison | None = Comparison(1.0, "")  # the text first archived: nothing to compare
-            else:
+                return Analysis(Extracted("unknown", None, extractor="failed", error=str(exc)), None, None, None, None)
+        if revisit is not None and fetch.status == 304:
+            comparison = known_comparison(link)
+            if comparison is None:
                 try:
                     comparison = await pool.run(
                         compare_stored, str(self.archive), link.first_text_digest, link.last_text_digest
                     )
                 except WorkerFailed:
                     comparison = None
-            analysis = Analysis(None, link.last_text_digest, comparison, None, None)
-        redirect = classify_redirect(link.url, fetch.final_url) if complete and fetch.hops and status < 300 else None
-        soft_404 = None
-        if (
-            complete
-            and 200 <= status < 300
-            and analysis is not None
-            and redirect is None
-            and self._suspect(analysis, fetch)
-        ):
-            self.waiting_for_probe += 1
-            try:
-                answer = await self._probe_for(scheduler, host, link.url)
-            finally:
-                self.waiting_for_probe -= 1
-            soft_404 = self._soft_404(answer, analysis, fetch, link)
-        comparison = analysis.comparison if analysis else None
-        outcome = Outcome(
-            checked_at=now,
-            failure=fetch.failure,
-            detail=fetch.detail,
-            status=fetch.status,
-            reason_phrase=fetch.response.reason if fetch.response else "",
-            similarity=comparison.similarity if comparison else None,
-            first_archived=link.first_archived,
-            not_modified=status == 304,
-            moved_to=fetch.final_url if fetch.hops else None,
-            signs=analysis.signs if analysis else None,
-            redirect=redirect,
-            soft_404=soft_404,
-            challenge_header=bool(fetch.response and (fetch.response.header("cf-mitigated") or "") == "challenge"),
-        )
-        history = History(
-            link.failures_in_row, link.failing_since, Verdict(link.verdict), link.verdict_since, link.reason
-        )
-        judgement = judge(
-            outcome,
-            history,
-            change_threshold=self.settings.change_threshold,
-            dead_after_failures=self.settings.dead_after_failures,
-            dead_after=timedelta(hours=self.settings.dead_after_hours),
-        )
-        extracted = analysis.extracted if analysis else None
-        if extracted is not None and extracted.error and extracted.text is None:
-            # Reachable, captured, but no text made of it ("too large to extract", a broken PDF): say so.
-            judgement = replace(judgement, reason=f"{judgement.reason}; no text: {extracted.error}")
-        if status == 304 and link.last_capture_id is None:
-            complete = False  # a 304 to a request we did not make conditional stores nothing
-        # A body whose declared encoding does not decode is no capture of the page, but evidence: stored.
-        evidence = fetch.failure == Failure.BAD_ENCODING and fetch.response is not None
-        stored = (complete or evidence) and fetch.response is not None
-        await asyncio.wrap_future(
-            storage.write(
-                Write(fetch if stored else None, revisit, self._rows(link, fetch, judgement, analysis, revisit))
-            )
-        )
-        self._count(link, judgement, fetch.status)
-
-    def _suspect(self, analysis: Analysis, fetch: Fetch) -> bool:
-        """Whether a 200 answer might be the site's "not found" in disguise: worth a probe."""
-        signs = analysis.signs
-        if signs is None or signs.not_found or signs.parked or signs.challenge or signs.telegram_missing:
-            return False  # decided by the page itself, or not a page
-        drifted = analysis.comparison is not None and analysis.comparison.similarity < self.settings.change_threshold
-        # A deleted Telegram post shows its channel's page: compare with a post that cannot exist, even at first sight.
-        first_sight_post = analysis.comparison is None and is_telegram_post(fetch.url)
-        return drifted or bool(fetch.hops) or first_sight_post
-
-    def _soft_404(self, answer: ProbeAnswer | None, analysis: Analysis, fetch: Fetch, link: LinkState) -> str | None:
-        """Why the page is the site's answer to a path that does not exist, or None."""
-        if answer is None or answer.status is None or not 200 <= answer.status < 300:
-            return None
-        if fetch.hops and answer.final_url == fetch.final_url and fetch.final_url != link.url:
-            return f"soft 404: redirects where a nonexistent path does ({fetch.final_url})"
-        if analysis.short_text is None or answer.text is None:
-            return None
-        page, probe = analysis.short_text, answer.text
-        like_probe = min(similarity(page, probe), similarity(probe, page)) >= 0.85
-        if like_probe and is_telegram_post(fetch.url):
-            return "the Telegram post is gone (t.me shows the same page for a post that does not exist)"
-        first_differed = analysis.comparison is not None and analysis.comparison.similarity < 0.5
-        if like_probe and first_differed:
-            return "soft 404: the page is what the site serves for a path that does not exist"
+            return Analysis(None, link.last_text_digest, comparison, None, None)
         return None
 
     def _rows(
@@ -618,45 +558,9 @@ class _Run:
             if stored is not None:
                 revisit_of = link.last_capture_id if revisit else None
                 capture = capture_row(fetch, stored, analysis, revisit=revisit, revisit_of=revisit_of)
-            return self._check_row(link, fetch, judgement, comparison), capture
+            return check_row(link, fetch, judgement, comparison, self.run_id), capture
 
         return rows
-
-    def _check_row(
-        self,
-        link: LinkState,
-        fetch: Fetch,
-        judgement: Judgement,
-        comparison: Comparison | None,
-        *,
-        retried: bool = False,
-    ) -> CheckRow:
-        response = fetch.response
-        ok_response = response is not None and fetch.failure is None and response.status < 300
-        return CheckRow(
-            link=link.id,
-            run=self.run_id,
-            started_at=fetch.started_at,
-            elapsed=fetch.elapsed,
-            url=fetch.url,
-            final_url=fetch.final_url,
-            redirects=[{"url": h.url, "status": h.status, "location": h.header("location")} for h in fetch.hops],
-            http_status=fetch.status,
-            failure=fetch.failure,
-            detail=fetch.detail,
-            payload_digest=fetch.payload_digest,
-            similarity=comparison.similarity if comparison else None,
-            diff=comparison.diff if comparison and comparison.diff else None,
-            verdict=judgement.verdict,
-            reason=judgement.reason,
-            verdict_since=judgement.since,
-            failures_in_row=judgement.failures_in_row,
-            failing_since=judgement.failing_since,
-            etag=response.header("etag") if ok_response and response else None,
-            last_modified=response.header("last-modified") if ok_response and response else None,
-            retried=retried,
-            keeps_state=not judgement.observed,
-        )
 
 
 def run(
@@ -697,7 +601,7 @@ def run(
         status = "completed"
         job.reader = Catalog.open(archive, readonly=True)
         try:
-            asyncio.run(job.check_all(links))
+            asyncio.run(job.night(links))
         except KeyboardInterrupt:
             status = "interrupted"
         except ArchiveError:
