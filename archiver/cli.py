@@ -16,13 +16,13 @@ from rich.console import Console
 from archiver import __version__
 from archiver.config import archive_path, check_proxy, load_settings
 from archiver.errors import ArchiverError, ConfigError, LockedError, NotFoundError, archive_fault
+from archiver.outcomes import VERDICT_ORDER
 from archiver.pipeline import run as run_archive
 from archiver.reading.reports import Report, Unreadable, load_reports
 from archiver.showing.dashboard import build_dashboard
 from archiver.showing.export import EXPORTERS, FORMATS, export_report, export_warc, open_output
 from archiver.showing.lookup import lookup_footnote
 from archiver.showing.render import (
-    VERDICT_ORDER,
     RunProgress,
     print_check,
     print_footnotes,

@@ -132,3 +132,26 @@ class Checked:
     http_status: int | None
     done: int
     total: int
+
+
+class Verdict(StrEnum):
+    """The contract's verdict names."""
+
+    OK = "ok"
+    CHANGED = "changed"
+    DEAD = "dead"
+    FAILING = "failing"
+    BLOCKED = "blocked"
+    PENDING = "pending"
+
+
+# One table for every view of verdicts: the worst first, each with its terminal and HTML colour.
+VERDICT_ORDER = (Verdict.DEAD, Verdict.CHANGED, Verdict.BLOCKED, Verdict.FAILING, Verdict.PENDING, Verdict.OK)
+VERDICT_COLOURS = {
+    Verdict.OK: ("green", "#2e7d32"),
+    Verdict.CHANGED: ("magenta", "#8e24aa"),
+    Verdict.DEAD: ("red", "#c62828"),
+    Verdict.FAILING: ("yellow", "#ef6c00"),
+    Verdict.BLOCKED: ("cyan", "#00838f"),
+    Verdict.PENDING: ("dim", "#9e9e9e"),
+}

@@ -39,9 +39,9 @@ from archiver.judging.decide import (
 from archiver.judging.extract import Extracted
 from archiver.judging.rows import capture_row
 from archiver.judging.signs import probe_path
-from archiver.judging.verdict import Judgement, Verdict
+from archiver.judging.verdict import Judgement
 from archiver.judging.workers import WorkerFailed, WorkerPool
-from archiver.outcomes import Checked, Fetch
+from archiver.outcomes import Checked, Fetch, Verdict
 from archiver.reading.footnotes import footnotes
 from archiver.reading.refang import canonical, host_of
 from archiver.reading.reports import Report, Unreadable, load_reports
@@ -199,7 +199,8 @@ class _Run:
         self.rng = random.Random()
         self.stop = False
         self.tmp = archive / TMP_DIR
-        self.store = WarcStore(archive, settings.warc_max_size, f"archiver-{clock():%Y%m%d%H%M%S}-{os.getpid()}")
+        prefix = f"archiver-{clock():%Y%m%d%H%M%S}-{os.getpid()}"
+        self.store = WarcStore(archive, settings.warc_max_size, prefix, clock)
         self.done = 0
         self.total = 0
         # Soft-404 probes: one per site and link shape per run, asked only when a page looks suspect.

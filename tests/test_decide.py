@@ -22,8 +22,8 @@ from archiver.judging.decide import (
 )
 from archiver.judging.extract import Extracted
 from archiver.judging.signs import PageSigns, RedirectKind
-from archiver.judging.verdict import Judgement, Verdict
-from archiver.outcomes import Exchange, Failure, Fetch
+from archiver.judging.verdict import Judgement
+from archiver.outcomes import Exchange, Failure, Fetch, Verdict
 from archiver.storage.catalog import LinkState
 
 NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)

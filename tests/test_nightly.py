@@ -249,3 +249,38 @@ def test_a_deleted_telegram_post_is_dead_at_first_sight(web: fixture_server.Serv
     got = verdicts(archive)
     assert got["nexta_live/10405"][0] == "dead" and "Telegram post is gone" in got["nexta_live/10405"][1]
     assert got["nexta_live/10395"][0] == "ok"
+
+
+def test_one_clock_dates_every_record_of_a_nightly_sequence(web: fixture_server.Server, tmp_path: Path) -> None:
+    """Runs on a fake clock (nights of 2026-11-24 and 25): every date the archive records comes from it."""
+    import sqlite3
+
+    from warcio.archiveiterator import ArchiveIterator
+
+    web.pages.update({"stable": LONG, "rewritten": LONG})
+    archive = tmp_path / "archive"
+    settings = SETTINGS.replace(proxy=web.base)
+    clock = Clock()
+    path = report(tmp_path, [f"http://news.example/{p}" for p in ("page/stable", "page/rewritten", "status/404")])
+    run(archive, [path], settings, clock=clock)
+    web.pages["rewritten"] = OTHER_ARTICLE * 2
+    clock.next_night()
+    run(archive, [], settings, clock=clock)
+
+    days = {"2026-11-24", "2026-11-25"}
+    found: list[str] = []
+    with sqlite3.connect(archive / "catalog.sqlite") as db:
+        for table, columns in {
+            "runs": ("started_at", "finished_at"),
+            "checks": ("started_at",),
+            "captures": ("fetched_at",),
+            "links": ("verdict_since", "last_checked", "first_archived", "failing_since"),
+            "warc_files": ("created_at",),
+        }.items():
+            for column in columns:
+                found += [row[0] for row in db.execute(f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL")]
+    for warc in (archive / "warc").glob("*.warc.gz"):
+        with warc.open("rb") as stream:
+            found += [record.rec_headers.get_header("WARC-Date") for record in ArchiveIterator(stream)]
+    leaks = sorted(value for value in found if value[:10] not in days)
+    assert found and not leaks, leaks

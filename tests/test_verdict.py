@@ -16,7 +16,8 @@ from archiver.judging.signs import (
     telegram_post_missing,
     visible_text,
 )
-from archiver.judging.verdict import History, Outcome, Verdict, judge
+from archiver.judging.verdict import History, Outcome, judge
+from archiver.outcomes import Verdict
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 from archiver.judging.analysis import Analysis
 from archiver.judging.compare import Comparison, similarity
 from archiver.judging.signs import RedirectKind, classify_redirect, is_telegram_post
-from archiver.judging.verdict import History, Judgement, Outcome, Verdict, judge
-from archiver.outcomes import Failure, Fetch
+from archiver.judging.verdict import History, Judgement, Outcome, judge
+from archiver.outcomes import Failure, Fetch, Verdict
 from archiver.storage.catalog import CheckRow, LinkState
 from archiver.storage.warcstore import Revisit
 

@@ -4,22 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from archiver.judging.signs import PageSigns, RedirectKind
-from archiver.outcomes import is_transient
-
-
-class Verdict(StrEnum):
-    """The contract's verdict names."""
-
-    OK = "ok"
-    CHANGED = "changed"
-    DEAD = "dead"
-    FAILING = "failing"
-    BLOCKED = "blocked"
-    PENDING = "pending"
-
+from archiver.outcomes import Verdict, is_transient
 
 BLOCKED_STATUSES = frozenset({401, 403, 407, 429, 451})
 GONE_STATUSES = frozenset({404, 410})

@@ -11,19 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from archiver import __version__
+from archiver.outcomes import VERDICT_COLOURS, VERDICT_ORDER
 from archiver.showing.names import safe_name
 from archiver.storage.catalog import Catalog, iso
 from archiver.storage.textstore import get_text, text_path
 
-VERDICTS = ["dead", "changed", "blocked", "failing", "pending", "ok"]
-COLOURS = {
-    "ok": "#2e7d32",
-    "changed": "#8e24aa",
-    "dead": "#c62828",
-    "failing": "#ef6c00",
-    "blocked": "#00838f",
-    "pending": "#9e9e9e",
-}
+VERDICTS = [str(v) for v in VERDICT_ORDER]
+COLOURS = {str(v): html for v, (_, html) in VERDICT_COLOURS.items()}
 TEXT_CHARS = 20_000
 INLINE_LINKS = 40  # a report page quotes its texts up to this many links; past it, it links them
 

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 from rich.text import Text
 
-from archiver.outcomes import Checked
+from archiver.outcomes import VERDICT_COLOURS, VERDICT_ORDER, Checked
 from archiver.reading.footnotes import Footnote, footnotes
 from archiver.reading.reports import Report
 
@@ -87,15 +87,7 @@ def print_footnotes(reports: list[Report], console: Console) -> None:
         )
 
 
-_VERDICT_STYLE = {
-    "ok": "green",
-    "changed": "magenta",
-    "dead": "red",
-    "failing": "yellow",
-    "blocked": "cyan",
-    "pending": "dim",
-}
-VERDICT_ORDER = ["dead", "changed", "blocked", "failing", "pending", "ok"]
+_VERDICT_STYLE = {str(v): terminal for v, (terminal, _) in VERDICT_COLOURS.items()}
 
 
 class RunProgress:

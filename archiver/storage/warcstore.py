@@ -6,6 +6,7 @@ import contextlib
 import os
 import shutil
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from io import BytesIO
@@ -97,7 +98,10 @@ class _GzipMembers:
 class WarcStore:
     """Appends records to the current WARC file; rotates past a size; repairs after a crash."""
 
-    def __init__(self, root: Path, max_size: int, prefix: str) -> None:
+    def __init__(
+        self, root: Path, max_size: int, prefix: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
+        self.clock = clock  # the run's clock: the warcinfo record is dated by it too
         self.directory = root / WARC_DIR
         self.directory.mkdir(parents=True, exist_ok=True)
         self.max_size = max_size
@@ -153,7 +157,9 @@ class WarcStore:
             "format": "WARC File Format 1.1",
             "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
         }
-        writer.write_record(writer.create_warcinfo_record(name, info))
+        record = writer.create_warcinfo_record(name, info)
+        record.rec_headers.replace_header("WARC-Date", warc_date(self.clock()))
+        writer.write_record(record)
         self._sync()
         return name, self._file.tell()
 
