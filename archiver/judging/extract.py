@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import charset_normalizer
 from bs4 import BeautifulSoup
 
 from archiver.judging.signs import TELEGRAM_HOSTS
+from archiver.reading.reports import detect_encoding, tidy
 
 MAX_TEXT_CHARS = 2_000_000
 
@@ -76,14 +76,11 @@ def decode_html(data: bytes, content_type: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        best = charset_normalizer.from_bytes(data[:200_000]).best()
-        return data.decode(best.encoding if best else "cp1252", errors="replace")
+        return data.decode(detect_encoding(data) or "cp1252", errors="replace")
 
 
 def _tidy(text: str) -> str:
-    lines = [re.sub(r"[ \t\u00a0]+", " ", line).strip() for line in text.splitlines()]
-    out = "\n".join(line for line in lines if line)
-    return out[:MAX_TEXT_CHARS]
+    return tidy(text.replace("\r\n", "\n").replace("\r", "\n"))[:MAX_TEXT_CHARS]
 
 
 def _telegram_post(soup: BeautifulSoup, url: str) -> tuple[str | None, str | None]:

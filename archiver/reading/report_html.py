@@ -19,6 +19,7 @@ from archiver.reading.reports import (
     find_publication_date,
     header_lines,
     split_authors,
+    tidy,
 )
 
 _BLOCKS = {
@@ -92,8 +93,7 @@ def _merge(segments: Iterator[Segment]) -> list[Segment]:
 
 
 def _tidy(text: str) -> str:
-    lines = [re.sub(r"[ \t\u00a0]+", " ", line).strip() for line in _BACKREF_RE.sub("", text).split("\n")]
-    return "\n".join(line for line in lines if line)
+    return tidy(_BACKREF_RE.sub("", text))
 
 
 def _note(n: int, element: Tag, strip_marker: bool) -> Note:

@@ -62,6 +62,9 @@ class Report:
     digest: str = ""  # SHA-256 of the file's bytes
 
 
+_SPACES_RE = re.compile(r"[ \t\u00a0]+")
+
+
 def decode(data: bytes) -> str:
     """Bytes of any common encoding as text: BOM first, then UTF-8, then detection."""
     for bom, encoding in (
@@ -82,10 +85,22 @@ def decode(data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    best = charset_normalizer.from_bytes(data).best()
-    if best is None:
+    detected = detect_encoding(data)
+    if detected is None:
         raise ReportError("cannot detect the text encoding")
-    return str(best)
+    return data.decode(detected, errors="replace")
+
+
+def detect_encoding(data: bytes) -> str | None:
+    """The encoding legacy text most likely uses (charset-normalizer): the one sniffer for reports and pages."""
+    best = charset_normalizer.from_bytes(data[:200_000]).best()
+    return best.encoding if best is not None else None
+
+
+def tidy(text: str) -> str:
+    """Runs of spaces (tabs, no-break spaces) made one, lines trimmed, empty lines dropped."""
+    lines = (_SPACES_RE.sub(" ", line).strip() for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)
 
 
 def _utf16_without_bom(data: bytes) -> str | None:
