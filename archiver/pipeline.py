@@ -401,14 +401,19 @@ class _Run:
                 return
             await self._finish(scheduler, pool, storage, host, link, fetch, now)
         except Exception as exc:
-            fault = archive_fault(exc)
-            if fault is not None:
-                raise fault from exc
-            if not released:
-                scheduler.done(host)
+            self._stop_on_archive_fault(exc, scheduler, host, released)
             await self._internal_error(storage, link, fetch, exc)
         finally:
             fetch.discard()
+
+    @staticmethod
+    def _stop_on_archive_fault(exc: Exception, scheduler: HostScheduler[Job], host: str, released: bool) -> None:
+        """An archive fault stops the run (ArchiveError); any other error is one job's: its host slot is freed."""
+        fault = archive_fault(exc)
+        if fault is not None:
+            raise fault from exc
+        if not released:
+            scheduler.done(host)
 
     async def _internal_error(self, storage: StorageThread, link: LinkState, fetch: Fetch, exc: Exception) -> None:
         """Record a link's own error as its failure (history kept), the traceback in the archive's log."""
@@ -451,11 +456,7 @@ class _Run:
                     text = await pool.run(probe_text, result.decoded, result.content_type, result.final_url)
             answer = ProbeAnswer(result.status if result.failure is None else None, result.final_url, text)
         except Exception as exc:
-            fault = archive_fault(exc)
-            if fault is not None:
-                raise fault from exc
-            if not released:
-                scheduler.done(host)
+            self._stop_on_archive_fault(exc, scheduler, host, released)
             log_incident(self.archive, self.clock(), f"{probe.url} (soft-404 probe)", exc)  # judged without it
         finally:
             result.discard()
