@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from archiver.judging.signs import PageSigns, RedirectKind
-from archiver.outcomes import Verdict, is_transient
+from archiver.outcomes import Failure, Verdict, is_transient
 
 BLOCKED_STATUSES = frozenset({401, 403, 407, 429, 451})
 GONE_STATUSES = frozenset({404, 410})
@@ -42,7 +42,7 @@ class Outcome:
     """What one check of a link found."""
 
     checked_at: datetime
-    failure: str | None = None
+    failure: Failure | None = None
     detail: str = ""
     status: int | None = None
     reason_phrase: str = ""

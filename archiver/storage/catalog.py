@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any
 
 from archiver.errors import ArchiveError
+from archiver.outcomes import Failure, Verdict
 
 CATALOG_NAME = "catalog.sqlite"
 
@@ -134,7 +135,7 @@ class LinkState:
     id: int
     url: str
     host: str
-    verdict: str
+    verdict: Verdict
     verdict_since: datetime | None
     failures_in_row: int
     failing_since: datetime | None
@@ -192,12 +193,12 @@ class CheckRow:
     final_url: str | None
     redirects: Sequence[dict[str, Any]]
     http_status: int | None
-    failure: str | None
+    failure: Failure | None
     detail: str
     payload_digest: str | None
     similarity: float | None
     diff: str | None
-    verdict: str
+    verdict: Verdict
     reason: str
     verdict_since: datetime
     failures_in_row: int
@@ -434,7 +435,7 @@ class Catalog:
             id=row["id"],
             url=row["url"],
             host=row["host"],
-            verdict=row["verdict"],
+            verdict=Verdict(row["verdict"]),
             verdict_since=parse_iso(row["verdict_since"]),
             failures_in_row=row["failures_in_row"],
             failing_since=parse_iso(row["failing_since"]),
