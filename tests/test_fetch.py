@@ -91,7 +91,8 @@ def test_redirect_loop(web: fixture_server.Server, tmp_path: Path) -> None:
 
 
 def test_redirect_to_non_web_scheme(web: fixture_server.Server, tmp_path: Path) -> None:
-    assert fetch(web.url("/to-mailto"), tmp_path).failure == Failure.BAD_URL
+    result = fetch(web.url("/to-mailto"), tmp_path)
+    assert result.failure == Failure.BAD_URL and "redirect to a non-web URL: mailto:" in result.detail
 
 
 @pytest.mark.parametrize("path", ["/gzip", "/brotli", "/deflate-raw", "/chunked"])

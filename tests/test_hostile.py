@@ -255,3 +255,19 @@ def test_bloated_pages_keep_the_process_tree_under_a_gibibyte(web: fixture_serve
     assert found[web.url("/article")]["verdict"] == "ok"
     stored = {uri for kind, uri in target_uris(archive) if kind == "response"}
     assert {web.url(p) for p in paths} <= stored  # raw captures kept, text or not
+
+
+def test_a_long_retry_after_defers_only_its_own_service(web: fixture_server.Server, tmp_path: Path) -> None:
+    """Two services on one address are two sites: one asking for an hour's pause does not stop the other."""
+    other, stop_other = fixture_server.start()
+    try:
+        web.pages["busy"] = "yes"
+        other.pages["fine"] = ARTICLE
+        urls = [web.url(f"/busy/{i}") for i in range(3)] + [other.url("/page/fine"), other.url("/article")]
+        archive = tmp_path / "archive"
+        summary = run(archive, [write_report(tmp_path, urls)], SETTINGS.replace(per_host=1, delay=0.3))
+        found = rows(archive)
+        assert found[other.url("/page/fine")]["verdict"] == found[other.url("/article")]["verdict"] == "ok"
+        assert summary.links_left == 2  # the busy service's other two links wait for the next run
+    finally:
+        stop_other()

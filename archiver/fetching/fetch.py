@@ -208,6 +208,17 @@ def _header_text(value: str) -> str:
         return value
 
 
+_RAW_HEADERS = "archiver.raw_headers"
+
+
+async def _hide_location(response: httpx.Response) -> None:
+    """Keep httpx from building a redirect request it will not send (it fails on a "mailto:" Location):
+    we follow redirects ourselves, from the headers as received, kept in the response's extensions."""
+    if response.status_code in REDIRECT_CODES and "location" in response.headers:
+        response.extensions = {**response.extensions, _RAW_HEADERS: list(response.headers.raw)}
+        del response.headers["location"]
+
+
 def _b32_sha1(digest: Any) -> str:
     return "sha1:" + base64.b32encode(digest.digest()).decode("ascii")
 
@@ -247,6 +258,7 @@ class Fetcher:
             },
             timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout, pool=None),
             follow_redirects=False,
+            event_hooks={"response": [_hide_location]},
             verify=self._verify,
             proxy=settings.proxy,
             trust_env=settings.proxy is None,  # HTTP(S)_PROXY, ALL_PROXY, NO_PROXY, as curl reads them
@@ -464,11 +476,14 @@ class Fetcher:
                 status=response.status_code,
                 reason=response.reason_phrase,
                 http_version=response.http_version,
-                headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw),
+                headers=tuple(
+                    (k.decode("latin-1"), v.decode("latin-1"))
+                    for k, v in response.extensions.get(_RAW_HEADERS, response.headers.raw)
+                ),
                 fetched_at=fetched_at,
                 peer=peer,
             )
-            if response.status_code in REDIRECT_CODES and response.headers.get("location"):
+            if response.status_code in REDIRECT_CODES and exchange.header("location"):
                 small = b""
                 async for chunk in response.aiter_raw():
                     small += chunk

@@ -359,10 +359,19 @@ def _normalize_escapes(part: str, safe: str) -> str:
 
 
 def host_of(url: str) -> str:
-    """A URL's host, lower-cased, for politeness and grouping."""
-    from urllib.parse import urlsplit
+    """A URL's host (with its port when not the scheme's default), lower-cased: the unit of politeness.
 
-    return (urlsplit(url).hostname or "").lower().rstrip(".")
+    Two services on one address (127.0.0.1:8001 and :8002) are two sites: one asking us to wait does
+    not make the other wait.
+    """
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower().rstrip(".")
+    try:
+        port = parts.port
+    except ValueError:
+        return host
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    return f"{host}:{port}" if port is not None and port != default else host
 
 
 def canonical(url: str) -> str:
