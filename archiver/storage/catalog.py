@@ -478,11 +478,6 @@ class Catalog:
                 (iso(now), status, json.dumps(summary), run),
             )
 
-    def record_check(self, check: CheckRow, capture: CaptureRow | None, warc_size: tuple[str, int] | None) -> None:
-        """One link's check, its capture and the WARC file's committed size, in one transaction."""
-        with self.transaction() as db:
-            self._record_check(db, check, capture, warc_size)
-
     def record_checks(
         self,
         checks: Sequence[tuple[CheckRow, CaptureRow | None, tuple[str, int] | None]],

@@ -21,8 +21,7 @@ from typing import Any, TypeVar
 from archiver.errors import archive_fault
 from archiver.outcomes import Fetch
 from archiver.storage.catalog import CaptureRow, Catalog, CheckRow
-from archiver.storage.disk import fsync_files, sync_filesystem
-from archiver.storage.textstore import text_path
+from archiver.storage.textstore import make_durable
 from archiver.storage.warcstore import Revisit, Stored, WarcStore
 
 T = TypeVar("T")
@@ -57,7 +56,6 @@ class StorageThread(Executor):
         self.store = store
         self.catalog = catalog
         self.now = now
-        self.batches = 0
         self._queue: queue.SimpleQueue[tuple[Future[Any], Any] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._serve, name="storage", daemon=True)
         self._thread.start()
@@ -127,7 +125,6 @@ class StorageThread(Executor):
         writes = [(future, item) for future, item in writes if future.set_running_or_notify_cancel()]
         if not writes:
             return
-        self.batches += 1
         done: list[_Done] = []
         for future, item in writes:
             try:
@@ -177,12 +174,8 @@ class StorageThread(Executor):
 
     def _make_durable(self, done: list[_Done]) -> None:
         """The batch's records and texts on disk, before any row that points at them is committed."""
-        # One syncfs covers the WARC file and the texts the workers wrote; without it, an fsync each.
-        if not sync_filesystem(self.root):
-            self.store.sync()
-            fsync_files(
-                text_path(self.root, d.capture.text_digest) for d in done if d.capture and d.capture.text_digest
-            )
+        if not make_durable(self.root, [d.capture.text_digest for d in done if d.capture is not None]):
+            self.store.sync()  # no syncfs here: the WARC file gets its own fsync
 
     def _commit(self, done: list[_Done]) -> None:
         rotations = [item.stored.rotated for item in done if item.stored is not None and item.stored.rotated]

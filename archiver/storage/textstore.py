@@ -53,7 +53,12 @@ def text_path(root: Path, digest: str) -> Path:
     return root / TEXT_DIR / digest[:2] / f"{digest}.txt"
 
 
-def make_durable(root: Path, digests: Iterable[str | None]) -> None:
-    """Every text named (and everything else written under the archive) on disk: syncfs, else an fsync each."""
-    if not sync_filesystem(root):
-        fsync_files(text_path(root, digest) for digest in digests if digest)
+def make_durable(root: Path, digests: Iterable[str | None]) -> bool:
+    """Every text named on disk: one syncfs (then everything written under the archive is), else an fsync each.
+
+    True when the syncfs covered everything, WARC files included; False when only the texts were synced.
+    """
+    if sync_filesystem(root):
+        return True
+    fsync_files(text_path(root, digest) for digest in digests if digest)
+    return False
