@@ -8,7 +8,7 @@ import os
 import random
 import shutil
 import signal
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -218,15 +218,14 @@ class _Run:
         self.deadlines: dict[int, float] = {}  # link id -> end of its time budget (event loop time)
         self.deferred = 0  # links of hosts that asked to be left alone until the next run
 
-    async def night(self, links: list[tuple[int, str]]) -> None:
-        """The night's wiring: open the WARC file, the workers and the client; check every link; then ask
-        the web archives for the copies the night showed a need for; close everything, whatever happened."""
+    async def night(self, links: list[tuple[int, str]], pool: WorkerPool) -> None:
+        """The night's wiring: open the WARC file and the client; check every link; then ask the web
+        archives for the copies the night showed a need for; close everything, whatever happened."""
         loop = asyncio.get_running_loop()
         self.deadline = loop.time() + self.settings.max_duration if self.settings.max_duration else None
         self._install_signal_handlers(loop)
-        workers = self.settings.extract_workers or os.cpu_count() or 2
+        workers = pool.workers
         storage = StorageThread(self.archive, self.store, self.catalog, self.clock)
-        pool = WorkerPool(workers, self.settings.extract_timeout, self.settings.worker_memory)
         try:
             name, size = await loop.run_in_executor(storage, self.store.start)
             await loop.run_in_executor(storage, self.catalog.register_warc_file, name, size, self.clock())
@@ -240,7 +239,6 @@ class _Run:
             with contextlib.suppress(OSError):  # every record was fsynced when written
                 await loop.run_in_executor(storage, self.store.close)
             storage.shutdown(wait=True)
-            pool.shutdown()
 
     def _past_deadline(self) -> bool:
         return self.deadline is not None and asyncio.get_running_loop().time() >= self.deadline
@@ -565,6 +563,17 @@ class _Run:
         return rows
 
 
+@contextlib.contextmanager
+def _workers(settings: Settings) -> Iterator[WorkerPool]:
+    """The extraction workers, started at once: they boot while the run reads its reports."""
+    pool = WorkerPool(settings.extract_workers or os.cpu_count() or 2, settings.extract_timeout, settings.worker_memory)
+    try:
+        pool.warm()
+        yield pool
+    finally:
+        pool.shutdown()
+
+
 def run(
     archive: Path,
     paths: Iterable[Path],
@@ -584,7 +593,7 @@ def run(
     """
     archive.mkdir(parents=True, exist_ok=True)
     # The storage thread owns the catalog's connection while links are checked; the main thread before and after.
-    with ArchiveLock(archive), Catalog.open(archive, shared=True) as catalog:
+    with ArchiveLock(archive), Catalog.open(archive, shared=True) as catalog, _workers(settings) as pool:
         started = clock()
         run_id = catalog.start_run(started, os.getpid(), "nightly" if only_links is None else "live")
         summary = RunSummary(run=run_id, started_at=started)
@@ -603,7 +612,7 @@ def run(
         status = "completed"
         job.reader = Catalog.open(archive, readonly=True)
         try:
-            asyncio.run(job.night(links))
+            asyncio.run(job.night(links, pool))
         except KeyboardInterrupt:
             status = "interrupted"
         except ArchiveError:

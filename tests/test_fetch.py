@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -252,3 +254,73 @@ def test_a_small_body_stays_in_memory_and_a_large_one_spills_to_a_file(
     assert large.read_decoded().startswith(b"<html>") and large.body_size == large.body_path.stat().st_size
     large.discard()
     assert list(tmp_path.iterdir()) == []
+
+
+class _KeepAliveServer:
+    """A raw HTTP/1.1 server that keeps connections open, or closes each one a moment after answering."""
+
+    def __init__(self, close_after: float | None) -> None:
+        self.close_after = close_after
+        self.connections = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.listener.settimeout(0.2)
+        self.running = True
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while self.running:
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        body = fixture_server.page("Kept alive", fixture_server.ARTICLE).encode()
+        with conn:
+            conn.settimeout(5)
+            while True:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    request += chunk
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
+                    + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
+                if self.close_after is not None:
+                    time.sleep(self.close_after)  # the server's keep-alive time-out, without a word
+                    return
+
+    def stop(self) -> None:
+        self.running = False
+        self.thread.join()
+        self.listener.close()
+
+
+@pytest.mark.parametrize("close_after", [None, 0.1])
+def test_keep_alive_connections_are_reused_and_a_closed_one_is_not(tmp_path: Path, close_after: float | None) -> None:
+    """One connection serves a host's links; one the server closed while idle is noticed, not failed on."""
+    server = _KeepAliveServer(close_after)
+    try:
+
+        async def three() -> list[Fetch]:
+            async with Fetcher(LOCAL, tmp_path) as fetcher:
+                results = []
+                for index in range(3):
+                    results.append(await fetcher.fetch(f"http://127.0.0.1:{server.port}/story-{index}"))
+                    await asyncio.sleep(0.3)
+                return results
+
+        results = asyncio.run(three())
+    finally:
+        server.stop()
+    assert [r.status for r in results] == [200, 200, 200], [r.detail for r in results]
+    assert all(b"Union State" in body(r) for r in results)
+    assert server.connections == (1 if close_after is None else 3)

@@ -41,3 +41,23 @@ def test_a_crash_or_a_hang_fails_one_job_and_the_pool_goes_on() -> None:
             pool.shutdown()
 
     asyncio.run(go())
+
+
+def loaded_modules() -> list[str]:
+    import sys
+
+    return sorted(name for name in ("trafilatura", "lxml.etree", "archiver.judging.analysis") if name in sys.modules)
+
+
+def test_warm_starts_every_worker_with_the_extractor_already_imported() -> None:
+    """A run warms its pool before reading its reports: the workers are there, trafilatura loaded by the forkserver."""
+    pool = WorkerPool(2, timeout=10)
+    try:
+        pool.warm()
+        deadline = time.monotonic() + 20
+        while len(pool._pool._processes or {}) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(pool._pool._processes or {}) == 2
+        assert asyncio.run(pool.run(loaded_modules)) == ["archiver.judging.analysis", "lxml.etree", "trafilatura"]
+    finally:
+        pool.shutdown()

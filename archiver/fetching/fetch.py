@@ -27,6 +27,7 @@ import httpx
 from archiver.config import Settings
 from archiver.errors import ArchiveError
 from archiver.fetching.netguard import is_local_name, is_public, parse_address, refusal
+from archiver.fetching.streams import AsyncioBackend
 from archiver.outcomes import Exchange, Failure, Fetch
 from archiver.reading.refang import to_uri
 
@@ -270,7 +271,7 @@ class Fetcher:
         pool = getattr(client._transport, "_pool", None)
         if not isinstance(pool, httpcore.AsyncConnectionPool) or not hasattr(pool, "_network_backend"):
             raise RuntimeError("httpx's transport layout changed: cannot guard connections")
-        pool._network_backend = GuardedBackend(pool._network_backend, self._resolve, settings.allow_private)
+        pool._network_backend = GuardedBackend(AsyncioBackend(), self._resolve, settings.allow_private)
         return client
 
     async def _client_for(self, url: str) -> tuple[str, httpx.AsyncClient]:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import resource
 import signal
+import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -14,6 +16,9 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 TOO_LARGE = "too large to extract"
+# Imported once by the forkserver, before it forks any worker: a worker (and a replacement pool) starts
+# with trafilatura and lxml loaded, instead of each importing them on its first page.
+PRELOAD = ["archiver.judging.analysis", "trafilatura", "trafilatura.utils"]
 
 
 class WorkerFailed(Exception):
@@ -30,6 +35,10 @@ def _start_worker(limit: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
 
 
+def _ready() -> None:
+    """A job that does nothing: its worker has started."""
+
+
 class WorkerPool:
     """ProcessPoolExecutor on the forkserver, with a time and memory limit per job and a fresh pool after a crash."""
 
@@ -39,7 +48,22 @@ class WorkerPool:
         self.memory_limit = memory_limit
         self.generation = 0
         self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload(PRELOAD)
         self._pool = self._make()
+
+    def warm(self) -> None:
+        """Start the workers now, in the background, so that they are ready when the first page arrives.
+
+        A run calls this before it reads its reports: starting a worker waits for the forkserver's
+        imports, which then overlap with that work instead of delaying it."""
+        pool = self._pool
+
+        def start() -> None:
+            with contextlib.suppress(RuntimeError, BrokenProcessPool):  # shut down meanwhile: nothing to warm
+                for _ in range(self.workers):
+                    pool.submit(_ready)
+
+        threading.Thread(target=start, name="workers-warm", daemon=True).start()
 
     def _make(self) -> ProcessPoolExecutor:
         self.generation += 1
