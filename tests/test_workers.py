@@ -55,9 +55,40 @@ def test_warm_starts_every_worker_with_the_extractor_already_imported() -> None:
     try:
         pool.warm()
         deadline = time.monotonic() + 20
-        while len(pool._pool._processes or {}) < 2 and time.monotonic() < deadline:
+        while pool.started < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert len(pool._pool._processes or {}) == 2
+        assert pool.started == 2
         assert asyncio.run(pool.run(loaded_modules)) == ["archiver.judging.analysis", "lxml.etree", "trafilatura"]
     finally:
         pool.shutdown()
+
+
+def slow_square(x: int) -> int:
+    time.sleep(0.05)
+    return x * x
+
+
+def fail(message: str) -> int:
+    raise ValueError(message)
+
+
+def test_jobs_queue_for_two_workers_errors_come_back_and_a_cancelled_wait_frees_its_worker() -> None:
+    async def go() -> None:
+        pool = WorkerPool(2, timeout=10)
+        pool.warm()  # jobs arrive while the warming thread is still starting the workers: still two of them
+        try:
+            results = await asyncio.gather(*(pool.run(slow_square, x) for x in range(10)))
+            assert results == [x * x for x in range(10)]
+            assert pool.started == 2
+            with pytest.raises(ValueError, match="the page's own error"):
+                await pool.run(fail, "the page's own error")
+            waiting = asyncio.ensure_future(pool.run(hang))
+            await asyncio.sleep(0.5)
+            waiting.cancel()  # the run stops: the worker finishes (or is killed at shutdown), the pool goes on
+            with pytest.raises(asyncio.CancelledError):
+                await waiting
+            assert await asyncio.wait_for(pool.run(square, 7), 5) == 49
+        finally:
+            pool.shutdown()
+
+    asyncio.run(go())

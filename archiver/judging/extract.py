@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import io
 import json
 import logging
@@ -149,6 +151,14 @@ def page_metadata(tree: Any) -> dict[str, str | None]:
 LONG_TEXT = 2_500
 
 
+@functools.cache
+def _options(fast: bool) -> Any:
+    """trafilatura's settings for our extraction, made once per worker (reading them costs a configparser walk)."""
+    from trafilatura.settings import Extractor
+
+    return Extractor(output_format="python", fast=fast, comments=False, tables=True, with_metadata=False)
+
+
 def _main_text(tree: Any, url: str) -> Any:
     """trafilatura's document for a parsed page: its own extractor first, the full cascade for a short result.
 
@@ -156,9 +166,9 @@ def _main_text(tree: Any, url: str) -> Any:
     import trafilatura
 
     def extraction(fast: bool) -> Any:
-        return trafilatura.bare_extraction(
-            tree, url=url or None, fast=fast, with_metadata=False, include_comments=False, include_tables=True
-        )
+        options = copy.copy(_options(fast))
+        options.url = options.source = url or None
+        return trafilatura.bare_extraction(tree, options=options)
 
     document = extraction(fast=True)
     if document is not None and len(getattr(document, "text", None) or "") >= LONG_TEXT:

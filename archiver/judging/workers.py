@@ -1,28 +1,41 @@
-"""The process pool for CPU work, replaced when a worker crashes, hangs or runs out of memory."""
+"""The worker processes for CPU work: one job at a time each, replaced when one crashes, hangs or runs out of memory.
+
+Each worker is a process forked by a forkserver that imported the extractor once, talking to
+the run over its own pipe. The event loop watches the pipes itself (add_reader): no executor
+thread, no queue feeder thread, no hop between threads per job. A job goes only to an idle
+worker, so sending it never waits on a busy one.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import multiprocessing
+import pickle
 import resource
 import signal
 import threading
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 TOO_LARGE = "too large to extract"
-# Imported once by the forkserver, before it forks any worker: a worker (and a replacement pool) starts
+# Imported once by the forkserver, before it forks any worker: a worker (and a replacement) starts
 # with trafilatura and lxml loaded, instead of each importing them on its first page.
 PRELOAD = ["archiver.judging.analysis", "trafilatura", "trafilatura.utils"]
+_OUT_OF_MEMORY = "out of memory"
 
 
 class WorkerFailed(Exception):
     """A worker crashed, overran its time or its memory on this job (the job's page is to blame, or bad luck)."""
+
+
+class _Crashed(Exception):
+    """The worker died under a job (killed, segfault): the job may be tried once more on a new one."""
 
 
 def _start_worker(limit: int) -> None:
@@ -35,80 +48,217 @@ def _start_worker(limit: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
 
 
-def _ready() -> None:
-    """A job that does nothing: its worker has started."""
+def _serve(conn: Connection, limit: int) -> None:
+    """A worker's life: a job in, its result (or its exception) out, until the run hangs up."""
+    _start_worker(limit)
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        func, args = job
+        try:
+            reply: tuple[str, Any] = ("ok", func(*args))
+        except MemoryError:
+            # The heap stays bloated after a MemoryError: say so and make room for a fresh worker.
+            conn.send(("failed", _OUT_OF_MEMORY))
+            return
+        except BaseException as exc:
+            reply = ("raised", exc)
+        try:
+            conn.send(reply)
+        except MemoryError:
+            conn.send(("failed", _OUT_OF_MEMORY))
+            return
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:  # a result or exception that cannot travel
+            conn.send(("raised", RuntimeError(f"{type(reply[1]).__name__} could not be sent back: {exc}")))
+
+
+class _Worker:
+    """One worker process and the run's end of its pipe."""
+
+    def __init__(self, context: Any, limit: int) -> None:
+        self.conn, child = context.Pipe(duplex=True)
+        self.process: BaseProcess = context.Process(target=_serve, args=(child, limit), daemon=True)
+        self.process.start()
+        child.close()
+
+    def stop(self, kill: bool) -> None:
+        """Hang up (the worker exits after its job) or kill it now; reap it either way."""
+        if kill:
+            self.process.kill()
+        else:
+            with contextlib.suppress(OSError):
+                self.conn.send(None)
+        self.conn.close()
+        self.process.join(5 if not kill else None)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
 
 
 class WorkerPool:
-    """ProcessPoolExecutor on the forkserver, with a time and memory limit per job and a fresh pool after a crash."""
+    """Worker processes with a time and memory limit per job; a worker that fails is replaced."""
 
     def __init__(self, workers: int, timeout: float, memory_limit: int = 0) -> None:
         self.workers = max(1, workers)
         self.timeout = timeout
         self.memory_limit = memory_limit
-        self.generation = 0
         self._context = multiprocessing.get_context("forkserver")
         self._context.set_forkserver_preload(PRELOAD)
-        self._pool = self._make()
+        self._idle: list[_Worker] = []
+        self._busy: set[_Worker] = set()
+        self._count = 0  # workers up or being started: never more than self.workers
+        self._starting: threading.Thread | None = None
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._lock = threading.Lock()  # the warming thread hands its workers over under it
+
+    @property
+    def started(self) -> int:
+        """How many worker processes are up."""
+        with self._lock:
+            return len(self._idle) + len(self._busy)
+
+    def _claim(self) -> bool:
+        """Room for one more worker? Then it is counted now (under the lock), before it starts."""
+        with self._lock:
+            if self._count >= self.workers:
+                return False
+            self._count += 1
+            return True
 
     def warm(self) -> None:
         """Start the workers now, in the background, so that they are ready when the first page arrives.
 
         A run calls this before it reads its reports: starting a worker waits for the forkserver's
         imports, which then overlap with that work instead of delaying it."""
-        pool = self._pool
 
         def start() -> None:
-            with contextlib.suppress(RuntimeError, BrokenProcessPool):  # shut down meanwhile: nothing to warm
-                for _ in range(self.workers):
-                    pool.submit(_ready)
+            while self._claim():
+                try:
+                    worker = _Worker(self._context, self.memory_limit)
+                except BaseException:
+                    with self._lock:
+                        self._count -= 1
+                    raise
+                with self._lock:
+                    self._idle.append(worker)
 
-        threading.Thread(target=start, name="workers-warm", daemon=True).start()
+        self._starting = threading.Thread(target=start, name="workers-warm", daemon=True)
+        self._starting.start()
 
-    def _make(self) -> ProcessPoolExecutor:
-        self.generation += 1
-        return ProcessPoolExecutor(
-            self.workers, mp_context=self._context, initializer=_start_worker, initargs=(self.memory_limit,)
-        )
+    async def _acquire(self) -> _Worker:
+        while True:
+            with self._lock:
+                if self._idle:
+                    worker = self._idle.pop()
+                    self._busy.add(worker)
+                    return worker
+            if self._starting is not None and self._starting.is_alive():
+                await asyncio.sleep(0.01)  # the warming thread is starting them: they come in a moment
+                continue
+            if self._claim():
+                try:
+                    worker = _Worker(self._context, self.memory_limit)
+                except BaseException:
+                    with self._lock:
+                        self._count -= 1
+                    raise
+                with self._lock:
+                    self._busy.add(worker)
+                return worker
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+                self._wake_next()  # it may have been woken just before: pass the turn on
+                raise
 
-    def _replace(self, generation: int, kill: bool) -> None:
-        if generation != self.generation:
-            return  # another job already replaced it
-        old = self._pool
-        if kill:
-            # A hung worker never returns: the pool cannot take it back, so it goes with its pool.
-            for process in list(getattr(old, "_processes", {}).values()):
-                process.kill()
-        old.shutdown(wait=False, cancel_futures=True)
-        self._pool = self._make()
+    def _release(self, worker: _Worker, healthy: bool) -> None:
+        with self._lock:
+            self._busy.discard(worker)
+            if healthy:
+                self._idle.append(worker)
+            else:
+                self._count -= 1
+        if not healthy:
+            worker.stop(kill=True)
+        self._wake_next()
+
+    def _wake_next(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    async def _once(self, func: Callable[..., T], args: tuple[Any, ...]) -> T:
+        loop = asyncio.get_running_loop()
+        worker = await self._acquire()
+        answer: asyncio.Future[tuple[str, Any]] = loop.create_future()
+        fd = worker.conn.fileno()
+
+        def readable() -> None:
+            loop.remove_reader(fd)
+            try:
+                reply = worker.conn.recv()
+            except (EOFError, OSError):
+                reply = ("crashed", None)
+            healthy = reply[0] in ("ok", "raised")
+            if not answer.done():
+                answer.set_result(reply)
+            self._release(worker, healthy)  # after a cancelled wait too: the worker is free only now
+
+        try:
+            worker.conn.send((func, args))
+        except BaseException:
+            self._release(worker, healthy=False)
+            raise
+        loop.add_reader(fd, readable)
+        try:
+            kind, value = await asyncio.wait_for(asyncio.shield(answer), self.timeout)
+        except TimeoutError:
+            # A hung worker never answers: it goes, and a fresh one takes its place when needed.
+            if not answer.done():
+                loop.remove_reader(fd)
+                answer.cancel()
+                self._release(worker, healthy=False)
+            raise WorkerFailed(f"{TOO_LARGE}: no result within {self.timeout:g} s") from None
+        if kind == "ok":
+            return value  # type: ignore[no-any-return]
+        if kind == "raised":
+            raise value
+        if kind == "failed":
+            raise WorkerFailed(f"{TOO_LARGE}: over the worker's {self.memory_limit >> 20} MB") from None
+        raise _Crashed
 
     async def run(self, func: Callable[..., T], *args: Any) -> T:
         """func(*args) in a worker; WorkerFailed if it crashes twice, overruns the time limit or the memory cap."""
-        loop = asyncio.get_running_loop()
-        crashes = moves = 0
-        while True:
-            pool, generation = self._pool, self.generation
-            try:
-                return await asyncio.wait_for(loop.run_in_executor(pool, func, *args), self.timeout)
-            except BrokenProcessPool:
-                crashes += 1
-                self._replace(generation, kill=False)  # a crash (or a sibling's): try once more on a new pool
-                if crashes == 2:
-                    raise WorkerFailed("the worker process crashed") from None
-            except asyncio.CancelledError:
-                task = asyncio.current_task()
-                moves += 1
-                if generation == self.generation or task is None or task.cancelling() or moves > 3:
-                    raise
-                # Not cancelled by our caller: the pool it waited in was replaced under it. Run it on the new one.
-            except TimeoutError:
-                self._replace(generation, kill=True)
-                raise WorkerFailed(f"{TOO_LARGE}: no result within {self.timeout:g} s") from None
-            except MemoryError:
-                # The worker's heap stays bloated after a MemoryError: the pool goes, its jobs move to a new one.
-                self._replace(generation, kill=False)
-                raise WorkerFailed(f"{TOO_LARGE}: over the worker's {self.memory_limit >> 20} MB") from None
+        try:
+            return await self._once(func, args)
+        except _Crashed:
+            pass  # bad luck or the job's fault: once more, on a fresh worker
+        try:
+            return await self._once(func, args)
+        except _Crashed:
+            raise WorkerFailed("the worker process crashed") from None
 
     def shutdown(self) -> None:
-        """Stop the workers."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        """Stop the workers: idle ones hang up, busy ones (a run stopping mid-job) are killed."""
+        if self._starting is not None:
+            self._starting.join()
+            self._starting = None
+        with self._lock:
+            idle, busy = self._idle, list(self._busy)
+            self._idle, self._busy, self._count = [], set(), 0
+        for worker in idle:
+            worker.stop(kill=False)
+        for worker in busy:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(worker.conn.fileno())
+            worker.stop(kill=True)

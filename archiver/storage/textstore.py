@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Iterable
@@ -10,6 +11,7 @@ from pathlib import Path
 from archiver.storage.disk import fsync_files, sync_filesystem
 
 TEXT_DIR = "text"
+_FOLDERS: set[str] = set()  # text/ab folders this process knows exist
 
 
 def text_digest(text: str) -> str:
@@ -23,18 +25,35 @@ def put_text(root: Path, text: str) -> str:
     Not fsynced here: the storage thread makes a batch's texts and records durable at once
     (make_durable) before it commits the rows that name them.
     """
-    digest = text_digest(text)
-    path = text_path(root, digest)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    data = text.encode("utf-8")
+    digest = hashlib.sha256(data).hexdigest()
+    path = os.fspath(text_path(root, digest))
+    if os.path.exists(path):
+        return digest
+    folder = os.path.dirname(path)
+    if folder not in _FOLDERS:
+        os.makedirs(folder, exist_ok=True)
+        _FOLDERS.add(folder)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    try:
+        # Plain system calls: a text per page, thousands a night, and pathlib's layers cost four times more.
         try:
-            with tmp.open("w", encoding="utf-8") as file:
-                file.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)  # a full disk leaves no half text behind
-            raise
+            fd = os.open(tmp, flags, 0o644)
+        except FileNotFoundError:  # its folder went since this process made it
+            os.makedirs(folder, exist_ok=True)
+            fd = os.open(tmp, flags, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)  # a full disk leaves no half text behind
+        raise
     return digest
 
 
