@@ -259,7 +259,7 @@ def status_command(
         if report is not None and catalog.report_row(report) is None:
             raise NotFoundError(f"no report {report!r} in the archive")
         if as_json:
-            print_json_stream(catalog.status_rows(filters))
+            print_json_stream(row.as_json() for row in catalog.status_rows(filters))
             return
         console = out_console()
         if not console.is_terminal:

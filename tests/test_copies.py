@@ -62,7 +62,7 @@ def write_report(directory: Path, name: str, published: str, urls: list[str]) ->
 
 def status(archive: Path) -> dict[str, dict[str, object]]:
     with Catalog.open(archive) as catalog:
-        return {row["url"].split("/", 3)[3]: row for row in catalog.status_rows()}
+        return {row.url.split("/", 3)[3]: row.as_json() for row in catalog.status_rows()}
 
 
 def test_closest_before_else_after_and_none(web: fixture_server.Server, tmp_path: Path) -> None:

@@ -229,3 +229,40 @@ def test_dashboard_in_a_real_browser(archive: tuple[Path, fixture_server.Server]
         assert "<script>alert(1)</script>" in body  # shown as text, never run
         page.screenshot(path=str(tmp_path / "report.png"))
         browser.close()
+
+
+def test_the_catalog_reads_typed_rows_built_from_their_columns(archive: tuple[Path, fixture_server.Server]) -> None:
+    """Rows are built from the query's columns by position: each field must hold what its name says."""
+    from archiver.storage.catalog import Catalog
+    from archiver.storage.readrows import CaptureRecord, CheckRecord, ExportRow, LinkRow, NoteWithLinks, StatusRow
+
+    root, web = archive
+    with Catalog.open(root, readonly=True) as catalog:
+        rows = list(catalog.status_rows())
+        assert all(isinstance(row, StatusRow) for row in rows)
+        by_url = {row.url: row for row in rows}
+        gone = by_url[web.url("/page/c")]
+        assert (gone.verdict, gone.http_status) == ("dead", 404)
+        assert [(c.report, c.n) for c in gone.cited_by] == [("exp", 2)]
+        links = catalog.cited_links("exp", 1)
+        assert [type(link) for link in links] == [LinkRow, LinkRow]
+        assert [link.url for link in links] == [web.url("/page/a"), web.url("/redirect/2")]
+        assert links[1].final_url == web.url("/article") and links[1].host == links[0].host
+        captures = catalog.captures_of(links[0].id)
+        assert all(isinstance(c, CaptureRecord) for c in captures) and captures[0].id == links[0].first_capture
+        assert captures[0].warc_file.endswith(".warc.gz") and captures[0].http_status == 200
+        assert captures[0].content_type is not None and captures[0].content_type.startswith("text/html")
+        checks = catalog.checks_of(links[0].id)
+        assert all(isinstance(c, CheckRecord) for c in checks) and checks[-1].verdict == "changed"
+        assert checks[0].url == web.url("/page/a") and checks[0].retried == 0
+        exported = list(catalog.export_rows("exp"))
+        assert all(isinstance(row, ExportRow) for row in exported)
+        assert [(row.n, row.position, row.url) for row in exported][:2] == [
+            (1, 0, web.url("/page/a")),
+            (1, 1, web.url("/redirect/2")),
+        ]
+        assert exported[0].report_title is not None and exported[0].warc_file == captures[0].warc_file
+        notes = catalog.report_footnotes("exp")
+        assert all(isinstance(note, NoteWithLinks) for note in notes)
+        assert [(note.n, note.problems) for note in notes] == [(1, ()), (2, ()), (3, ("missing",))]
+        assert [link.verdict for link in notes[1].links] == ["dead"] and notes[0].links[0].fetched_at

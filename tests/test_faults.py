@@ -46,7 +46,7 @@ def write_report(directory: Path, urls: list[str], name: str = "faults") -> Path
 
 def rows(archive: Path) -> dict[str, dict[str, Any]]:
     with Catalog.open(archive, create=False) as catalog:
-        return {row["url"].rsplit("/", 1)[1]: row for row in catalog.status_rows()}
+        return {row.url.rsplit("/", 1)[1]: row.as_json() for row in catalog.status_rows()}
 
 
 def warc_records(archive: Path) -> list[tuple[str, str, bytes]]:

@@ -44,7 +44,7 @@ def write_report(directory: Path, urls: list[str], name: str = "hostile") -> Pat
 
 def rows(archive: Path) -> dict[str, dict[str, object]]:
     with Catalog.open(archive, create=False) as catalog:
-        return {str(row["url"]): row for row in catalog.status_rows()}
+        return {row.url: row.as_json() for row in catalog.status_rows()}
 
 
 def target_uris(archive: Path) -> list[tuple[str, str]]:

@@ -63,7 +63,7 @@ def report(tmp_path: Path, urls: list[str]) -> Path:
 
 def verdicts(archive: Path) -> dict[str, tuple[str, str]]:
     with Catalog.open(archive) as catalog:
-        return {row["url"].split("/", 3)[3]: (row["verdict"], row["reason"]) for row in catalog.status_rows()}
+        return {row.url.split("/", 3)[3]: (row.verdict, row.reason) for row in catalog.status_rows()}
 
 
 PATHS = [

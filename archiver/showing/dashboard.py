@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
-from typing import Any
 
 from archiver import __version__
 from archiver.outcomes import VERDICT_COLOURS, VERDICT_ORDER
 from archiver.showing.names import safe_name
 from archiver.storage.catalog import Catalog, iso
+from archiver.storage.readrows import NoteWithLinks, ReportCounts, RunRow
 from archiver.storage.textstore import get_text, text_path
 
 VERDICTS = [str(v) for v in VERDICT_ORDER]
@@ -50,21 +49,21 @@ def _page(title: str, body: str, depth: int = 0) -> str:
     )
 
 
-def _chart(runs: list[dict[str, Any]]) -> str:
+def _chart(runs: list[RunRow]) -> str:
     """Stacked bars of the verdict counts after each of the last runs, as inline SVG."""
-    counted = [r for r in runs if r["summary"] and r["summary"].get("verdicts")]
+    counted = [(r, r.summary["verdicts"]) for r in runs if r.summary and r.summary.get("verdicts")]
     if not counted:
         return '<p class="muted">No finished run yet.</p>'
     width, height, gap = 40, 160, 12
-    days = Counter(str(r["started_at"])[:10] for r in counted)
-    tallest = max(sum(r["summary"]["verdicts"].values()) for r in counted) or 1
+    days = Counter(str(r.started_at)[:10] for r, _ in counted)
+    tallest = max(sum(verdicts.values()) for _, verdicts in counted) or 1
     bars = []
-    for index, run in enumerate(counted):
+    for index, (run, verdicts) in enumerate(counted):
         x = index * (width + gap) + 30
         y = height
         label = []
         for verdict in reversed(VERDICTS):
-            count = run["summary"]["verdicts"].get(verdict, 0)
+            count = verdicts.get(verdict, 0)
             if not count:
                 continue
             size = count / tallest * (height - 10)
@@ -72,15 +71,15 @@ def _chart(runs: list[dict[str, Any]]) -> str:
             label.append(f"{verdict} {count}")
             bars.append(
                 f'<rect x="{x}" y="{y:.1f}" width="{width}" height="{size:.1f}" fill="{COLOURS[verdict]}">'
-                f"<title>run {run['id']}: {escape(verdict)} {count}</title></rect>"
+                f"<title>run {run.id}: {escape(verdict)} {count}</title></rect>"
             )
-        day = str(run["started_at"])[5:10]
+        day = str(run.started_at)[5:10]
         bars.append(
             f'<text x="{x + width / 2}" y="{height + 14}" font-size="10" text-anchor="middle">{escape(day)}</text>'
         )
-        if days[str(run["started_at"])[:10]] > 1:
+        if days[str(run.started_at)[:10]] > 1:
             # Several runs in a day: their time tells the bars apart.
-            time = escape(str(run["started_at"])[11:16])
+            time = escape(str(run.started_at)[11:16])
             bars.append(
                 f'<text x="{x + width / 2}" y="{height + 26}" font-size="10" text-anchor="middle">{time}</text>'
             )
@@ -102,7 +101,7 @@ def _write(path: Path, text: str) -> None:
 
 def _index(catalog: Catalog) -> str:
     reports = catalog.report_counts()
-    reports.sort(key=lambda r: (-(r["counts"].get("dead", 0) + r["counts"].get("changed", 0)), r["report"]))
+    reports.sort(key=lambda r: (-(r.counts.get("dead", 0) + r.counts.get("changed", 0)), r.report))
     turned, turned_total = catalog.turned(["dead", "changed"])
     counts = catalog.counts()  # distinct links: one cited by two reports counts once here
     totals = {v: counts.get(v, 0) for v in VERDICTS}
@@ -119,14 +118,13 @@ def _index(catalog: Catalog) -> str:
         )
         for row in turned:
             cited = ", ".join(
-                f'<a href="reports/{escape(safe_name(c["report"]))}.html#fn-{c["n"]}">{escape(c["report"])}'
-                f" #{c['n']}</a>"
-                for c in row["cited_by"]
+                f'<a href="reports/{escape(safe_name(c.report))}.html#fn-{c.n}">{escape(c.report)} #{c.n}</a>'
+                for c in row.cited_by
             )
             parts.append(
-                f'<tr><td><a class="url" href="{escape(row["url"])}" rel="noreferrer">{escape(row["url"])}</a></td>'
-                f"<td>{_badge(row['verdict'])}</td>"
-                f"<td>{escape(row['before'] or 'new')}</td><td>{escape(row['reason'])}</td><td>{cited}</td>"
+                f'<tr><td><a class="url" href="{escape(row.url)}" rel="noreferrer">{escape(row.url)}</a></td>'
+                f"<td>{_badge(row.verdict)}</td>"
+                f"<td>{escape(row.before or 'new')}</td><td>{escape(row.reason)}</td><td>{cited}</td>"
                 "</tr>"
             )
         parts.append("</table>")
@@ -144,104 +142,100 @@ def _index(catalog: Catalog) -> str:
         + "</tr>"
     )
     for report in reports:
-        name = safe_name(report["report"])
-        cells = "".join(f'<td class="num" data-verdict="{v}">{report["counts"].get(v, 0)}</td>' for v in VERDICTS)
+        name = safe_name(report.report)
+        cells = "".join(f'<td class="num" data-verdict="{v}">{report.counts.get(v, 0)}</td>' for v in VERDICTS)
         parts.append(
-            f'<tr><td><a href="reports/{escape(name)}.html">{escape(report["report"])}</a><br>'
-            f'<span class="muted">{escape(report["title"] or "")}</span></td>'
-            f"<td>{escape(report['published'] or '')}</td>{cells}</tr>"
+            f'<tr><td><a href="reports/{escape(name)}.html">{escape(report.report)}</a><br>'
+            f'<span class="muted">{escape(report.title or "")}</span></td>'
+            f"<td>{escape(report.published or '')}</td>{cells}</tr>"
         )
     parts.append("</table>")
     return _page("Archive health", "".join(parts))
 
 
-def _text_link(archive: Path, output: Path, digest: str, fetched_at: str) -> str:
+def _text_link(archive: Path, output: Path, digest: str, fetched_at: str | None) -> str:
     """A link to the archived text in the archive's own text store (not copied into the dashboard)."""
     target = os.path.relpath(text_path(archive, digest), output / "reports")
-    when = f'<span class="muted">({escape(fetched_at)})</span>'
+    when = f'<span class="muted">({escape(fetched_at or "")})</span>'
     return f'<a href="{escape(Path(target).as_posix())}">archived text</a> {when}'
 
 
-def _all_ok(note: dict[str, Any]) -> bool:
-    return all(link["verdict"] == "ok" for link in note["links"])
+def _all_ok(note: NoteWithLinks) -> bool:
+    return all(link.verdict == "ok" for link in note.links)
 
 
-def _report_page(catalog: Catalog, archive: Path, output: Path, report: dict[str, Any]) -> str:
+def _report_page(catalog: Catalog, archive: Path, output: Path, report: ReportCounts) -> str:
     parts = [
-        f"<h1>{escape(report['title'] or report['report'])}</h1>",
-        f'<p class="muted">{escape(report["report"])}'
-        + (f", published {escape(report['published'])}" if report["published"] else "")
+        f"<h1>{escape(report.title or report.report)}</h1>",
+        f'<p class="muted">{escape(report.report)}'
+        + (f", published {escape(report.published)}" if report.published else "")
         + "</p>",
     ]
-    notes = catalog.report_footnotes(report["report"])
+    notes = catalog.report_footnotes(report.report)
     # A long report's page links each text instead of quoting it, and lists the footnotes whose links are
     # all ok as numbers linked to their sources: pages stay small at a million links.
-    inline = sum(len(note["links"]) for note in notes) <= INLINE_LINKS
+    inline = sum(len(note.links) for note in notes) <= INLINE_LINKS
     if not inline:
-        fine = [n for n in notes if len(n["links"]) == 1 and not json.loads(n["problems"]) and _all_ok(n)]
+        fine = [n for n in notes if len(n.links) == 1 and not n.problems and _all_ok(n)]
         notes = [n for n in notes if not any(n is f for f in fine)]
-        listed = " ".join(
-            f'<a id="fn-{n["n"]}" href="{escape(n["links"][0]["url"])}" rel="noreferrer">{n["n"]}</a>' for n in fine
-        )
+        listed = " ".join(f'<a id="fn-{n.n}" href="{escape(n.links[0].url)}" rel="noreferrer">{n.n}</a>' for n in fine)
         parts.append(f'<h2>{len(fine)} footnotes whose links are ok</h2><p class="ok-list">{listed}</p>')
         parts.append("<h2>Footnotes that need a look</h2>" if notes else "")
     for note in notes:
-        problems = json.loads(note["problems"])
+        problems = list(note.problems)
         flags = " ".join(f'<span class="muted">[{escape(p)}]</span>' for p in problems)
-        parts.append(f'<h2 id="fn-{note["n"]}">Footnote {note["n"]} {flags}</h2>')
-        if note["text"] is not None:
-            parts.append(f'<p class="muted">{escape(note["text"])}</p>')
-        for link in note["links"]:
-            if not inline and link["verdict"] == "ok":
+        parts.append(f'<h2 id="fn-{note.n}">Footnote {note.n} {flags}</h2>')
+        if note.text is not None:
+            parts.append(f'<p class="muted">{escape(note.text)}</p>')
+        for link in note.links:
+            if not inline and link.verdict == "ok":
                 # An ok link on a long page: one line, the link and its text.
                 text_ref = (
-                    " · " + _text_link(archive, output, link["text_digest"], link["fetched_at"])
-                    if link["text_digest"]
-                    else ""
+                    " · " + _text_link(archive, output, link.text_digest, link.fetched_at) if link.text_digest else ""
                 )
                 parts.append(
-                    f'<p>{_badge("ok")} <a class="url" href="{escape(link["url"])}" rel="noreferrer">'
-                    f"{escape(link['url'])}</a>{text_ref}</p>"
+                    f'<p>{_badge("ok")} <a class="url" href="{escape(link.url)}" rel="noreferrer">'
+                    f"{escape(link.url)}</a>{text_ref}</p>"
                 )
                 continue
             copy = (
-                f' · <a href="{escape(link["memento_url"])}" rel="noreferrer">web archive copy</a>'
-                if link["memento_url"]
+                f' · <a href="{escape(link.memento_url)}" rel="noreferrer">web archive copy</a>'
+                if link.memento_url
                 else ""
             )
             parts.append(
-                f'<p>{_badge(link["verdict"])} <a class="url" href="{escape(link["url"])}" rel="noreferrer">'
-                f"{escape(link['url'])}</a>{copy}<br>"
-                f"{escape(link['reason'])}"
+                f'<p>{_badge(link.verdict)} <a class="url" href="{escape(link.url)}" rel="noreferrer">'
+                f"{escape(link.url)}</a>{copy}<br>"
+                f"{escape(link.reason)}"
                 + (
-                    f' <span class="muted">(last checked {escape(link["last_checked"])})</span>'
-                    if link["last_checked"]
+                    f' <span class="muted">(last checked {escape(link.last_checked)})</span>'
+                    if link.last_checked
                     else ""
                 )
                 + "</p>"
             )
-            text = get_text(archive, link["text_digest"]) if inline else None
-            if not inline and link["text_digest"]:
-                parts.append(f"<p>{_text_link(archive, output, link['text_digest'], link['fetched_at'])}</p>")
+            text = get_text(archive, link.text_digest) if inline else None
+            if not inline and link.text_digest:
+                parts.append(f"<p>{_text_link(archive, output, link.text_digest, link.fetched_at)}</p>")
             if text:
                 cut = text[:TEXT_CHARS] + ("\n…" if len(text) > TEXT_CHARS else "")
                 parts.append(
-                    f"<details><summary>Archived text, captured {escape(link['fetched_at'])}</summary>"
+                    f"<details><summary>Archived text, captured {escape(link.fetched_at or '')}</summary>"
                     f"<blockquote>{escape(cut)}</blockquote></details>"
                 )
-            if link["diff"]:
+            if link.diff:
                 parts.append(
                     '<details class="diff"><summary>What changed in the main text since</summary>'
-                    f"<blockquote>{escape(link['diff'][:TEXT_CHARS])}</blockquote></details>"
+                    f"<blockquote>{escape(link.diff[:TEXT_CHARS])}</blockquote></details>"
                 )
-    return _page(report["title"] or report["report"], "".join(parts), depth=1)
+    return _page(report.title or report.report, "".join(parts), depth=1)
 
 
 def build_dashboard(catalog: Catalog, archive: Path, output: Path) -> Path:
     """Write index.html and reports/NAME.html under output; returns the index's path."""
     for report in catalog.report_counts():
         page = _report_page(catalog, archive, output, report)
-        _write(output / "reports" / f"{safe_name(report['report'])}.html", page)
+        _write(output / "reports" / f"{safe_name(report.report)}.html", page)
     index = output / "index.html"
     _write(index, _index(catalog))
     return index

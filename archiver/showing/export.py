@@ -22,6 +22,7 @@ from archiver.errors import ArchiverError, NotFoundError
 from archiver.reading.reports import decode, normalize_newlines
 from archiver.showing.annotate import Annotations, LinkCopy, annotate_html, annotate_text, html_to_text, text_to_html
 from archiver.storage.catalog import Catalog, iso, parse_iso
+from archiver.storage.readrows import CaptureRecord, ExportRow
 from archiver.storage.reportcopies import find_copy
 from archiver.storage.textstore import get_text
 from archiver.storage.warcstore import WARC_DIR, warc_date
@@ -81,40 +82,40 @@ def open_output(path: str | None, *, binary: bool, force: bool) -> Iterator[IO[A
         tmp.unlink(missing_ok=True)
 
 
-def _row(catalog: Catalog, archive: Path, row: dict[str, Any]) -> dict[str, Any]:
-    memento = row["memento"]  # joined by the catalog's query: no query per row
-    text = get_text(archive, row["text_digest"])
-    source = "archiver" if row["fetched_at"] else None
-    title, fetched_at = row["title"], row["fetched_at"]
+def _row(catalog: Catalog, archive: Path, row: ExportRow) -> dict[str, Any]:
+    memento = row.memento  # joined by the catalog's query: no query per row
+    text = get_text(archive, row.text_digest)
+    source = "archiver" if row.fetched_at else None
+    title, fetched_at = row.title, row.fetched_at
     if text is None and memento is not None:
         # We never captured it: the web archive's copy nearest the report's date stands in, marked as such.
-        text, source = get_text(archive, memento["text_digest"]), "web-archive"
-        title, fetched_at = memento.get("title"), memento["memento_datetime"]
+        text, source = get_text(archive, memento.text_digest), "web-archive"
+        title, fetched_at = memento.title, memento.memento_datetime
     return {
         "source": source,
-        "memento_url": memento["memento_url"] if memento else None,
-        "memento_datetime": memento["memento_datetime"] if memento else None,
-        "report": row["report"],
-        "n": row["n"],
-        "url": row["url"],
-        "verdict": row["verdict"],
-        "reason": row["reason"],
+        "memento_url": memento.memento_url if memento else None,
+        "memento_datetime": memento.memento_datetime if memento else None,
+        "report": row.report,
+        "n": row.n,
+        "url": row.url,
+        "verdict": row.verdict,
+        "reason": row.reason,
         "title": title,
         "fetched_at": fetched_at,
         "text": text,
-        "report_title": row["report_title"],
-        "published": row["published"],
-        "note": row["note"],
-        "http_status": row["http_status"],
-        "final_url": row["final_url"],
-        "first_checked": row["first_checked"],
-        "last_checked": row["last_checked"],
-        "first_archived": row["first_archived"],
-        "verdict_since": row["verdict_since"],
-        "digest": row["payload_digest"],
-        "text_digest": row["text_digest"],
-        "warc_file": row["warc_file"],
-        "warc_offset": row["warc_offset"],
+        "report_title": row.report_title,
+        "published": row.published,
+        "note": row.note,
+        "http_status": row.http_status,
+        "final_url": row.final_url,
+        "first_checked": row.first_checked,
+        "last_checked": row.last_checked,
+        "first_archived": row.first_archived,
+        "verdict_since": row.verdict_since,
+        "digest": row.payload_digest,
+        "text_digest": row.text_digest,
+        "warc_file": row.warc_file,
+        "warc_offset": row.warc_offset,
     }
 
 
@@ -157,22 +158,22 @@ def export_md(catalog: Catalog, archive: Path, out: IO[str], report: str | None 
     current_report = None
     documents = 0
     for row in catalog.export_rows(report):
-        if row["report"] != current_report:
+        if row.report != current_report:
             if current_report is not None:
                 out.write("\n---\n\n")
-            current_report = row["report"]
+            current_report = row.report
             documents += 1
-            out.write(f"# {row['report_title'] or row['report']}\n\n")
+            out.write(f"# {row.report_title or row.report}\n\n")
             out.write(
-                f"Report `{row['report']}`"
-                + (f", published {row['published']}" if row["published"] else "")
+                f"Report `{row.report}`"
+                + (f", published {row.published}" if row.published else "")
                 + f". Exported by archiver {__version__} on {iso(datetime.now(UTC))}.\n\n"
             )
-        if (row["report"], row["n"]) != current:
-            current = (row["report"], row["n"])
-            out.write(f"## Footnote {row['n']}\n\n{_quote(row['note'] or '')}\n\n")
-        out.write(f"### <{row['url']}>\n\n**{row['verdict']}**: {row['reason']}")
-        out.write(f" (last checked {row['last_checked']})\n\n" if row["last_checked"] else "\n\n")
+        if (row.report, row.n) != current:
+            current = (row.report, row.n)
+            out.write(f"## Footnote {row.n}\n\n{_quote(row.note or '')}\n\n")
+        out.write(f"### <{row.url}>\n\n**{row.verdict}**: {row.reason}")
+        out.write(f" (last checked {row.last_checked})\n\n" if row.last_checked else "\n\n")
         data = _row(catalog, archive, row)
         if data["text"]:
             title = f" “{data['title']}”" if data["title"] else ""
@@ -188,11 +189,11 @@ def export_md(catalog: Catalog, archive: Path, out: IO[str], report: str | None 
     return documents
 
 
-def _records(archive: Path, capture: dict[str, Any]) -> Iterator[bytes]:
+def _records(archive: Path, capture: CaptureRecord) -> Iterator[bytes]:
     """The raw gzip members of a capture's records, copied byte for byte."""
-    path = archive / WARC_DIR / capture["warc_file"]
-    start = capture["warc_start"] if capture["warc_start"] is not None else capture["warc_offset"]
-    end = capture["warc_end"] if capture["warc_end"] is not None else capture["warc_offset"] + capture["warc_length"]
+    path = archive / WARC_DIR / capture.warc_file
+    start = capture.warc_start if capture.warc_start is not None else capture.warc_offset
+    end = capture.warc_end if capture.warc_end is not None else capture.warc_offset + capture.warc_length
     with path.open("rb") as file:
         file.seek(start)
         remaining = end - start
@@ -204,9 +205,9 @@ def _records(archive: Path, capture: dict[str, Any]) -> Iterator[bytes]:
             yield chunk
 
 
-def _record_id(archive: Path, capture: dict[str, Any]) -> str | None:
-    with (archive / WARC_DIR / capture["warc_file"]).open("rb") as file:
-        file.seek(capture["warc_offset"])
+def _record_id(archive: Path, capture: CaptureRecord) -> str | None:
+    with (archive / WARC_DIR / capture.warc_file).open("rb") as file:
+        file.seek(capture.warc_offset)
         for record in ArchiveIterator(file):
             return str(record.rec_headers.get_header("WARC-Record-ID"))
     return None
@@ -224,18 +225,19 @@ def export_warc(catalog: Catalog, archive: Path, out: IO[bytes], report: str | N
     }
     writer.write_record(writer.create_warcinfo_record("archiver-export.warc.gz", info))
     count = 0
-    for capture in catalog.export_captures(report):
+    for exported in catalog.export_captures(report):
+        capture = exported.capture
         for chunk in _records(archive, capture):
             out.write(chunk)
-        text = get_text(archive, capture["text_digest"]) if capture["revisit_of"] is None else None
+        text = get_text(archive, capture.text_digest) if capture.revisit_of is None else None
         if text:
             refers = _record_id(archive, capture)
             data = text.encode("utf-8")
-            headers = {"WARC-Date": _warc_date(capture["fetched_at"]), "Content-Type": "text/plain; charset=utf-8"}
+            headers = {"WARC-Date": _warc_date(capture.fetched_at), "Content-Type": "text/plain; charset=utf-8"}
             if refers:
                 headers["WARC-Refers-To"] = refers
             record = writer.create_warc_record(
-                capture["final_url"],
+                capture.final_url,
                 "conversion",
                 payload=io.BytesIO(data),
                 length=len(data),
@@ -267,18 +269,18 @@ def report_annotations(catalog: Catalog, report: str, replay_url: str, keep_defa
     links: dict[int, list[LinkCopy]] = {}
     missing: list[int] = []
     for note in catalog.report_footnotes(report):
-        if "missing" in json.loads(note["problems"]):
-            missing.append(note["n"])
-        for link in note["links"]:
-            captured = link["fetched_at"] if link["first_archived"] else None
+        if "missing" in note.problems:
+            missing.append(note.n)
+        for link in note.links:
+            captured = link.fetched_at if link.first_archived else None
+            copy_url: str | None
+            copy_date: str | None
             if replay_url and captured:
-                copy_url, copy_date = replay_link(replay_url, captured, link["url"]), captured
+                copy_url, copy_date = replay_link(replay_url, captured, link.url), captured
             else:
-                copy_url, copy_date = link["memento_url"], link["memento_datetime"]
-            links.setdefault(note["n"], []).append(
-                LinkCopy(link["url"], link["verdict"], captured, copy_url, copy_date)
-            )
-    return Annotations(links, missing, meta["published"], keep_defanged)
+                copy_url, copy_date = link.memento_url, link.memento_datetime
+            links.setdefault(note.n, []).append(LinkCopy(link.url, link.verdict, captured, copy_url, copy_date))
+    return Annotations(links, missing, meta.published, keep_defanged)
 
 
 def export_report(
@@ -288,17 +290,17 @@ def export_report(
     check_report(catalog, report)
     meta = catalog.report_row(report)
     assert meta is not None
-    path = find_copy(archive, meta.get("digest"), meta.get("source"))
+    path = find_copy(archive, meta.digest, meta.source)
     if path is None:
         raise ArchiverError(
-            f"report {report!r}: no copy of its file in the archive and {meta.get('source') or meta['path']} is gone; "
+            f"report {report!r}: no copy of its file in the archive and {meta.source or meta.path} is gone; "
             "run `archiver run` on the report file once more"
         )
     text = normalize_newlines(decode(path.read_bytes()))
-    own = {"html": "html", "markdown": "md"}.get(meta["format"] or "text", "text")
+    own = {"html": "html", "markdown": "md"}.get(meta.format or "text", "text")
     target = to or own
     annotations = report_annotations(catalog, report, replay_url, keep_defanged)
     if target == "html":
-        return annotate_html(text if own == "html" else text_to_html(text, meta["title"]), annotations)
+        return annotate_html(text if own == "html" else text_to_html(text, meta.title), annotations)
     source = html_to_text(text) if own == "html" else text
     return annotate_text(source, annotations, markdown=target == "md")

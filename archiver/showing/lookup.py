@@ -9,34 +9,35 @@ from typing import Any
 from archiver.errors import NotFoundError
 from archiver.judging.compare import compare
 from archiver.storage.catalog import Catalog
+from archiver.storage.readrows import CaptureRecord, CheckRecord, LinkRow
 from archiver.storage.textstore import get_text
 
 
-def _capture_dict(row: dict[str, Any]) -> dict[str, Any]:
+def _capture_dict(row: CaptureRecord) -> dict[str, Any]:
     return {
-        "fetched_at": row["fetched_at"],
-        "http_status": row["http_status"],
-        "final_url": row["final_url"],
-        "content_type": row["content_type"],
-        "warc_file": row["warc_file"],
-        "warc_offset": row["warc_offset"],
-        "revisit": row["revisit_of"] is not None,
-        "text_digest": row["text_digest"],
-        "title": row["title"],
+        "fetched_at": row.fetched_at,
+        "http_status": row.http_status,
+        "final_url": row.final_url,
+        "content_type": row.content_type,
+        "warc_file": row.warc_file,
+        "warc_offset": row.warc_offset,
+        "revisit": row.revisit_of is not None,
+        "text_digest": row.text_digest,
+        "title": row.title,
     }
 
 
-def _check_dict(row: dict[str, Any]) -> dict[str, Any]:
+def _check_dict(row: CheckRecord) -> dict[str, Any]:
     return {
-        "checked_at": row["started_at"],
-        "http_status": row["http_status"],
-        "failure": row["failure"],
-        "verdict": row["verdict"],
-        "reason": row["reason"],
-        "similarity": row["similarity"],
-        "final_url": row["final_url"],
-        "redirects": json.loads(row["redirects"] or "[]"),
-        "retried": bool(row["retried"]),
+        "checked_at": row.started_at,
+        "http_status": row.http_status,
+        "failure": row.failure,
+        "verdict": row.verdict,
+        "reason": row.reason,
+        "similarity": row.similarity,
+        "final_url": row.final_url,
+        "redirects": json.loads(row.redirects or "[]"),
+        "retried": bool(row.retried),
     }
 
 
@@ -46,43 +47,43 @@ def _memento(catalog: Catalog, archive: Path, link: int, report: str) -> dict[st
     if row is None:
         return None
     return {
-        "url": row["memento_url"],
-        "datetime": row["memento_datetime"],
-        "archive": row["archive"],
-        "text": get_text(archive, row["text_digest"]),
-        "looked_up_at": row["looked_up_at"],
+        "url": row.memento_url,
+        "datetime": row.memento_datetime,
+        "archive": row.archive,
+        "text": get_text(archive, row.text_digest),
+        "looked_up_at": row.looked_up_at,
     }
 
 
-def _link_answer(catalog: Catalog, archive: Path, link: dict[str, Any], report: str) -> dict[str, Any]:
-    captures = catalog.captures_of(link["id"])
-    first = next((c for c in captures if c["id"] == link["first_capture"]), None)
-    with_text = [c for c in captures if c["text_digest"]]
+def _link_answer(catalog: Catalog, archive: Path, link: LinkRow, report: str) -> dict[str, Any]:
+    captures = catalog.captures_of(link.id)
+    first = next((c for c in captures if c.id == link.first_capture), None)
+    with_text = [c for c in captures if c.text_digest]
     latest = with_text[-1] if with_text else None
-    first_text = get_text(archive, first["text_digest"]) if first else None
-    latest_text = get_text(archive, latest["text_digest"]) if latest else None
+    first_text = get_text(archive, first.text_digest) if first else None
+    latest_text = get_text(archive, latest.text_digest) if latest else None
     diff = None
     similarity = None
-    if first_text is not None and latest_text is not None and first and latest and latest["id"] != first["id"]:
+    if first_text is not None and latest_text is not None and first and latest and latest.id != first.id:
         comparison = compare(first_text, latest_text)
         similarity, diff = comparison.similarity, comparison.diff or None
     return {
-        "url": link["url"],
-        "verdict": link["verdict"],
-        "reason": link["reason"],
-        "http_status": link["http_status"],
-        "verdict_since": link["verdict_since"],
-        "first_archived": link["first_archived"],
-        "last_checked": link["last_checked"],
-        "final_url": link["final_url"],
+        "url": link.url,
+        "verdict": link.verdict,
+        "reason": link.reason,
+        "http_status": link.http_status,
+        "verdict_since": link.verdict_since,
+        "first_archived": link.first_archived,
+        "last_checked": link.last_checked,
+        "final_url": link.final_url,
         "captures": [_capture_dict(c) for c in captures],
-        "checks": [_check_dict(c) for c in catalog.checks_of(link["id"])],
+        "checks": [_check_dict(c) for c in catalog.checks_of(link.id)],
         "archived_text": first_text,
-        "latest_text": latest_text if latest and first and latest["id"] != first["id"] else None,
-        "latest_archived": latest["fetched_at"] if latest else None,
+        "latest_text": latest_text if latest and first and latest.id != first.id else None,
+        "latest_archived": latest.fetched_at if latest else None,
         "similarity": similarity,
         "diff": diff,
-        "memento": _memento(catalog, archive, link["id"], report),
+        "memento": _memento(catalog, archive, link.id, report),
     }
 
 
@@ -102,13 +103,13 @@ def lookup_footnote(catalog: Catalog, archive: Path, report: str, n: int) -> dic
         numbers = catalog.footnote_numbers(report)
         span = f"{numbers[0]}–{numbers[-1]}" if numbers else "none"
         raise NotFoundError(f"report {report!r} has no footnote {n} (its footnotes: {span})")
-    problems = json.loads(note["problems"])
+    problems = list(note.problems)
     links = [_link_answer(catalog, archive, link, report) for link in catalog.cited_links(report, n)]
     message = None
     if "missing" in problems:
         message = f"footnote {n} is cited in the body of {report} but has no note: there is no link to check"
     elif not links:
-        unusable = json.loads(note.get("unparsed") or "[]")
+        unusable = list(note.unparsed)
         message = (
             f"footnote {n} of {report} has no link that can be fetched, only: {', '.join(unusable)}"
             if unusable
@@ -117,11 +118,11 @@ def lookup_footnote(catalog: Catalog, archive: Path, report: str, n: int) -> dic
     return {
         "report": report,
         "n": n,
-        "title": meta["title"],
-        "published": meta["published"],
-        "text": note["text"],
+        "title": meta.title,
+        "published": meta.published,
+        "text": note.text,
         "problems": problems,
-        "unparsed": json.loads(note.get("unparsed") or "[]"),
+        "unparsed": list(note.unparsed),
         "message": message,
         "urls": links,
     }

@@ -17,6 +17,7 @@ from rich.text import Text
 from archiver.outcomes import VERDICT_COLOURS, VERDICT_ORDER, Checked
 from archiver.reading.footnotes import Footnote, footnotes
 from archiver.reading.reports import Report
+from archiver.storage.readrows import Citation, StatusRow
 
 
 def footnote_dict(note: Footnote) -> dict[str, Any]:
@@ -160,19 +161,19 @@ def print_run_summary(summary: dict[str, Any], console: Console) -> None:
         )
 
 
-def _cited(cited_by: list[dict[str, Any]], sep: str = "\n") -> str:
+def _cited(cited_by: Iterable[Citation], sep: str = "\n") -> str:
     """Citations grouped by report: "report #1, 2, 28"."""
     by_report: dict[str, list[str]] = {}
     for citation in cited_by:
-        by_report.setdefault(citation["report"], []).append(str(citation["n"]))
+        by_report.setdefault(citation.report, []).append(str(citation.n))
     return sep.join(f"{report} #{', '.join(numbers)}" for report, numbers in by_report.items())
 
 
-def print_status_lines(rows: Iterable[dict[str, Any]], out: IO[str]) -> int:
+def print_status_lines(rows: Iterable[StatusRow], out: IO[str]) -> int:
     """One tab-separated line per link, nothing cut or wrapped (for grep, cut, awk); returns the count."""
     count = 0
     for row in rows:
-        fields = [row["verdict"], row["url"], row["reason"], _cited(row["cited_by"], "; "), row["last_checked"] or "-"]
+        fields = [row.verdict, row.url, row.reason, _cited(row.cited_by, "; "), row.last_checked or "-"]
         out.write("\t".join(" ".join(str(f).split()) for f in fields) + "\n")
         count += 1
     return count
@@ -185,11 +186,11 @@ def print_status_summary(counts: dict[str, int], console: Console) -> None:
     console.print(f"[bold]{total} links[/]: " + "  ".join(parts))
 
 
-def print_status(rows: Iterable[dict[str, Any]], console: Console) -> int:
+def print_status(rows: Iterable[StatusRow], console: Console) -> int:
     """Links grouped by verdict, the worst first; returns how many were shown."""
-    groups: dict[str, list[dict[str, Any]]] = {}
+    groups: dict[str, list[StatusRow]] = {}
     for row in rows:
-        groups.setdefault(row["verdict"], []).append(row)
+        groups.setdefault(row.verdict, []).append(row)
     for verdict in VERDICT_ORDER:
         group = groups.get(verdict)
         if not group:
@@ -208,9 +209,7 @@ def print_status(rows: Iterable[dict[str, Any]], console: Console) -> int:
         table.add_column("cited by", ratio=2)
         table.add_column("checked", no_wrap=True)
         for row in group:
-            table.add_row(
-                Text(row["url"]), Text(row["reason"]), Text(_cited(row["cited_by"])), (row["last_checked"] or "-")[:10]
-            )
+            table.add_row(Text(row.url), Text(row.reason), Text(_cited(row.cited_by)), (row.last_checked or "-")[:10])
         console.print(table)
         console.print()
     return sum(len(g) for g in groups.values())

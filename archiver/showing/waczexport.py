@@ -22,23 +22,23 @@ def _pages(catalog: Catalog, report: str | None) -> list[dict[str, Any]]:
     pages: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
     for row in catalog.export_rows(report):
-        if not row["fetched_at"]:
+        if not row.fetched_at:
             continue  # never captured by us: nothing of it in our WARCs to replay
-        url = to_uri(row["url"])[0] or row["url"]
-        key = (url, row["fetched_at"])
-        title = f"{row['report']} · footnote {row['n']}: {row['title'] or row['url']}"
+        url = to_uri(row.url)[0] or row.url
+        key = (url, row.fetched_at)
+        title = f"{row.report} · footnote {row.n}: {row.title or row.url}"
         if key in seen:
             continue
         seen.add(key)
         pages.append(
             {
-                "id": f"{row['report']}-{row['n']}-{row['position']}",
+                "id": f"{row.report}-{row.n}-{row.position}",
                 "url": url,
-                "ts": row["fetched_at"] if row["fetched_at"].endswith("Z") else row["fetched_at"] + "Z",
+                "ts": row.fetched_at if row.fetched_at.endswith("Z") else row.fetched_at + "Z",
                 "title": title,
-                "report": row["report"],
-                "footnote": row["n"],
-                "verdict": row["verdict"],
+                "report": row.report,
+                "footnote": row.n,
+                "verdict": row.verdict,
             }
         )
     return pages

@@ -15,6 +15,25 @@ from typing import Any
 
 from archiver.errors import ArchiveError
 from archiver.outcomes import Failure, Verdict
+from archiver.storage.readrows import (
+    CaptureRecord,
+    CheckRecord,
+    ExportedCapture,
+    ExportRow,
+    FootnoteRow,
+    LinkRow,
+    MementoRow,
+    NoteLink,
+    NoteWithLinks,
+    ReportCounts,
+    ReportRow,
+    RunRow,
+    StatusRow,
+    TurnedRow,
+    citations,
+    columns,
+    make,
+)
 
 CATALOG_NAME = "catalog.sqlite"
 
@@ -651,18 +670,19 @@ class Catalog:
                 (link, reference, status, archive, memento_url, iso(memento_datetime), capture_id, iso(now), detail),
             )
 
-    def memento_for(self, link: int, report: str | None = None) -> dict[str, Any] | None:
+    def memento_for(self, link: int, report: str | None = None) -> MementoRow | None:
         """The copy found for a link: for the given report's date, else for its earliest citing report."""
         where = "AND o.report = ?" if report else ""
         row = self.db.execute(
-            f"""SELECT m.*, cp.text_digest, cp.title FROM mementos m
+            f"""SELECT m.memento_url, m.memento_datetime, m.archive, m.looked_up_at, cp.text_digest, cp.title
+                FROM mementos m
                 JOIN cited_on o ON o.link = m.link AND o.reference = m.reference
                 LEFT JOIN captures cp ON cp.id = m.capture
                 WHERE m.link = ? AND m.status = 'found' {where}
                 ORDER BY o.published IS NULL, o.published LIMIT 1""",
             (link, report) if report else (link,),
         ).fetchone()
-        return dict(row) if row else None
+        return make(MementoRow, row) if row else None
 
     def record_save(self, link: int, now: datetime, status: str, detail: str) -> None:
         """A Save Page Now request made for a link."""
@@ -687,7 +707,7 @@ class Catalog:
 
     # ----- reading ------------------------------------------------------------------------
 
-    def status_rows(self, filters: StatusFilter | None = None) -> Iterator[dict[str, Any]]:
+    def status_rows(self, filters: StatusFilter | None = None) -> Iterator[StatusRow]:
         """Every tracked link (that the filters keep) with its verdict, what cites it and its web archive copy.
 
         One query, streamed: memory stays flat however many links the archive tracks.
@@ -715,21 +735,9 @@ class Catalog:
                 FROM links l WHERE {" AND ".join(where)} ORDER BY l.id""",
             params,
         )
-        for row in cursor:
-            memento = json.loads(row["memento"]) if row["memento"] else [None, None]
-            yield {
-                "url": row["url"],
-                "verdict": row["verdict"],
-                "reason": row["reason"],
-                "http_status": row["http_status"],
-                "first_archived": row["first_archived"],
-                "last_checked": row["last_checked"],
-                "cited_by": json.loads(row["cited"]),
-                "final_url": row["final_url"],
-                "verdict_since": row["verdict_since"],
-                "memento_url": memento[0],
-                "memento_datetime": memento[1],
-            }
+        for _, url, verdict, reason, status, first, last, final, since, cited, memento in cursor:
+            copy = json.loads(memento) if memento else (None, None)
+            yield StatusRow(url, verdict, reason, status, first, last, citations(cited), final, since, *copy)
 
     def counts(self) -> dict[str, int]:
         """How many cited links have each verdict."""
@@ -742,10 +750,10 @@ class Catalog:
 
     # ----- one footnote (check) -------------------------------------------------------------
 
-    def report_row(self, report: str) -> dict[str, Any] | None:
+    def report_row(self, report: str) -> ReportRow | None:
         """A tracked report's metadata, or None."""
-        row = self.db.execute("SELECT * FROM reports WHERE report = ?", (report,)).fetchone()
-        return dict(row) if row else None
+        row = self.db.execute(f"SELECT {columns(ReportRow)} FROM reports WHERE report = ?", (report,)).fetchone()
+        return make(ReportRow, row) if row else None
 
     def report_identity(self, report: str) -> tuple[str | None, str | None] | None:
         """(source file, content digest) of a tracked report, or None when no report has that name."""
@@ -756,45 +764,50 @@ class Catalog:
         """Every tracked report's name."""
         return [row[0] for row in self.db.execute("SELECT report FROM reports ORDER BY report")]
 
-    def footnote_row(self, report: str, n: int) -> dict[str, Any] | None:
+    def footnote_row(self, report: str, n: int) -> FootnoteRow | None:
         """A footnote's text and problems, or None."""
-        row = self.db.execute("SELECT * FROM footnotes WHERE report = ? AND n = ?", (report, n)).fetchone()
-        return dict(row) if row else None
+        row = self.db.execute(
+            "SELECT report, n, text, problems, unparsed FROM footnotes WHERE report = ? AND n = ?", (report, n)
+        ).fetchone()
+        return FootnoteRow.of(row) if row else None
 
     def footnote_numbers(self, report: str) -> list[int]:
         """The footnote numbers a report has."""
         return [row[0] for row in self.db.execute("SELECT n FROM footnotes WHERE report = ? ORDER BY n", (report,))]
 
-    def cited_links(self, report: str, n: int) -> list[dict[str, Any]]:
+    def cited_links(self, report: str, n: int) -> list[LinkRow]:
         """The links a footnote cites, in the order written."""
         return [
-            dict(row)
+            make(LinkRow, row)
             for row in self.db.execute(
-                """SELECT l.* FROM citations c JOIN links l ON l.id = c.link
+                f"""SELECT {columns(LinkRow, "l")} FROM citations c JOIN links l ON l.id = c.link
                WHERE c.report = ? AND c.n = ? ORDER BY c.position""",
                 (report, n),
             )
         ]
 
-    def captures_of(self, link: int) -> list[dict[str, Any]]:
+    def captures_of(self, link: int) -> list[CaptureRecord]:
         """A link's captures, oldest first."""
         return [
-            dict(row)
+            make(CaptureRecord, row)
             for row in self.db.execute(
-                "SELECT * FROM captures WHERE link = ? AND memento_url IS NULL ORDER BY fetched_at, id", (link,)
+                f"""SELECT {columns(CaptureRecord)} FROM captures WHERE link = ? AND memento_url IS NULL
+                    ORDER BY fetched_at, id""",
+                (link,),
             )
         ]
 
-    def checks_of(self, link: int, limit: int = 200) -> list[dict[str, Any]]:
+    def checks_of(self, link: int, limit: int = 200) -> list[CheckRecord]:
         """A link's most recent checks (attempts included), oldest first."""
         rows = self.db.execute(
-            "SELECT * FROM checks WHERE link = ? ORDER BY started_at DESC, id DESC LIMIT ?", (link, limit)
+            f"SELECT {columns(CheckRecord)} FROM checks WHERE link = ? ORDER BY started_at DESC, id DESC LIMIT ?",
+            (link, limit),
         )
-        return [dict(row) for row in reversed(rows.fetchall())]
+        return [make(CheckRecord, row) for row in reversed(rows.fetchall())]
 
     # ----- export ---------------------------------------------------------------------------
 
-    def export_rows(self, report: str | None) -> Iterator[dict[str, Any]]:
+    def export_rows(self, report: str | None) -> Iterator[ExportRow]:
         """One row per (report, footnote, link) with the first capture, streamed in report order."""
         where = "WHERE c.report = ?" if report else ""
         cursor = self.db.execute(
@@ -804,8 +817,8 @@ class Catalog:
                        (SELECT MIN(started_at) FROM checks WHERE link = l.id) AS first_checked,
                        fc.fetched_at, fc.title, fc.text_digest, fc.payload_digest, fc.http_status AS capture_status,
                        fc.final_url AS capture_url, fc.content_type, fc.warc_file, fc.warc_offset,
-                       (SELECT json_object('memento_url', m.memento_url, 'memento_datetime', m.memento_datetime,
-                                           'text_digest', mc.text_digest, 'title', mc.title)
+                       (SELECT json_array(m.memento_url, m.memento_datetime, m.archive, m.looked_up_at,
+                                          mc.text_digest, mc.title)
                           FROM mementos m JOIN cited_on o ON o.link = m.link AND o.reference = m.reference
                           LEFT JOIN captures mc ON mc.id = m.capture
                           WHERE m.link = l.id AND m.status = 'found' AND o.report = c.report LIMIT 1) AS memento
@@ -819,11 +832,10 @@ class Catalog:
             (report,) if report else (),
         )
         for row in cursor:
-            item = dict(row)
-            item["memento"] = json.loads(item["memento"]) if item["memento"] else None
-            yield item
+            memento = MementoRow(*json.loads(row[-1])) if row[-1] else None
+            yield make(ExportRow, (*row[:-1], memento))
 
-    def export_captures(self, report: str | None) -> Iterator[dict[str, Any]]:
+    def export_captures(self, report: str | None) -> Iterator[ExportedCapture]:
         """Every capture of the links cited (by one report, or by any), oldest first, streamed."""
         where = (
             "WHERE l.id IN (SELECT link FROM citations WHERE report = ?)"
@@ -831,42 +843,37 @@ class Catalog:
             else "WHERE l.id IN (SELECT link FROM citations)"
         )
         cursor = self.db.execute(
-            f"""SELECT cp.*, l.url AS link_url FROM captures cp JOIN links l ON l.id = cp.link {where}
+            f"""SELECT {columns(CaptureRecord, "cp")}, l.url FROM captures cp JOIN links l ON l.id = cp.link {where}
                 ORDER BY cp.fetched_at, cp.id""",
             (report,) if report else (),
         )
-        for row in cursor:
-            yield dict(row)
+        for *capture, link_url in cursor:
+            yield ExportedCapture(CaptureRecord(*capture), link_url)
 
     # ----- dashboard ------------------------------------------------------------------------
 
-    def report_counts(self) -> list[dict[str, Any]]:
+    def report_counts(self) -> list[ReportCounts]:
         """Every report with its number of links per verdict."""
         rows = self.db.execute(
             """SELECT r.report, r.title, r.published, l.verdict, COUNT(DISTINCT l.id) AS links
                FROM reports r LEFT JOIN citations c ON c.report = r.report LEFT JOIN links l ON l.id = c.link
                GROUP BY r.report, l.verdict ORDER BY r.report"""
         )
-        reports: dict[str, dict[str, Any]] = {}
-        for row in rows:
-            entry = reports.setdefault(
-                row["report"],
-                {"report": row["report"], "title": row["title"], "published": row["published"], "counts": {}},
-            )
-            if row["verdict"] is not None:
-                entry["counts"][row["verdict"]] = row["links"]
+        reports: dict[str, ReportCounts] = {}
+        for name, title, published, verdict, links in rows:
+            entry = reports.setdefault(name, ReportCounts(name, title, published, {}))
+            if verdict is not None:
+                entry.counts[verdict] = links
         return list(reports.values())
 
-    def recent_runs(self, limit: int = 14) -> list[dict[str, Any]]:
+    def recent_runs(self, limit: int = 14) -> list[RunRow]:
         """The last runs with their summaries, oldest first."""
         rows = self.db.execute(
-            "SELECT * FROM runs WHERE kind = 'nightly' ORDER BY id DESC LIMIT ?", (limit,)
+            f"SELECT {columns(RunRow)} FROM runs WHERE kind = 'nightly' ORDER BY id DESC LIMIT ?", (limit,)
         ).fetchall()
-        return [
-            dict(row) | {"summary": json.loads(row["summary"]) if row["summary"] else None} for row in reversed(rows)
-        ]
+        return [RunRow.of(row) for row in reversed(rows)]
 
-    def turned(self, verdicts: Sequence[str], limit: int = 500) -> tuple[list[dict[str, Any]], int]:
+    def turned(self, verdicts: Sequence[str], limit: int = 500) -> tuple[list[TurnedRow], int]:
         """Links the latest nightly run gave one of these verdicts when their check before gave another.
 
         Returns at most `limit` of them, newest first, and how many there are in all.
@@ -895,15 +902,21 @@ class Catalog:
             (*verdicts, limit),
         ).fetchall()
         total = rows[0]["total"] if rows else 0
-        return [dict(row) | {"cited_by": json.loads(row["cited"])} for row in rows], total
+        turned = [
+            TurnedRow(url, link, verdict, reason, started, before, citations(cited))
+            for url, link, verdict, reason, started, before, cited, _ in rows
+        ]
+        return turned, total
 
-    def report_footnotes(self, report: str) -> list[dict[str, Any]]:
+    def report_footnotes(self, report: str) -> list[NoteWithLinks]:
         """A report's footnotes, each with its links' state and first capture."""
         notes = [
-            dict(row) | {"links": []}
-            for row in self.db.execute("SELECT n, text, problems FROM footnotes WHERE report = ? ORDER BY n", (report,))
+            NoteWithLinks(n, text, tuple(json.loads(problems or "[]")), [])
+            for n, text, problems in self.db.execute(
+                "SELECT n, text, problems FROM footnotes WHERE report = ? ORDER BY n", (report,)
+            )
         ]
-        by_n = {note["n"]: note for note in notes}
+        by_n = {note.n: note for note in notes}
         for row in self.db.execute(
             """SELECT c.n, l.url, l.verdict, l.reason, l.last_checked, l.first_archived, l.final_url,
                       fc.text_digest, fc.fetched_at, fc.title,
@@ -918,6 +931,6 @@ class Catalog:
                WHERE c.report = ? ORDER BY c.n, c.position""",
             (report,),
         ):
-            memento = json.loads(row["memento"]) if row["memento"] else [None, None]
-            by_n[row["n"]]["links"].append(dict(row) | {"memento_url": memento[0], "memento_datetime": memento[1]})
+            memento_url, memento_datetime = json.loads(row[-2]) if row[-2] else (None, None)
+            by_n[row[0]].links.append(make(NoteLink, (*row[:-2], memento_url, memento_datetime, row[-1])))
         return notes
