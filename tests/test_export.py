@@ -183,8 +183,9 @@ def test_dashboard_in_a_real_browser(archive: tuple[Path, fixture_server.Server]
     index = out / "index.html"
     assert result.stdout.strip() == str(index)
     assert "<script>alert(1)</script>" not in "".join(p.read_text() for p in out.rglob("*.html"))
-    for page in out.rglob("*.html"):  # no external assets: it opens from disk, offline
-        text = page.read_text()
+    assert (out / "style.css").is_file()
+    for page in out.rglob("*.html"):  # no external assets: it opens from disk, offline (its stylesheet beside it)
+        text = re.sub(r'<link rel="stylesheet" href="(\.\./)*style\.css">', "", page.read_text(), count=1)
         assert not re.search(r"<(script|img|iframe|link)\b[^>]*\b(src|href)=|url\(", text), page
 
     browser_path = _chromium()
@@ -222,6 +223,8 @@ def test_dashboard_in_a_real_browser(archive: tuple[Path, fixture_server.Server]
         assert page.url.endswith("/reports/exp.html")
         assert page.locator("h1").inner_text() == 'Export test report: <Minsk> & "Moscow"'
         assert page.locator("#fn-1").count() == 1 and page.locator("#fn-3").count() == 1
+        badge = page.locator(".v-dead").first.evaluate("e => getComputedStyle(e).backgroundColor")
+        assert badge == "rgb(198, 40, 40)"  # the shared stylesheet, loaded from disk
         page.click("text=Archived text")
         assert "Mishustin said on September 3" in page.locator("blockquote").first.inner_text()
         page.locator("#fn-2 ~ details summary").first.click()

@@ -30,3 +30,10 @@ def test_progress_bar_on_a_terminal_lists_what_is_not_ok() -> None:
     assert "archiving" in text and "2/2" in text  # the bar
     assert "https://a.example/1" in text and "404 Not Found since 2026-11-25" in text
     assert "https://a.example/2  " not in text  # ok links are not listed one by one
+
+
+def test_footnote_numbers_are_shown_as_runs() -> None:
+    from archiver.showing.dashboard import _ranges
+
+    assert _ranges([1, 2, 3, 5, 7, 8]) == "1–3, 5, 7–8"
+    assert _ranges([4]) == "4" and _ranges([]) == ""

@@ -19,6 +19,7 @@ VERDICTS = [str(v) for v in VERDICT_ORDER]
 COLOURS = {str(v): html for v, (_, html) in VERDICT_COLOURS.items()}
 TEXT_CHARS = 20_000
 INLINE_LINKS = 40  # a report page quotes its texts up to this many links; past it, it links them
+STYLESHEET = "style.css"
 
 STYLE = """
 body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:70rem;padding:0 1rem;
@@ -27,7 +28,7 @@ h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem}table{border-collapse:c
 th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #ddd;vertical-align:top}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .v{display:inline-block;padding:0 .4rem;border-radius:.3rem;color:#fff;font-size:.85em}
-.muted{color:#666}.url{word-break:break-all}blockquote{margin:.5rem 0;padding:.5rem 1rem;background:#f6f6f6;
+.muted{color:#666}.url,p>a{overflow-wrap:anywhere}blockquote{margin:.5rem 0;padding:.5rem 1rem;background:#f6f6f6;
 border-left:3px solid #ccc;white-space:pre-wrap;max-height:24rem;overflow:auto}
 details{margin:.3rem 0}nav a{margin-right:1rem}
 """ + "".join(f".v-{v}{{background:{c}}}" for v, c in COLOURS.items())
@@ -38,12 +39,15 @@ def _badge(verdict: str) -> str:
 
 
 def _page(title: str, body: str, depth: int = 0) -> str:
-    home = "../" * depth + "index.html"
+    """A page: one shared stylesheet, and no Referer sent to the cited sites (the page-wide policy stands in
+    for on each of a million links)."""
+    up = "../" * depth
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>"
-        f'<nav><a href="{home}">All reports</a></nav>{body}'
+        '<meta name="referrer" content="no-referrer">'
+        f'<title>{escape(title)}</title><link rel="stylesheet" href="{up}{STYLESHEET}"></head><body>'
+        f'<nav><a href="{up}index.html">All reports</a></nav>{body}'
         f'<p class="muted">Made by archiver {escape(__version__)} on {escape(iso(datetime.now(UTC)) or "")}.</p>'
         "</body></html>\n"
     )
@@ -122,7 +126,7 @@ def _index(catalog: Catalog) -> str:
                 for c in row.cited_by
             )
             parts.append(
-                f'<tr><td><a class="url" href="{escape(row.url)}" rel="noreferrer">{escape(row.url)}</a></td>'
+                f'<tr><td><a class="url" href="{escape(row.url)}">{escape(row.url)}</a></td>'
                 f"<td>{_badge(row.verdict)}</td>"
                 f"<td>{escape(row.before or 'new')}</td><td>{escape(row.reason)}</td><td>{cited}</td>"
                 "</tr>"
@@ -156,8 +160,19 @@ def _index(catalog: Catalog) -> str:
 def _text_link(archive: Path, output: Path, digest: str, fetched_at: str | None) -> str:
     """A link to the archived text in the archive's own text store (not copied into the dashboard)."""
     target = os.path.relpath(text_path(archive, digest), output / "reports")
-    when = f'<span class="muted">({escape(fetched_at or "")})</span>'
-    return f'<a href="{escape(Path(target).as_posix())}">archived text</a> {when}'
+    when = f' <span class="muted">({escape((fetched_at or "")[:10])})</span>' if fetched_at else ""
+    return f'<a href="{escape(Path(target).as_posix())}">archived text</a>{when}'
+
+
+def _ranges(numbers: list[int]) -> str:
+    """Footnote numbers as runs: [1, 2, 3, 5] -> "1–3, 5"."""
+    runs: list[list[int]] = []
+    for number in numbers:
+        if runs and number == runs[-1][1] + 1:
+            runs[-1][1] = number
+        else:
+            runs.append([number, number])
+    return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in runs)
 
 
 def _all_ok(note: NoteWithLinks) -> bool:
@@ -178,7 +193,7 @@ def _report_page(catalog: Catalog, archive: Path, output: Path, report: ReportCo
     if not inline:
         fine = [n for n in notes if len(n.links) == 1 and not n.problems and _all_ok(n)]
         notes = [n for n in notes if not any(n is f for f in fine)]
-        listed = " ".join(f'<a id="fn-{n.n}" href="{escape(n.links[0].url)}" rel="noreferrer">{n.n}</a>' for n in fine)
+        listed = _ranges([n.n for n in fine])
         parts.append(f'<h2>{len(fine)} footnotes whose links are ok</h2><p class="ok-list">{listed}</p>')
         parts.append("<h2>Footnotes that need a look</h2>" if notes else "")
     for note in notes:
@@ -193,30 +208,22 @@ def _report_page(catalog: Catalog, archive: Path, output: Path, report: ReportCo
                 text_ref = (
                     " · " + _text_link(archive, output, link.text_digest, link.fetched_at) if link.text_digest else ""
                 )
-                parts.append(
-                    f'<p>{_badge("ok")} <a class="url" href="{escape(link.url)}" rel="noreferrer">'
-                    f"{escape(link.url)}</a>{text_ref}</p>"
-                )
+                parts.append(f'<p>{_badge("ok")} <a href="{escape(link.url)}">{escape(link.url)}</a>{text_ref}</p>')
                 continue
-            copy = (
-                f' · <a href="{escape(link.memento_url)}" rel="noreferrer">web archive copy</a>'
-                if link.memento_url
+            copy = f' · <a href="{escape(link.memento_url)}">web archive copy</a>' if link.memento_url else ""
+            text_ref = (
+                " · " + _text_link(archive, output, link.text_digest, link.fetched_at)
+                if not inline and link.text_digest
                 else ""
             )
+            checked = (
+                f' <span class="muted">(checked {escape(link.last_checked[:10])})</span>' if link.last_checked else ""
+            )
             parts.append(
-                f'<p>{_badge(link.verdict)} <a class="url" href="{escape(link.url)}" rel="noreferrer">'
-                f"{escape(link.url)}</a>{copy}<br>"
-                f"{escape(link.reason)}"
-                + (
-                    f' <span class="muted">(last checked {escape(link.last_checked)})</span>'
-                    if link.last_checked
-                    else ""
-                )
-                + "</p>"
+                f'<p>{_badge(link.verdict)} <a href="{escape(link.url)}">{escape(link.url)}</a>{copy}{text_ref}<br>'
+                f"{escape(link.reason)}{checked}</p>"
             )
             text = get_text(archive, link.text_digest) if inline else None
-            if not inline and link.text_digest:
-                parts.append(f"<p>{_text_link(archive, output, link.text_digest, link.fetched_at)}</p>")
             if text:
                 cut = text[:TEXT_CHARS] + ("\n…" if len(text) > TEXT_CHARS else "")
                 parts.append(
@@ -236,6 +243,7 @@ def build_dashboard(catalog: Catalog, archive: Path, output: Path) -> Path:
     for report in catalog.report_counts():
         page = _report_page(catalog, archive, output, report)
         _write(output / "reports" / f"{safe_name(report.report)}.html", page)
+    _write(output / STYLESHEET, STYLE.lstrip())
     index = output / "index.html"
     _write(index, _index(catalog))
     return index
