@@ -565,10 +565,9 @@ class _Run:
 
 @contextlib.contextmanager
 def _workers(settings: Settings) -> Iterator[WorkerPool]:
-    """The extraction workers, started at once: they boot while the run reads its reports."""
+    """The extraction workers (the first page that needs one starts them all, in the background)."""
     pool = WorkerPool(settings.extract_workers or os.cpu_count() or 2, settings.extract_timeout, settings.worker_memory)
     try:
-        pool.warm()
         yield pool
     finally:
         pool.shutdown()

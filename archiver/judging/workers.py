@@ -112,6 +112,7 @@ class WorkerPool:
         self._busy: set[_Worker] = set()
         self._count = 0  # workers up or being started: never more than self.workers
         self._starting: threading.Thread | None = None
+        self._warm_error: Exception | None = None
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._lock = threading.Lock()  # the warming thread hands its workers over under it
 
@@ -130,21 +131,25 @@ class WorkerPool:
             return True
 
     def warm(self) -> None:
-        """Start the workers now, in the background, so that they are ready when the first page arrives.
+        """Start the workers in the background: the first job needs them, not the event loop.
 
-        A run calls this before it reads its reports: starting a worker waits for the forkserver's
-        imports, which then overlap with that work instead of delaying it."""
+        Starting the first worker waits for the forkserver's imports (a third of a second): done
+        on the event loop it would stall every fetch in flight. A run whose pages are all
+        unchanged (304) never needs a worker, and never starts one."""
 
         def start() -> None:
-            while self._claim():
-                try:
-                    worker = _Worker(self._context, self.memory_limit)
-                except BaseException:
+            try:
+                while self._claim():
+                    try:
+                        worker = _Worker(self._context, self.memory_limit)
+                    except BaseException:
+                        with self._lock:
+                            self._count -= 1
+                        raise
                     with self._lock:
-                        self._count -= 1
-                    raise
-                with self._lock:
-                    self._idle.append(worker)
+                        self._idle.append(worker)
+            except Exception as exc:
+                self._warm_error = exc  # the job that waited says why
 
         self._starting = threading.Thread(target=start, name="workers-warm", daemon=True)
         self._starting.start()
@@ -159,6 +164,12 @@ class WorkerPool:
             if self._starting is not None and self._starting.is_alive():
                 await asyncio.sleep(0.01)  # the warming thread is starting them: they come in a moment
                 continue
+            if self._starting is None:
+                self.warm()  # the first job: every worker starts, in the background
+                continue
+            if self._warm_error is not None and self.started == 0:
+                error, self._warm_error = self._warm_error, None
+                raise error
             if self._claim():
                 try:
                     worker = _Worker(self._context, self.memory_limit)

@@ -26,6 +26,7 @@ from archiver.outcomes import Exchange, Fetch
 
 WARC_DIR = "warc"
 SERVER_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
+IDENTICAL_PAYLOAD = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
 # Stored de-chunked, so the stored message must not claim chunking.
 _DROPPED_HEADERS = {"transfer-encoding"}
 
@@ -105,6 +106,30 @@ def _response_record(
         length=len(payload),
         http_headers=http_headers,
         warc_headers=_warc_headers("response", exchange.url, extra["WARC-Date"], *more),
+    )
+
+
+def _revisit_record(
+    writer: WARCWriter, exchange: Exchange, http_headers: StatusAndHeaders, revisit: Revisit, extra: dict[str, str]
+) -> Any:
+    """A revisit record (its HTTP headers only) pointing at the capture whose payload it repeats.
+
+    After a 304 the server said "not modified", not "here is the same payload": WARC 1.1 names that profile."""
+    http_headers.compute_headers_buffer(writer.header_filter)
+    profile = SERVER_NOT_MODIFIED if exchange.status == 304 else IDENTICAL_PAYLOAD
+    more = [(k, v) for k, v in extra.items() if k != "WARC-Date"]
+    more += [
+        ("WARC-Profile", profile),
+        ("WARC-Refers-To-Target-URI", revisit.url),
+        ("WARC-Refers-To-Date", warc_date(revisit.fetched_at)),
+        ("WARC-Payload-Digest", revisit.payload_digest),
+        ("WARC-Block-Digest", _sha1(http_headers.headers_buff)),
+    ]
+    return writer.create_warc_record(
+        exchange.url,
+        "revisit",
+        http_headers=http_headers,
+        warc_headers=_warc_headers("revisit", exchange.url, extra["WARC-Date"], *more),
     )
 
 
@@ -283,17 +308,7 @@ class WarcStore:
         if revisit is None and isinstance(body, BytesIO):
             record = _response_record(writer, exchange, http_headers, body.getvalue(), digest, warc_headers)
         elif revisit is not None:
-            record = writer.create_revisit_record(
-                exchange.url,
-                revisit.payload_digest,
-                revisit.url,
-                warc_date(revisit.fetched_at),
-                http_headers=http_headers,
-                warc_headers_dict=warc_headers,
-            )
-            if exchange.status == 304:
-                # The server said "not modified", not "here is the same payload": WARC 1.1 names that profile.
-                record.rec_headers.replace_header("WARC-Profile", SERVER_NOT_MODIFIED)
+            record = _revisit_record(writer, exchange, http_headers, revisit, warc_headers)
         else:
             if digest:
                 warc_headers["WARC-Payload-Digest"] = digest
