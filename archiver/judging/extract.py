@@ -9,13 +9,14 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-from bs4 import BeautifulSoup
 
 from archiver.judging.signs import TELEGRAM_HOSTS
 from archiver.reading.reports import detect_encoding, tidy
+
+if TYPE_CHECKING:  # bs4 is imported where a page is read: the run's own process never needs it
+    from bs4 import BeautifulSoup
 
 MAX_TEXT_CHARS = 2_000_000
 
@@ -182,6 +183,8 @@ def _html(data: bytes, content_type: str, url: str) -> Extracted:
     html = decode_html(data, content_type)
     host = (urlsplit(url).hostname or "").lower()
     if host in TELEGRAM_HOSTS:
+        from bs4 import BeautifulSoup
+
         soup = BeautifulSoup(html, "lxml")
         text, how = _telegram_post(soup, url)
         title = soup.title.get_text(strip=True) if soup.title else None
@@ -213,6 +216,8 @@ def _html(data: bytes, content_type: str, url: str) -> Extracted:
             extractor="trafilatura",
             error=error,
         )
+    from bs4 import BeautifulSoup
+
     soup = BeautifulSoup(html, "lxml")
     for tag in soup(["script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form"]):
         tag.decompose()

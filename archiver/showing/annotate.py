@@ -10,9 +10,11 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from bs4 import BeautifulSoup
-from bs4.element import NavigableString, Tag
+if TYPE_CHECKING:  # bs4 loads with the first HTML report annotated, not with every command
+    from bs4 import BeautifulSoup
+    from bs4.element import Tag
 
 from archiver.reading.refang import clean_url, find_links, refang
 
@@ -121,6 +123,8 @@ def _missing_text(annotations: Annotations, markdown: bool) -> str:
 
 def annotate_html(text: str, annotations: Annotations) -> str:
     """An HTML report: Robust Links attributes on each footnote link, a visible mark after dead or changed ones."""
+    from bs4 import BeautifulSoup
+
     soup = BeautifulSoup(text, "lxml")
     copies = _by_url(annotations)
     if not annotations.keep_defanged:
@@ -159,6 +163,8 @@ def annotate_html(text: str, annotations: Annotations) -> str:
 
 
 def _html_mark(soup: BeautifulSoup, copy: LinkCopy) -> Tag:
+    from bs4.element import NavigableString
+
     mark = soup.new_tag("span", attrs={"class": "archiver-archived"})
     date = _day(copy.copy_date or copy.captured_at)
     mark.append(NavigableString(" ["))
@@ -174,6 +180,8 @@ def _html_mark(soup: BeautifulSoup, copy: LinkCopy) -> Tag:
 
 def _link_plain_urls(soup: BeautifulSoup, copies: dict[str, LinkCopy]) -> None:
     """De-fanged links written as text become real links (then annotated like the others)."""
+    from bs4.element import NavigableString
+
     for node in list(soup.find_all(string=True)):
         if not isinstance(node, NavigableString) or node.find_parent(["a", "script", "style", "head"]):
             continue
@@ -215,6 +223,8 @@ def text_to_html(text: str, title: str | None) -> str:
 
 def html_to_text(text: str) -> str:
     """An HTML report's text, a paragraph a block, links written out (for a Markdown or text export)."""
+    from bs4 import BeautifulSoup
+
     soup = BeautifulSoup(text, "lxml")
     for anchor in soup.find_all("a", href=True):
         href = str(anchor["href"])
