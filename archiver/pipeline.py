@@ -134,7 +134,14 @@ class RunSummary:
 def add_reports(
     catalog: Catalog, paths: Iterable[Path], now: datetime, summary: RunSummary, *, replace: bool = False
 ) -> None:
-    """Read the reports and save them with their footnotes; one bad file never stops the others."""
+    """Read the reports and save them with their footnotes; one bad file never stops the others.
+
+    All of them in one transaction (one fsync, not one a report), each report its own savepoint."""
+    with catalog.transaction():
+        _add_reports(catalog, paths, now, summary, replace)
+
+
+def _add_reports(catalog: Catalog, paths: Iterable[Path], now: datetime, summary: RunSummary, replace: bool) -> None:
     seen: dict[str, str] = {}
     for item in load_reports(list(paths)):
         if isinstance(item, Unreadable):
@@ -600,6 +607,9 @@ def run(
         tmp = archive / TMP_DIR
         shutil.rmtree(tmp, ignore_errors=True)  # bodies of a killed run: never committed
         tmp.mkdir(parents=True, exist_ok=True)
+        paths = list(paths)
+        if paths:
+            pool.warm()  # reports to read: new links likely, so the workers boot while the reports are read
         add_reports(catalog, paths, started, summary, replace=replace)
         links = catalog.links_to_check(
             started, 0.0 if only_links is not None else settings.recheck_interval, only_links

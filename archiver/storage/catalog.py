@@ -319,7 +319,20 @@ class Catalog:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error."""
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error.
+
+        Inside another transaction it is a savepoint: its work is undone alone on error, and
+        committed (one fsync) with the outer one."""
+        if self.db.in_transaction:
+            self.db.execute("SAVEPOINT inner")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK TO inner")
+                self.db.execute("RELEASE inner")
+                raise
+            self.db.execute("RELEASE inner")
+            return
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
