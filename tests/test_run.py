@@ -454,3 +454,22 @@ def test_every_record_reads_with_warcio_whatever_the_content_encoding(
         [str(Path(sys.executable).with_name("warcio")), "check", *map(str, files)], capture_output=True, text=True
     )
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_a_transaction_inside_another_is_undone_alone(tmp_path: Path) -> None:
+    """Reports are saved in one transaction, each in a savepoint: one that fails leaves the others saved."""
+    from datetime import UTC, datetime
+
+    from archiver.storage.catalog import Catalog
+
+    stamp = datetime(2020, 9, 3, tzinfo=UTC).isoformat()
+    with Catalog.open(tmp_path / "archive") as catalog:
+        with catalog.transaction() as db:
+            db.execute("INSERT INTO reports (report, added_at, updated_at) VALUES ('a', ?, ?)", (stamp, stamp))
+            with pytest.raises(RuntimeError), catalog.transaction() as inner:
+                inner.execute("INSERT INTO reports (report, added_at, updated_at) VALUES ('b', ?, ?)", (stamp, stamp))
+                raise RuntimeError("this report could not be saved")
+            db.execute("INSERT INTO reports (report, added_at, updated_at) VALUES ('c', ?, ?)", (stamp, stamp))
+        assert catalog.report_names() == ["a", "c"]
+    with Catalog.open(tmp_path / "archive", readonly=True) as again:
+        assert again.report_names() == ["a", "c"]  # committed, not just visible
