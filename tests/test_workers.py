@@ -92,3 +92,17 @@ def test_jobs_queue_for_two_workers_errors_come_back_and_a_cancelled_wait_frees_
             pool.shutdown()
 
     asyncio.run(go())
+
+
+def test_an_argument_that_cannot_travel_fails_its_job_only() -> None:
+    async def go() -> None:
+        pool = WorkerPool(1, timeout=10)
+        try:
+            with pytest.raises(Exception, match="pickle"):
+                await pool.run(square, lambda: 3)  # a lambda cannot be sent to another process
+            assert await pool.run(square, 6) == 36
+            assert pool.started == 1
+        finally:
+            pool.shutdown()
+
+    asyncio.run(go())

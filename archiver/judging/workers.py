@@ -17,6 +17,7 @@ import signal
 import threading
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
@@ -99,8 +100,21 @@ class _Worker:
             self.process.join()
 
 
+@dataclass(eq=False)
+class _Job:
+    """A call waiting for a worker, then running in one; answer gets (kind, value)."""
+
+    func: Callable[..., Any]
+    args: tuple[Any, ...]
+    answer: asyncio.Future[tuple[str, Any]]
+
+
 class WorkerPool:
-    """Worker processes with a time and memory limit per job; a worker that fails is replaced."""
+    """Worker processes with a time and memory limit per job; a worker that fails is replaced.
+
+    Jobs wait in one queue; the moment a worker answers, the event loop hands it the next job
+    in the same callback, so a worker never idles while pages wait.
+    """
 
     def __init__(self, workers: int, timeout: float, memory_limit: int = 0) -> None:
         self.workers = max(1, workers)
@@ -113,7 +127,8 @@ class WorkerPool:
         self._count = 0  # workers up or being started: never more than self.workers
         self._starting: threading.Thread | None = None
         self._warm_error: Exception | None = None
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._pending: deque[_Job] = deque()
+        self._loop: asyncio.AbstractEventLoop | None = None  # told when a worker the warming thread started is up
         self._lock = threading.Lock()  # the warming thread hands its workers over under it
 
     @property
@@ -131,11 +146,13 @@ class WorkerPool:
             return True
 
     def warm(self) -> None:
-        """Start the workers in the background: the first job needs them, not the event loop.
+        """Start the missing workers in the background: the first job needs them, not the event loop.
 
         Starting the first worker waits for the forkserver's imports (a third of a second): done
         on the event loop it would stall every fetch in flight. A run whose pages are all
         unchanged (304) never needs a worker, and never starts one."""
+        if self._starting is not None and self._starting.is_alive():
+            return
 
         def start() -> None:
             try:
@@ -148,47 +165,82 @@ class WorkerPool:
                         raise
                     with self._lock:
                         self._idle.append(worker)
+                    loop = self._loop
+                    if loop is not None:
+                        with contextlib.suppress(RuntimeError):  # that loop has closed
+                            loop.call_soon_threadsafe(self._dispatch, loop)
             except Exception as exc:
-                self._warm_error = exc  # the job that waited says why
+                self._warm_error = exc
+                loop = self._loop
+                if loop is not None:
+                    with contextlib.suppress(RuntimeError):
+                        loop.call_soon_threadsafe(self._dispatch, loop)
 
         self._starting = threading.Thread(target=start, name="workers-warm", daemon=True)
         self._starting.start()
 
-    async def _acquire(self) -> _Worker:
-        while True:
+    def _dispatch(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Give waiting jobs to idle workers; start missing workers (in the background) for the rest."""
+        while self._pending:
+            job = self._pending[0]
+            if job.answer.done():  # its caller stopped waiting before it started
+                self._pending.popleft()
+                continue
             with self._lock:
-                if self._idle:
-                    worker = self._idle.pop()
+                worker = self._idle.pop() if self._idle else None
+                if worker is not None:
                     self._busy.add(worker)
-                    return worker
-            if self._starting is not None and self._starting.is_alive():
-                await asyncio.sleep(0.01)  # the warming thread is starting them: they come in a moment
-                continue
-            if self._starting is None:
-                self.warm()  # the first job: every worker starts, in the background
-                continue
-            if self._warm_error is not None and self.started == 0:
-                error, self._warm_error = self._warm_error, None
-                raise error
-            if self._claim():
-                try:
-                    worker = _Worker(self._context, self.memory_limit)
-                except BaseException:
-                    with self._lock:
-                        self._count -= 1
-                    raise
-                with self._lock:
-                    self._busy.add(worker)
-                return worker
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            except asyncio.CancelledError:
-                with contextlib.suppress(ValueError):
-                    self._waiters.remove(waiter)
-                self._wake_next()  # it may have been woken just before: pass the turn on
-                raise
+            if worker is None:
+                if self._warm_error is not None and self.started == 0:
+                    error, self._warm_error = self._warm_error, None
+                    for waiting in self._pending:
+                        if not waiting.answer.done():
+                            waiting.answer.set_exception(error)
+                    self._pending.clear()
+                elif self._count < self.workers:
+                    self.warm()
+                return
+            self._pending.popleft()
+            self._start(worker, job, loop)
+
+    def _start(self, worker: _Worker, job: _Job, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            payload = _pickle((job.func, job.args))
+        except Exception as exc:  # the job's own fault (an argument that cannot travel): the worker is fine
+            self._release(worker, healthy=True)
+            job.answer.set_exception(exc)
+            return
+        try:
+            worker.conn.send_bytes(payload)
+        except OSError:
+            self._release(worker, healthy=False)
+            job.answer.set_result(("crashed", None))
+            return
+        fd = worker.conn.fileno()
+        timer = loop.call_later(self.timeout, self._timed_out, worker, job, fd, loop)
+        loop.add_reader(fd, self._readable, worker, job, fd, timer, loop)
+
+    def _readable(
+        self, worker: _Worker, job: _Job, fd: int, timer: asyncio.TimerHandle, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        loop.remove_reader(fd)
+        timer.cancel()
+        try:
+            reply = worker.conn.recv()
+        except (EOFError, OSError):
+            reply = ("crashed", None)
+        if not job.answer.done():  # a caller that stopped waiting (the run stopping) gets nothing
+            job.answer.set_result(reply)
+        self._release(worker, healthy=reply[0] in ("ok", "raised"))
+        self._dispatch(loop)  # the next page, now: no loop turn between one job and the next
+
+    def _timed_out(self, worker: _Worker, job: _Job, fd: int, loop: asyncio.AbstractEventLoop) -> None:
+        # A hung worker never answers: it goes, and a fresh one takes its place.
+        loop.remove_reader(fd)
+        if not job.answer.done():
+            job.answer.set_result(("timeout", None))
+        self._release(worker, healthy=False)
+        self._dispatch(loop)
 
     def _release(self, worker: _Worker, healthy: bool) -> None:
         with self._lock:
@@ -199,53 +251,22 @@ class WorkerPool:
                 self._count -= 1
         if not healthy:
             worker.stop(kill=True)
-        self._wake_next()
-
-    def _wake_next(self) -> None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return
 
     async def _once(self, func: Callable[..., T], args: tuple[Any, ...]) -> T:
         loop = asyncio.get_running_loop()
-        worker = await self._acquire()
-        answer: asyncio.Future[tuple[str, Any]] = loop.create_future()
-        fd = worker.conn.fileno()
-
-        def readable() -> None:
-            loop.remove_reader(fd)
-            try:
-                reply = worker.conn.recv()
-            except (EOFError, OSError):
-                reply = ("crashed", None)
-            healthy = reply[0] in ("ok", "raised")
-            if not answer.done():
-                answer.set_result(reply)
-            self._release(worker, healthy)  # after a cancelled wait too: the worker is free only now
-
-        try:
-            worker.conn.send((func, args))
-        except BaseException:
-            self._release(worker, healthy=False)
-            raise
-        loop.add_reader(fd, readable)
-        try:
-            kind, value = await asyncio.wait_for(asyncio.shield(answer), self.timeout)
-        except TimeoutError:
-            # A hung worker never answers: it goes, and a fresh one takes its place when needed.
-            if not answer.done():
-                loop.remove_reader(fd)
-                answer.cancel()
-                self._release(worker, healthy=False)
-            raise WorkerFailed(f"{TOO_LARGE}: no result within {self.timeout:g} s") from None
+        self._loop = loop
+        job = _Job(func, args, loop.create_future())
+        self._pending.append(job)
+        self._dispatch(loop)
+        kind, value = await job.answer  # cancelled: the job is dropped before it starts, or its answer is
         if kind == "ok":
             return value  # type: ignore[no-any-return]
         if kind == "raised":
             raise value
+        if kind == "timeout":
+            raise WorkerFailed(f"{TOO_LARGE}: no result within {self.timeout:g} s")
         if kind == "failed":
-            raise WorkerFailed(f"{TOO_LARGE}: over the worker's {self.memory_limit >> 20} MB") from None
+            raise WorkerFailed(f"{TOO_LARGE}: over the worker's {self.memory_limit >> 20} MB")
         raise _Crashed
 
     async def run(self, func: Callable[..., T], *args: Any) -> T:
@@ -267,9 +288,16 @@ class WorkerPool:
         with self._lock:
             idle, busy = self._idle, list(self._busy)
             self._idle, self._busy, self._count = [], set(), 0
+        self._pending.clear()
         for worker in idle:
             worker.stop(kill=False)
         for worker in busy:
             with contextlib.suppress(Exception):
                 asyncio.get_running_loop().remove_reader(worker.conn.fileno())
             worker.stop(kill=True)
+
+
+def _pickle(job: tuple[Callable[..., Any], tuple[Any, ...]]) -> bytes:
+    from multiprocessing.reduction import ForkingPickler
+
+    return bytes(ForkingPickler.dumps(job))
