@@ -62,6 +62,9 @@ class Settings:
     worker_memory: int = 384 * 1024 * 1024  # bytes of address space per extraction worker (RLIMIT_AS); 0: no cap
     max_duration: float | None = None  # seconds; a run stops starting new fetches after this
     recheck_interval: float = 0.0  # hours; a stable ok link is not re-checked sooner than this
+    # hours; an unchanged page (a 304, the same payload) gets a WARC revisit record at most this often
+    # (every check is in the catalog either way); 0: a revisit record at every check
+    revisit_interval: float = 168.0
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with the given settings changed (None values are ignored: unset flags), checked."""
@@ -119,6 +122,7 @@ _RANGES: dict[str, tuple[float, float | None, bool]] = {
     "worker_memory": (0, None, False),
     "max_duration": (0, None, False),
     "recheck_interval": (0, None, False),
+    "revisit_interval": (0, None, False),
 }
 
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")

@@ -519,7 +519,8 @@ class _Run:
             soft = soft_404(answer, analysis, fetch, link)
         judgement = decide(link, outcome_of(link, fetch, analysis, redirect, soft, now), analysis, self.rules)
         rows = self._rows(link, fetch, judgement, analysis, revisit)
-        await asyncio.wrap_future(storage.write(Write(fetch if to_store(link, fetch) else None, revisit, rows)))
+        stored = to_store(link, fetch, revisit, now, self.settings.revisit_interval)
+        await asyncio.wrap_future(storage.write(Write(fetch if stored else None, revisit, rows)))
         self._count(link, judgement, fetch.status)
 
     async def _analyse(

@@ -128,3 +128,15 @@ def test_the_check_row() -> None:
     row = check_row(link(), answer, judgement, Comparison(0.9, "diff"), run=4)
     assert row.run == 4 and row.link == 7 and row.similarity == 0.9 and row.diff == "diff"
     assert row.keeps_state and not row.retried
+
+
+def test_an_unchanged_page_is_recorded_again_only_after_the_revisit_interval() -> None:
+    unchanged = fetched(304, digest="")
+    revisit = choose_revisit(link(), unchanged, NOW)
+    assert revisit is not None
+    day_old = link(last_capture_at=NOW - timedelta(hours=24))
+    assert not to_store(day_old, unchanged, revisit, NOW, every=168)  # the check row says it: no new record
+    assert to_store(link(last_capture_at=NOW - timedelta(hours=169)), unchanged, revisit, NOW, every=168)
+    assert to_store(day_old, unchanged, revisit, NOW, every=0)  # 0: a record at every check
+    changed = fetched(200)
+    assert to_store(day_old, changed, choose_revisit(day_old, changed, NOW), NOW, every=168)  # a new payload: always

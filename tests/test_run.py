@@ -152,6 +152,21 @@ def test_run_then_status_then_rerun(web: fixture_server.Server, tmp_path: Path) 
     assert rows[web.url("/article")]["reason"] == "304, not modified"
     assert rows[web.url("/gzip")]["reason"] == "200, text unchanged"
     assert sorted(p.name for p in (archive / "text").rglob("*.txt")) == texts_before
+    # Recorded less than revisit_interval (a week) ago: the check rows say "unchanged", no record is added.
+    # (/gzip is captured again: its server gzips anew each time, so its bytes, and their digest, differ.)
+    new = db.execute("SELECT url, revisit_of FROM captures LIMIT -1 OFFSET ?", (captures_before,)).fetchall()
+    assert new == [(web.url("/gzip"), None)]
+    rerun_warcs = sorted((archive / "warc").glob("*.warc.gz"))[-1]
+    with rerun_warcs.open("rb") as stream:
+        assert "revisit" not in {r.rec_type for r in ArchiveIterator(stream)}
+    checks = db.execute("SELECT COUNT(*) FROM checks WHERE url = ?", (web.url("/article"),)).fetchone()[0]
+    assert checks == 2
+
+    # With revisit_interval = 0 every check of an unchanged page leaves its revisit record.
+    with (archive / "archiver.toml").open("a") as config:
+        config.write("revisit_interval = 0\n")
+    result = archiver("run", "--allow-private", "--json", archive=archive)
+    assert result.returncode == 0, result.stderr
     revisits = db.execute("SELECT COUNT(*) FROM captures WHERE revisit_of IS NOT NULL").fetchone()[0]
     assert revisits >= 5
     assert db.execute("SELECT COUNT(*) FROM captures").fetchone()[0] > captures_before

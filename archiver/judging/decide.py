@@ -143,13 +143,22 @@ def decide(link: LinkState, outcome: Outcome, analysis: Analysis | None, rules: 
     return judgement
 
 
-def to_store(link: LinkState, fetch: Fetch) -> bool:
+def to_store(
+    link: LinkState, fetch: Fetch, revisit: Revisit | None = None, now: datetime | None = None, every: float = 0.0
+) -> bool:
     """Whether the fetch's records go into the WARC: a complete answer, or a body whose encoding is broken
-    (no capture of the page, but evidence); never a 304 to a request we did not make conditional."""
+    (no capture of the page, but evidence); never a 304 to a request we did not make conditional.
+
+    An unchanged page (revisit) recorded less than `every` hours ago is not recorded again: its check
+    row says it was unchanged, and a nightly archive of a million links does not grow a gigabyte a night.
+    """
     if fetch.response is None:
         return False
     if fetch.failure == Failure.BAD_ENCODING:
         return True
+    recorded = link.last_capture_at
+    if revisit is not None and now is not None and recorded is not None and now - recorded < timedelta(hours=every):
+        return False
     return answered(fetch) and not (fetch.status == 304 and link.last_capture_id is None)
 
 
