@@ -174,6 +174,8 @@ class StorageThread(Executor):
 
     def _make_durable(self, done: list[_Done]) -> None:
         """The batch's records and texts on disk, before any row that points at them is committed."""
+        if all(d.stored is None and d.capture is None for d in done):
+            return  # check rows only (an unchanged page, a failure): no file for them to point at
         if not make_durable(self.root, [d.capture.text_digest for d in done if d.capture is not None]):
             self.store.sync()  # no syncfs here: the WARC file gets its own fsync
 
