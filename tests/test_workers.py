@@ -106,3 +106,23 @@ def test_an_argument_that_cannot_travel_fails_its_job_only() -> None:
             pool.shutdown()
 
     asyncio.run(go())
+
+
+def test_a_worker_that_dies_between_jobs_is_noticed_and_replaced() -> None:
+    async def go() -> None:
+        pool = WorkerPool(1, timeout=10)
+        try:
+            assert await pool.run(square, 2) == 4
+            (idle,) = pool._idle
+            os.kill(idle.process.pid, signal.SIGKILL)  # the OOM killer, say, while it waits for a page
+            for _ in range(100):
+                await asyncio.sleep(0.02)
+                if not pool._idle:
+                    break
+            assert pool._idle == [] and pool.started == 0  # its pipe's end was seen, the worker reaped
+            assert await pool.run(square, 9) == 81  # and a new one does the next page
+            assert pool.started == 1
+        finally:
+            pool.shutdown()
+
+    asyncio.run(go())

@@ -81,6 +81,9 @@ class _Worker:
     """One worker process and the run's end of its pipe."""
 
     def __init__(self, context: Any, limit: int) -> None:
+        self.job: _Job | None = None  # the job it runs now
+        self.timer: asyncio.TimerHandle | None = None  # that job's time limit
+        self.loop: asyncio.AbstractEventLoop | None = None  # the event loop watching its pipe
         self.conn, child = context.Pipe(duplex=True)
         self.process: BaseProcess = context.Process(target=_serve, args=(child, limit), daemon=True)
         self.process.start()
@@ -216,31 +219,55 @@ class WorkerPool:
             self._release(worker, healthy=False)
             job.answer.set_result(("crashed", None))
             return
-        fd = worker.conn.fileno()
-        timer = loop.call_later(self.timeout, self._timed_out, worker, job, fd, loop)
-        loop.add_reader(fd, self._readable, worker, job, fd, timer, loop)
+        worker.job = job
+        worker.timer = loop.call_later(self.timeout, self._timed_out, worker, job, loop)
+        if worker.loop is not loop:
+            # The loop watches a worker's pipe for as long as the worker lives: no watch set up per page.
+            self._unwatch(worker)
+            loop.add_reader(worker.conn.fileno(), self._readable, worker, loop)
+            worker.loop = loop
 
-    def _readable(
-        self, worker: _Worker, job: _Job, fd: int, timer: asyncio.TimerHandle, loop: asyncio.AbstractEventLoop
-    ) -> None:
-        loop.remove_reader(fd)
-        timer.cancel()
+    def _readable(self, worker: _Worker, loop: asyncio.AbstractEventLoop) -> None:
+        job, worker.job = worker.job, None
+        if worker.timer is not None:
+            worker.timer.cancel()
+            worker.timer = None
         try:
             reply = worker.conn.recv()
         except (EOFError, OSError):
             reply = ("crashed", None)
+        if job is None:  # an idle worker's pipe spoke: it died between jobs
+            with self._lock:
+                gone = worker in self._idle
+                if gone:
+                    self._idle.remove(worker)
+                    self._count -= 1
+            if gone:
+                self._unwatch(worker)
+                worker.stop(kill=True)
+            return
         if not job.answer.done():  # a caller that stopped waiting (the run stopping) gets nothing
             job.answer.set_result(reply)
         self._release(worker, healthy=reply[0] in ("ok", "raised"))
         self._dispatch(loop)  # the next page, now: no loop turn between one job and the next
 
-    def _timed_out(self, worker: _Worker, job: _Job, fd: int, loop: asyncio.AbstractEventLoop) -> None:
+    def _timed_out(self, worker: _Worker, job: _Job, loop: asyncio.AbstractEventLoop) -> None:
         # A hung worker never answers: it goes, and a fresh one takes its place.
-        loop.remove_reader(fd)
+        if worker.job is not job:
+            return
+        worker.job = worker.timer = None
         if not job.answer.done():
             job.answer.set_result(("timeout", None))
         self._release(worker, healthy=False)
         self._dispatch(loop)
+
+    @staticmethod
+    def _unwatch(worker: _Worker) -> None:
+        """Stop watching a worker's pipe (before it is closed: a closed descriptor's number is reused)."""
+        if worker.loop is not None and not worker.loop.is_closed():
+            with contextlib.suppress(Exception):
+                worker.loop.remove_reader(worker.conn.fileno())
+        worker.loop = None
 
     def _release(self, worker: _Worker, healthy: bool) -> None:
         with self._lock:
@@ -250,6 +277,7 @@ class WorkerPool:
             else:
                 self._count -= 1
         if not healthy:
+            self._unwatch(worker)
             worker.stop(kill=True)
 
     async def _once(self, func: Callable[..., T], args: tuple[Any, ...]) -> T:
@@ -290,10 +318,10 @@ class WorkerPool:
             self._idle, self._busy, self._count = [], set(), 0
         self._pending.clear()
         for worker in idle:
+            self._unwatch(worker)
             worker.stop(kill=False)
         for worker in busy:
-            with contextlib.suppress(Exception):
-                asyncio.get_running_loop().remove_reader(worker.conn.fileno())
+            self._unwatch(worker)
             worker.stop(kill=True)
 
 
