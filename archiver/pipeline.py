@@ -574,7 +574,7 @@ class _Run:
 @contextlib.contextmanager
 def _workers(settings: Settings) -> Iterator[WorkerPool]:
     """The extraction workers (the first page that needs one starts them all, in the background)."""
-    pool = WorkerPool(settings.extract_workers or os.cpu_count() or 2, settings.extract_timeout, settings.worker_memory)
+    pool = WorkerPool(settings.workers(), settings.extract_timeout, settings.worker_memory)
     try:
         yield pool
     finally:
