@@ -57,7 +57,7 @@ class Settings:
     save_missing: bool = False  # ask Save Page Now for live links with no public capture
     save_delay: float = 12.0  # seconds between two Save Page Now requests
     # Scheduling.
-    extract_workers: int = 0  # processes for text extraction; 0: one per core but the one the run itself uses
+    extract_workers: int = 0  # processes for text extraction; 0: one per core
     extract_timeout: float = 60.0  # seconds one page may take to extract before its worker is replaced
     worker_memory: int = 384 * 1024 * 1024  # bytes of address space per extraction worker (RLIMIT_AS); 0: no cap
     max_duration: float | None = None  # seconds; a run stops starting new fetches after this
@@ -67,12 +67,12 @@ class Settings:
     revisit_interval: float = 168.0
 
     def workers(self) -> int:
-        """How many extraction workers a run starts.
+        """How many extraction workers a run starts: one per core unless set.
 
-        The run's own process (fetching, WARC writing, the catalog) keeps a core busy: on two cores,
-        one worker fetched and extracted 5,000 links in less time and 17 % less CPU than two, which
-        spent theirs fighting the run for the cores (bench/bench.py --workers)."""
-        return self.extract_workers or max(1, (os.cpu_count() or 2) - 1)
+        Measured on two cores (bench/bench.py --workers): at 20,000 links two workers took 67 s and
+        5.1 ms of CPU a link, one took 80 s and 5.7 ms (it queues pages while the run's own process
+        has the other core); and with two, one slow page never holds up all the others."""
+        return self.extract_workers or os.cpu_count() or 2
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with the given settings changed (None values are ignored: unset flags), checked."""
