@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
 import threading
@@ -324,3 +325,84 @@ def test_keep_alive_connections_are_reused_and_a_closed_one_is_not(tmp_path: Pat
     assert [r.status for r in results] == [200, 200, 200], [r.detail for r in results]
     assert all(b"Union State" in body(r) for r in results)
     assert server.connections == (1 if close_after is None else 3)
+
+
+class _ConnectProxy:
+    """An HTTP proxy that only tunnels (CONNECT), as HTTPS goes through a proxy; it counts the tunnels."""
+
+    def __init__(self) -> None:
+        self.tunnels: list[str] = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.listener.settimeout(0.2)
+        self.running = True
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while self.running:
+            try:
+                client, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
+
+    def _tunnel(self, client: socket.socket) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = client.recv(4096)
+            if not chunk:
+                client.close()
+                return
+            head += chunk
+        method, target, _ = head.split(b"\r\n", 1)[0].decode().split(" ", 2)
+        if method != "CONNECT":
+            client.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+            client.close()
+            return
+        self.tunnels.append(target)
+        host, port = target.rsplit(":", 1)
+        upstream = socket.create_connection((host, int(port)))
+        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+
+        def pump(source: socket.socket, sink: socket.socket) -> None:
+            try:
+                while data := source.recv(65536):
+                    sink.sendall(data)
+            except OSError:
+                pass
+            finally:
+                for end in (source, sink):
+                    with contextlib.suppress(OSError):
+                        end.shutdown(socket.SHUT_RDWR)
+
+        back = threading.Thread(target=pump, args=(upstream, client), daemon=True)
+        back.start()
+        pump(client, upstream)
+        back.join()
+        upstream.close()
+        client.close()
+
+    def stop(self) -> None:
+        self.running = False
+        self.thread.join()
+        self.listener.close()
+
+
+def test_https_through_a_proxy_tunnel(
+    tls_web: tuple[fixture_server.Server, trustme.CA], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CONNECT, then TLS inside the tunnel: the handshake runs on the stream the proxy connection opened."""
+    state, ca = tls_web
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+    proxy = _ConnectProxy()
+    try:
+        settings = LOCAL.replace(proxy=f"http://127.0.0.1:{proxy.port}")
+        result = fetch(state.url("/article"), tmp_path, settings)
+    finally:
+        proxy.stop()
+    assert result.failure is None, result.detail
+    assert result.status == 200 and b"Union State" in body(result)
+    assert proxy.tunnels == [f"127.0.0.1:{state.port}"]
