@@ -5,12 +5,18 @@ Pure: no I/O but reading a fetched body back. Every stage may import it; it impo
 
 from __future__ import annotations
 
+import base64
 import io
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
+
+
+def warc_digest(sha1: Any) -> str:
+    """A SHA-1 (a hashlib object) as WARC headers write it: "sha1:" and its base32 (payload and block digests)."""
+    return "sha1:" + base64.b32encode(sha1.digest()).decode("ascii")
 
 
 class Failure(StrEnum):

@@ -257,11 +257,10 @@ def test_a_small_body_stays_in_memory_and_a_large_one_spills_to_a_file(
     assert list(tmp_path.iterdir()) == []
 
 
-class _KeepAliveServer:
-    """A raw HTTP/1.1 server that keeps connections open, or closes each one a moment after answering."""
+class _RawServer:
+    """A listener on 127.0.0.1 that hands each connection to handle() in a thread of its own."""
 
-    def __init__(self, close_after: float | None) -> None:
-        self.close_after = close_after
+    def __init__(self) -> None:
         self.connections = 0
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
@@ -277,9 +276,25 @@ class _KeepAliveServer:
             except TimeoutError:
                 continue
             self.connections += 1
-            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+            threading.Thread(target=self.handle, args=(conn,), daemon=True).start()
 
-    def _answer(self, conn: socket.socket) -> None:
+    def handle(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        self.running = False
+        self.thread.join()
+        self.listener.close()
+
+
+class _KeepAliveServer(_RawServer):
+    """A raw HTTP/1.1 server that keeps connections open, or closes each one a moment after answering."""
+
+    def __init__(self, close_after: float | None) -> None:
+        self.close_after = close_after
+        super().__init__()
+
+    def handle(self, conn: socket.socket) -> None:
         body = fixture_server.page("Kept alive", fixture_server.ARTICLE).encode()
         with conn:
             conn.settimeout(5)
@@ -298,11 +313,6 @@ class _KeepAliveServer:
                 if self.close_after is not None:
                     time.sleep(self.close_after)  # the server's keep-alive time-out, without a word
                     return
-
-    def stop(self) -> None:
-        self.running = False
-        self.thread.join()
-        self.listener.close()
 
 
 @pytest.mark.parametrize("close_after", [None, 0.1])
@@ -327,27 +337,14 @@ def test_keep_alive_connections_are_reused_and_a_closed_one_is_not(tmp_path: Pat
     assert server.connections == (1 if close_after is None else 3)
 
 
-class _ConnectProxy:
+class _ConnectProxy(_RawServer):
     """An HTTP proxy that only tunnels (CONNECT), as HTTPS goes through a proxy; it counts the tunnels."""
 
     def __init__(self) -> None:
         self.tunnels: list[str] = []
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.listener.settimeout(0.2)
-        self.running = True
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        super().__init__()
 
-    def _serve(self) -> None:
-        while self.running:
-            try:
-                client, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
-
-    def _tunnel(self, client: socket.socket) -> None:
+    def handle(self, client: socket.socket) -> None:
         head = b""
         while b"\r\n\r\n" not in head:
             chunk = client.recv(4096)
@@ -382,11 +379,6 @@ class _ConnectProxy:
         back.join()
         upstream.close()
         client.close()
-
-    def stop(self) -> None:
-        self.running = False
-        self.thread.join()
-        self.listener.close()
 
 
 def test_https_through_a_proxy_tunnel(

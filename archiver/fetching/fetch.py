@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import os
 import socket
@@ -28,7 +27,7 @@ from archiver.config import Settings
 from archiver.errors import ArchiveError
 from archiver.fetching.netguard import is_local_name, is_public, parse_address, refusal
 from archiver.fetching.streams import AsyncioBackend
-from archiver.outcomes import Exchange, Failure, Fetch
+from archiver.outcomes import Exchange, Failure, Fetch, warc_digest
 from archiver.reading.refang import to_uri
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
@@ -218,10 +217,6 @@ async def _hide_location(response: httpx.Response) -> None:
     if response.status_code in REDIRECT_CODES and "location" in response.headers:
         response.extensions = {**response.extensions, _RAW_HEADERS: list(response.headers.raw)}
         del response.headers["location"]
-
-
-def _b32_sha1(digest: Any) -> str:
-    return "sha1:" + base64.b32encode(digest.digest()).decode("ascii")
 
 
 class Fetcher:
@@ -549,7 +544,7 @@ class Fetcher:
                 raw_path=raw.path,
                 raw_data=raw.data,
                 size=size,
-                payload_digest=_b32_sha1(sha1),
+                payload_digest=warc_digest(sha1),
                 failure=failure,
                 detail=detail,
             )
@@ -568,7 +563,7 @@ class Fetcher:
             decoded_data=decoded.data if decoder is not None else None,
             size=size,
             decoded_size=decoder.produced if decoder is not None else 0,
-            payload_digest=_b32_sha1(sha1),
+            payload_digest=warc_digest(sha1),
             content_digest=sha256.hexdigest() if decoder is not None else None,
             detail=detail,
         )

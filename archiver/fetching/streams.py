@@ -34,7 +34,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
                 return await self._reader.read(max_bytes)
         except TimeoutError as exc:
             raise httpcore.ReadTimeout(str(exc) or "timed out reading") from exc
-        except (OSError, ssl.SSLError) as exc:
+        except OSError as exc:  # ssl.SSLError included
             raise httpcore.ReadError(str(exc)) from exc
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
@@ -46,7 +46,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
                 await self._writer.drain()
         except TimeoutError as exc:
             raise httpcore.WriteTimeout(str(exc) or "timed out writing") from exc
-        except (OSError, ssl.SSLError, RuntimeError) as exc:  # RuntimeError: a closed transport
+        except (OSError, RuntimeError) as exc:  # RuntimeError: a closed transport
             raise httpcore.WriteError(str(exc)) from exc
 
     async def aclose(self) -> None:
@@ -62,7 +62,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         except TimeoutError as exc:
             self._writer.transport.abort()
             raise httpcore.ConnectTimeout(str(exc) or "TLS handshake timed out") from exc
-        except (OSError, ssl.SSLError, ConnectionError) as exc:
+        except OSError as exc:  # ssl.SSLError and ConnectionError included
             self._writer.transport.abort()
             raise httpcore.ConnectError(str(exc)) from exc
         return self

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from multiprocessing.reduction import ForkingPickler
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -326,6 +327,4 @@ class WorkerPool:
 
 
 def _pickle(job: tuple[Callable[..., Any], tuple[Any, ...]]) -> bytes:
-    from multiprocessing.reduction import ForkingPickler
-
     return bytes(ForkingPickler.dumps(job))

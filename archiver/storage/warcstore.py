@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
 import os
@@ -22,7 +21,7 @@ from warcio.warcwriter import WARCWriter
 
 from archiver import __version__
 from archiver.errors import ArchiveError
-from archiver.outcomes import Exchange, Fetch
+from archiver.outcomes import Exchange, Fetch, warc_digest
 
 WARC_DIR = "warc"
 SERVER_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
@@ -72,7 +71,7 @@ def _sha1(*parts: bytes) -> str:
     digest = hashlib.sha1()
     for part in parts:
         digest.update(part)
-    return "sha1:" + base64.b32encode(digest.digest()).decode("ascii")
+    return warc_digest(digest)
 
 
 _EMPTY_DIGEST = _sha1()
