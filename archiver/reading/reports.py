@@ -159,10 +159,13 @@ def read_report(path: Path) -> Report:
 
 def parse_report(text: str, *, stem: str, path: str = "", fmt: str = "text") -> Report:
     """Parse a report's text in the given format ("text", "markdown" or "html")."""
-    from archiver.reading import report_html, report_text  # the format parsers import this module
-
+    # The format parsers import this module; the HTML one brings beautifulsoup4, only for HTML reports.
     if fmt == "html":
+        from archiver.reading import report_html
+
         return report_html.parse(text, stem=stem, path=path)
+    from archiver.reading import report_text
+
     return report_text.parse(text, stem=stem, path=path, markdown=fmt == "markdown")
 
 
