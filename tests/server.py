@@ -246,6 +246,19 @@ def to_mailto(server: Server, request: Request, conn: socket.socket) -> bytes:
     return _response(302, b"", [("Location", "mailto:someone@example.com")])
 
 
+@route("/cookie-gate")
+def cookie_gate(server: Server, request: Request, conn: socket.socket) -> bytes:
+    """A consent wall: sets a cookie and sends the reader on; the article needs that cookie."""
+    return _response(302, b"", [("Set-Cookie", "consent=yes; Path=/"), ("Location", "/behind-gate")])
+
+
+@route("/behind-gate")
+def behind_gate(server: Server, request: Request, conn: socket.socket) -> bytes:
+    if "consent=yes" not in request.headers.get("cookie", ""):
+        return html(page("Consent needed", "Accept our cookies to read this article. "), status=403)
+    return html(page("Union State talks", ARTICLE))
+
+
 @route("/soft404")
 def soft404(server: Server, request: Request, conn: socket.socket) -> bytes:
     return html(page("Page not found", "Sorry, the page you are looking for was not found. "))

@@ -98,6 +98,13 @@ def test_redirect_to_non_web_scheme(web: fixture_server.Server, tmp_path: Path) 
     assert result.failure == Failure.BAD_URL and "redirect to a non-web URL: mailto:" in result.detail
 
 
+def test_cookie_set_on_a_redirect_is_sent_on_the_next_hop(web: fixture_server.Server, tmp_path: Path) -> None:
+    result = fetch(web.url("/cookie-gate"), tmp_path)
+    assert result.failure is None and result.response is not None, result.detail
+    assert result.response.status == 200 and b"Union State talks" in body(result)
+    assert ("Cookie", "consent=yes") in result.response.request_headers
+
+
 @pytest.mark.parametrize("path", ["/gzip", "/brotli", "/deflate-raw", "/chunked"])
 def test_compression_and_chunking(web: fixture_server.Server, tmp_path: Path, path: str) -> None:
     result = fetch(web.url(path), tmp_path)

@@ -208,15 +208,14 @@ def _header_text(value: str) -> str:
         return value
 
 
-_RAW_HEADERS = "archiver.raw_headers"
+@dataclass(eq=False, slots=True)
+class _Origin:
+    """What one origin's requests go through: its transport (its own connections, direct or
+    through the proxy), its cookies, and the client that owns both."""
 
-
-async def _hide_location(response: httpx.Response) -> None:
-    """Keep httpx from building a redirect request it will not send (it fails on a "mailto:" Location):
-    we follow redirects ourselves, from the headers as received, kept in the response's extensions."""
-    if response.status_code in REDIRECT_CODES and "location" in response.headers:
-        response.extensions = {**response.extensions, _RAW_HEADERS: list(response.headers.raw)}
-        del response.headers["location"]
+    client: httpx.AsyncClient
+    transport: httpx.AsyncBaseTransport
+    cookies: httpx.Cookies
 
 
 class Fetcher:
@@ -238,23 +237,24 @@ class Fetcher:
         self._resolve = resolver or system_resolve
         # One client per origin: httpx's pool scans all of its connections on every request, so a
         # single pool for thousands of links over many hosts costs CPU quadratic in the hosts.
-        self._clients: OrderedDict[str, httpx.AsyncClient] = OrderedDict()
+        self._clients: OrderedDict[str, _Origin] = OrderedDict()
         self._active: Counter[str] = Counter()
-
-    def _new_client(self) -> httpx.AsyncClient:
-        settings = self.settings
-        client = httpx.AsyncClient(
-            headers={
+        self._headers = httpx.Headers(
+            {
                 "User-Agent": settings.user_agent,
                 "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,application/pdf,*/*;q=0.8",
                 "Accept-Language": "en,ru;q=0.9,uk;q=0.8,be;q=0.7,*;q=0.5",
                 # Not br: warcio (and the replay tools built on it) cannot decode brotli records
                 # beside Google's brotli package (warcio#73); wget and Heritrix do not ask for it either.
                 "Accept-Encoding": "gzip, deflate",
-            },
-            timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout, pool=None),
-            follow_redirects=False,
-            event_hooks={"response": [_hide_location]},
+                "Connection": "keep-alive",
+            }
+        )
+        self._timeouts = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout, pool=None).as_dict()
+
+    def _new_origin(self, key: str) -> _Origin:
+        settings = self.settings
+        client = httpx.AsyncClient(
             verify=self._verify,
             proxy=settings.proxy,
             trust_env=settings.proxy is None,  # HTTP(S)_PROXY, ALL_PROXY, NO_PROXY, as curl reads them
@@ -267,19 +267,26 @@ class Fetcher:
         if not isinstance(pool, httpcore.AsyncConnectionPool) or not hasattr(pool, "_network_backend"):
             raise RuntimeError("httpx's transport layout changed: cannot guard connections")
         pool._network_backend = GuardedBackend(AsyncioBackend(), self._resolve, settings.allow_private)
-        return client
+        # Requests go to the origin's transport itself, not through client.send: the client's layers
+        # (URL and header merging, auth and redirect hooks, a cookie-jar pass on every response) cost
+        # about a tenth of the run's own CPU a link, and we follow redirects ourselves. The client still
+        # chooses the transport (the proxy from the environment, NO_PROXY) and closes them.
+        choose = getattr(client, "_transport_for_url", None)
+        if choose is None:
+            raise RuntimeError("httpx's client layout changed: cannot choose a transport")
+        return _Origin(client, choose(httpx.URL(key)), httpx.Cookies())
 
-    async def _client_for(self, url: str) -> tuple[str, httpx.AsyncClient]:
+    async def _origin_for(self, url: str) -> tuple[str, _Origin]:
         parts = urlsplit(url)
         key = f"{parts.scheme}://{parts.netloc.lower()}"
         client = self._clients.get(key)
         if client is None:
-            client = self._clients[key] = self._new_client()
+            client = self._clients[key] = self._new_origin(key)
             while len(self._clients) > _MAX_CLIENTS:
                 idle = next((k for k in self._clients if self._active[k] == 0 and k != key), None)
                 if idle is None:
                     break
-                await self._clients.pop(idle).aclose()
+                await self._clients.pop(idle).client.aclose()
         else:
             self._clients.move_to_end(key)
         return key, client
@@ -290,8 +297,8 @@ class Fetcher:
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        for client in self._clients.values():
-            await client.aclose()
+        for origin in self._clients.values():
+            await origin.client.aclose()
         self._clients.clear()
 
     async def fetch(
@@ -441,16 +448,16 @@ class Fetcher:
         if modified:
             headers["If-Modified-Since"] = modified
         fetched_at = self.clock()
-        key, client = await self._client_for(url)
+        key, origin = await self._origin_for(url)
         self._active[key] += 1
         try:
-            return await self._exchange(client, url, headers, fetched_at, form)
+            return await self._exchange(origin, url, headers, fetched_at, form)
         finally:
             self._active[key] -= 1
 
     async def _exchange(
         self,
-        client: httpx.AsyncClient,
+        origin: _Origin,
         url: str,
         headers: dict[str, str],
         fetched_at: datetime,
@@ -459,8 +466,15 @@ class Fetcher:
         # Every network error becomes a Failure value, here and in _read_body.
         try:
             method = "POST" if form is not None else "GET"
-            request = client.build_request(method, url, headers=headers, data=form)
-            response = await client.send(request, stream=True)
+            sent = self._headers
+            if headers:
+                sent = self._headers.copy()
+                sent.update(headers)
+            request = httpx.Request(method, url, headers=sent, data=form, extensions={"timeout": self._timeouts})
+            if origin.cookies:
+                origin.cookies.set_cookie_header(request)
+            response = await origin.transport.handle_async_request(request)
+            response.request = request
         except Exception as exc:
             return _failure_of(exc)
         try:
@@ -472,13 +486,12 @@ class Fetcher:
                 status=response.status_code,
                 reason=response.reason_phrase,
                 http_version=response.http_version,
-                headers=tuple(
-                    (k.decode("latin-1"), v.decode("latin-1"))
-                    for k, v in response.extensions.get(_RAW_HEADERS, response.headers.raw)
-                ),
+                headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw),
                 fetched_at=fetched_at,
                 peer=peer,
             )
+            if "set-cookie" in response.headers:
+                origin.cookies.extract_cookies(response)
             if response.status_code in REDIRECT_CODES and exchange.header("location"):
                 small = b""
                 async for chunk in response.aiter_raw():
