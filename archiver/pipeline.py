@@ -215,6 +215,8 @@ class _Run:
         self.probes: dict[str, asyncio.Future[ProbeAnswer | None]] = {}
         self.probes_started: set[str] = set()
         self.waiting_for_probe = 0
+        self.waiting_for_storage = 0  # links whose check is only waiting for its batch's commit
+        self.full = False  # every live slot taken: the loop waits for one to free
         self.only_links: set[str] | None = None
         self.work_added = asyncio.Event()
         self.tasks: set[asyncio.Task[None]] = set()  # links (and probes) in flight
@@ -267,8 +269,7 @@ class _Run:
         tasks = self.tasks
         while True:
             self.stop = self.stop or self._past_deadline()
-            # A link waiting for its site's probe must not keep that probe from starting.
-            room = live_cap - (len(tasks) - self.waiting_for_probe)
+            room = live_cap - self._live(live_cap)
             if not self.stop and room > 0:
                 for host, job in scheduler.take(loop.time(), room):
                     if isinstance(job, Probe):
@@ -281,11 +282,27 @@ class _Run:
             if not tasks and (self.stop or scheduler.pending == 0):
                 break
             # Full: only a finished task makes room, so do not wake for start times.
-            full = live_cap - (len(tasks) - self.waiting_for_probe) <= 0
+            self.full = full = live_cap - self._live(live_cap) <= 0
             wake = None if full else scheduler.next_wake()
             await self._wait(None if wake is None else max(0.0, wake - loop.time()))
         left = scheduler.pending - sum(1 for url in self.probes if url not in self.probes_started)
         self.summary.links_left = left + self.deferred
+
+    def _live(self, live_cap: int) -> int:
+        """The tasks that hold a live slot. A link waiting for its site's probe must not keep that
+        probe from starting; links waiting only for their batch's commit (up to another live_cap of
+        them, so memory stays bounded) must not keep the next fetches from starting."""
+        return len(self.tasks) - self.waiting_for_probe - min(self.waiting_for_storage, live_cap)
+
+    async def _store(self, storage: StorageThread, item: Write) -> None:
+        """Hand a check to the storage thread and wait until its batch is committed."""
+        self.waiting_for_storage += 1
+        if self.full:
+            self.work_added.set()  # a slot is free: the loop may start the next fetch
+        try:
+            await asyncio.wrap_future(storage.write(item))
+        finally:
+            self.waiting_for_storage -= 1
 
     async def _wait(self, timeout: float | None) -> None:
         """Until a task finishes, the next start time, new work (a queued probe), or the deadline."""
@@ -402,7 +419,7 @@ class _Run:
             if wait is not None and loop.time() + wait + 1.0 < deadline and not self.stop:
                 scheduler.add(host, (link.id, attempt + 1), not_before=loop.time() + wait)
                 row = check_row(link, fetch, retrying(fetch, now, attempt), None, self.run_id, retried=True)
-                await asyncio.wrap_future(storage.write(Write(None, None, lambda _: (row, None))))
+                await self._store(storage, Write(None, None, lambda _: (row, None)))
                 return
             await self._finish(scheduler, pool, storage, host, link, fetch, now)
         except Exception as exc:
@@ -520,7 +537,7 @@ class _Run:
         judgement = decide(link, outcome_of(link, fetch, analysis, redirect, soft, now), analysis, self.rules)
         rows = self._rows(link, fetch, judgement, analysis, revisit)
         stored = to_store(link, fetch, revisit, now, self.settings.revisit_interval)
-        await asyncio.wrap_future(storage.write(Write(fetch if stored else None, revisit, rows)))
+        await self._store(storage, Write(fetch if stored else None, revisit, rows))
         self._count(link, judgement, fetch.status)
 
     async def _analyse(
