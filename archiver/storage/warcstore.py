@@ -144,23 +144,29 @@ class _GzipMembers:
     """Each record its own gzip member (as WARC readers expect), compressed into the file's buffer.
 
     warcio's own wrapper flushes the file after every record (a write(2) each); the store flushes
-    once per fetch instead.
+    once per fetch instead. It counts what it writes: a file's tell() is a system call each time
+    (and a hand-over of the GIL to the event loop).
     """
 
-    def __init__(self, out: IO[bytes]) -> None:
+    def __init__(self, out: IO[bytes], position: int) -> None:
         self.out = out
+        self.position = position  # the file's end, past everything written through here
         self._compressor: Any = None
 
     def write(self, data: bytes) -> None:
         if self._compressor is None:
             self._compressor = zlib.compressobj(6, zlib.DEFLATED, zlib.MAX_WBITS + 16)
-        self.out.write(self._compressor.compress(data))
+        self._out(self._compressor.compress(data))
 
     def flush(self) -> None:
         """End the current record's member."""
         if self._compressor is not None:
-            self.out.write(self._compressor.flush())
+            self._out(self._compressor.flush())
             self._compressor = None
+
+    def _out(self, data: bytes) -> None:
+        self.out.write(data)
+        self.position += len(data)
 
 
 class WarcStore:
@@ -177,6 +183,8 @@ class WarcStore:
         self._sequence = 0
         self._file: IO[bytes] | None = None
         self._name: str | None = None
+        self._members: _GzipMembers | None = None  # the current file's records go through it
+        self._writer: WARCWriter | None = None  # warcio's writer over it (one a file: it asks the host name)
         self._broken: str | None = None  # why no record may be appended any more
 
     @staticmethod
@@ -229,7 +237,19 @@ class WarcStore:
         record.rec_headers.replace_header("WARC-Date", warc_date(self.clock()))
         writer.write_record(record)
         self._sync()
-        return name, self._file.tell()
+        self._open_members(self._file.tell())
+        return name, self._end
+
+    def _open_members(self, end: int) -> None:
+        """A fresh gzip writer (no half-compressed state) appending at end."""
+        assert self._file is not None
+        self._members = _GzipMembers(self._file, end)
+        self._writer = WARCWriter(self._members, gzip=False, warc_version="1.1")
+
+    @property
+    def _end(self) -> int:
+        """The current file's size: where its next record starts."""
+        return self._members.position if self._members is not None else 0
 
     def _sync(self) -> None:
         assert self._file is not None
@@ -255,10 +275,10 @@ class WarcStore:
         if self._broken:
             raise ArchiveError(self._broken)
         rotated = None
-        if self._file is None or self._file.tell() > self.max_size:
+        if self._file is None or self._end > self.max_size:
             rotated = self._new_file()
         assert self._file is not None and self._name is not None
-        start = self._file.tell()
+        start = self._end
         try:
             return self._write_fetch(fetch, revisit, start, rotated, sync)
         except BaseException:
@@ -270,26 +290,29 @@ class WarcStore:
         self, fetch: Fetch, revisit: Revisit | None, start: int, rotated: tuple[str, int] | None, sync: bool
     ) -> Stored:
         assert self._file is not None and self._name is not None
-        writer = WARCWriter(_GzipMembers(self._file), gzip=False, warc_version="1.1")
+        members, writer = self._members, self._writer
+        assert members is not None and writer is not None
         for exchange in fetch.hops:
-            self._write_exchange(writer, exchange, BytesIO(exchange.body), len(exchange.body), None, None)
+            self._write_exchange(writer, members, exchange, BytesIO(exchange.body), len(exchange.body), None, None)
         assert fetch.response is not None, "only fetches with a response are stored"
         body = fetch.open_body() if revisit is None else None
         if body is not None:
             with body:
-                final = self._write_exchange(writer, fetch.response, body, fetch.body_size, fetch.payload_digest, None)
+                final = self._write_exchange(
+                    writer, members, fetch.response, body, fetch.body_size, fetch.payload_digest, None
+                )
         else:
-            final = self._write_exchange(writer, fetch.response, BytesIO(), 0, fetch.payload_digest, revisit)
+            final = self._write_exchange(writer, members, fetch.response, BytesIO(), 0, fetch.payload_digest, revisit)
         if sync:
             self._sync()
         else:
             self._file.flush()  # in the OS's hands; the batch's one fsync follows
-        end = self._file.tell()
-        return Stored(final, start, end, rotated)
+        return Stored(final, start, members.position, rotated)
 
     def _write_exchange(
         self,
         writer: WARCWriter,
+        members: _GzipMembers,
         exchange: Exchange,
         body: Any,
         length: int,
@@ -319,9 +342,9 @@ class WarcStore:
                 http_headers=http_headers,
                 warc_headers_dict=warc_headers,
             )
-        offset = self._file.tell()
+        offset = members.position
         writer.write_record(record)
-        location = Location(self._name, offset, self._file.tell() - offset)
+        location = Location(self._name, offset, members.position - offset)
         request_headers = StatusAndHeaders(
             _request_line(exchange),
             list(exchange.request_headers),
@@ -365,6 +388,7 @@ class WarcStore:
             finally:
                 os.close(fd)
             self._file = path.open("ab")
+            self._open_members(offset)
         except OSError as exc:
             self._broken = f"cannot repair {path} after a failed write ({exc.strerror or exc}); the next run will"
             raise ArchiveError(self._broken) from exc
