@@ -131,31 +131,32 @@ class RunSummary:
         }
 
 
-def add_reports(
-    catalog: Catalog, paths: Iterable[Path], now: datetime, summary: RunSummary, *, replace: bool = False
-) -> None:
-    """Read the reports and save them with their footnotes; one bad file never stops the others.
+class ReportIntake:
+    """Reads reports and saves them with their footnotes, one at a time; one bad file never stops the others."""
 
-    All of them in one transaction (one fsync, not one a report), each report its own savepoint."""
-    with catalog.transaction():
-        _add_reports(catalog, paths, now, summary, replace)
+    def __init__(self, catalog: Catalog, now: datetime, summary: RunSummary, replace: bool) -> None:
+        self.catalog = catalog
+        self.now = now
+        self.summary = summary
+        self.replace = replace
+        self.seen: dict[str, str] = {}  # report name -> the file it was read from in this run
 
-
-def _add_reports(catalog: Catalog, paths: Iterable[Path], now: datetime, summary: RunSummary, replace: bool) -> None:
-    seen: dict[str, str] = {}
-    for item in load_reports(list(paths)):
+    def add(self, item: Report | Unreadable) -> str | None:
+        """Save one read report (or note why not): its name when it was saved (new or changed)."""
+        summary = self.summary
         if isinstance(item, Unreadable):
             summary.reports_failed.append({"path": item.path, "error": item.reason})
-            continue
+            return None
         report: Report = item
-        if report.stem in seen:
+        if report.stem in self.seen:
             # A report is named by its file's stem: two files of one name in one run would overwrite each other.
-            reason = f"{report.path}: a report named {report.stem!r} was already given ({seen[report.stem]}); skipped"
+            first = self.seen[report.stem]
+            reason = f"{report.path}: a report named {report.stem!r} was already given ({first}); skipped"
             summary.reports_failed.append({"path": report.path, "error": reason})
-            continue
-        seen[report.stem] = report.path
-        existing = catalog.report_identity(report.stem)
-        admission = admit(existing, report.source, report.digest, replace)
+            return None
+        self.seen[report.stem] = report.path
+        existing = self.catalog.report_identity(report.stem)
+        admission = admit(existing, report.source, report.digest, self.replace)
         if admission is Admission.REFUSED:
             assert existing is not None
             reason = (
@@ -163,12 +164,14 @@ def _add_reports(catalog: Catalog, paths: Iterable[Path], now: datetime, summary
                 "rename this file to archive both, or run with --replace to replace the archived one"
             )
             summary.reports_failed.append({"path": report.path, "error": reason})
-            continue
+            return None
         summary.reports[admission].append(report.stem)
         if report.digest and report.source:
-            keep_copy(catalog.path.parent, Path(report.source), report.digest)  # the report as written, for export
-        if admission is not Admission.UNCHANGED:
-            summary.new_links += catalog.save_report(report, footnotes(report), canonical, host_of, now)
+            keep_copy(self.catalog.path.parent, Path(report.source), report.digest)  # as written, for export
+        if admission is Admission.UNCHANGED:
+            return None
+        summary.new_links += self.catalog.save_report(report, footnotes(report), canonical, host_of, self.now)
+        return report.stem
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +220,7 @@ class _Run:
         self.waiting_for_probe = 0
         self.waiting_for_storage = 0  # links whose check is only waiting for its batch's commit
         self.full = False  # every live slot taken: the loop waits for one to free
+        self.draining = False  # nothing left to start: the tasks in flight are the last ones
         self.only_links: set[str] | None = None
         self.work_added = asyncio.Event()
         self.tasks: set[asyncio.Task[None]] = set()  # links (and probes) in flight
@@ -226,6 +230,9 @@ class _Run:
         self.reader: Catalog | None = None  # a second, read-only connection: link states as links start
         self.deadlines: dict[int, float] = {}  # link id -> end of its time budget (event loop time)
         self.deferred = 0  # links of hosts that asked to be left alone until the next run
+        self.reports: list[Path] = []  # report files to read during the night
+        self.intake: ReportIntake | None = None
+        self.recheck: tuple[datetime, float] = (datetime.now(UTC), 0.0)  # the plan's time and re-check interval
 
     async def night(self, links: list[tuple[int, str]], pool: WorkerPool) -> None:
         """The night's wiring: open the WARC file and the client; check every link; then ask the web
@@ -267,6 +274,9 @@ class _Run:
         for link_id, link_host in links:
             scheduler.add(link_host, (link_id, 0))
         tasks = self.tasks
+        if self.reports and self.intake is not None:
+            planned = {link_id for link_id, _ in links}
+            tasks.add(asyncio.create_task(self._read_reports(storage, scheduler, self.intake, planned)))
         while True:
             self.stop = self.stop or self._past_deadline()
             room = live_cap - self._live(live_cap)
@@ -283,10 +293,37 @@ class _Run:
                 break
             # Full: only a finished task makes room, so do not wake for start times.
             self.full = full = live_cap - self._live(live_cap) <= 0
+            self.draining = scheduler.pending == 0
             wake = None if full else scheduler.next_wake()
             await self._wait(None if wake is None else max(0.0, wake - loop.time()))
         left = scheduler.pending - sum(1 for url in self.probes if url not in self.probes_started)
         self.summary.links_left = left + self.deferred
+
+    async def _read_reports(
+        self, storage: StorageThread, scheduler: HostScheduler[Job], intake: ReportIntake, planned: set[int]
+    ) -> None:
+        """Read and save the reports on the storage thread (it owns the catalog), one at a time; the links
+        each one makes due go to the front of their site's queue (never captured: the night's first duty)."""
+        loop = asyncio.get_running_loop()
+        items = load_reports(self.reports)
+        when, recheck = self.recheck
+
+        def next_report() -> list[tuple[int, str]] | None:
+            item = next(items, None)
+            if item is None:
+                return None
+            stem = intake.add(item)
+            return self.catalog.links_to_check(when, recheck, self.only_links, report=stem) if stem is not None else []
+
+        while (due := await loop.run_in_executor(storage, next_report)) is not None:
+            fresh = [(link_id, host) for link_id, host in due if link_id not in planned]
+            for link_id, host in reversed(fresh):
+                planned.add(link_id)
+                scheduler.add(host, (link_id, 0), front=True)
+            self.total += len(fresh)
+            self.summary.links_to_check += len(fresh)
+            if fresh:
+                self.work_added.set()
 
     def _live(self, live_cap: int) -> int:
         """The tasks that hold a live slot. A link waiting for its site's probe must not keep that
@@ -300,7 +337,10 @@ class _Run:
         if self.full:
             self.work_added.set()  # a slot is free: the loop may start the next fetch
         try:
-            await asyncio.wrap_future(storage.write(item))
+            committed = storage.write(item)
+            if self.draining and self.waiting_for_storage >= len(self.tasks):
+                storage.hurry()  # the night's last writes: no company is coming for them
+            await asyncio.wrap_future(committed)
         finally:
             self.waiting_for_storage -= 1
 
@@ -628,14 +668,17 @@ def run(
         paths = list(paths)
         if paths:
             pool.warm()  # reports to read: new links likely, so the workers boot while the reports are read
-        add_reports(catalog, paths, started, summary, replace=replace)
-        links = catalog.links_to_check(
-            started, 0.0 if only_links is not None else settings.recheck_interval, only_links
-        )
+        recheck = 0.0 if only_links is not None else settings.recheck_interval
+        # The links already tracked start at once; the reports are read and saved while they are
+        # checked, and each report's new links join the night as soon as it is saved.
+        links = catalog.links_to_check(started, recheck, only_links)
         summary.links_to_check = len(links)
         job = _Run(archive, settings, catalog, run_id, clock, on_checked, resolver, summary)
         job.on_stopping = on_stopping
         job.only_links = only_links
+        job.reports = paths
+        job.intake = ReportIntake(catalog, started, summary, replace)
+        job.recheck = (started, recheck)
         status = "completed"
         job.reader = Catalog.open(archive, readonly=True)
         try:

@@ -27,6 +27,19 @@ def test_per_host_connections_and_delay() -> None:
     assert scheduler.next_wake() == 3.0  # then the delay still holds
 
 
+def test_front_of_the_queue_for_links_never_captured() -> None:
+    scheduler: HostScheduler[str] = HostScheduler(per_host=1, delay=1.0, concurrency=10)
+    for name in ("old1", "old2"):
+        scheduler.add("a", name)
+    for name in reversed(("new1", "new2")):  # a report read during the night: its links go first, in order
+        scheduler.add("a", name, front=True)
+    order = []
+    for now in range(4):
+        order += [item for _, item in scheduler.take(float(now))]
+        scheduler.done("a")
+    assert order == ["new1", "new2", "old1", "old2"]
+
+
 def test_global_concurrency_and_limit() -> None:
     scheduler: HostScheduler[int] = HostScheduler(per_host=1, delay=0.0, concurrency=3)
     for host in range(10):

@@ -365,6 +365,24 @@ def test_max_duration_stops_in_time_and_the_next_run_starts_with_what_was_left(
     assert asked and set(asked[: len(pending)]) <= pending  # what the last run left, this one does first
 
 
+def test_a_new_reports_links_join_the_night_first_on_their_site(web: fixture_server.Server, tmp_path: Path) -> None:
+    archive = make_archive(tmp_path, FAST.replace("per_host = 4", "per_host = 1").replace("delay = 0.0", "delay = 0.6"))
+    old = write_report(tmp_path, "old", [web.url("/article?id=old1"), web.url("/article?id=old2")])
+    assert archiver("run", str(old), "--allow-private", archive=archive).returncode == 0
+    new = write_report(tmp_path, "new", [web.url("/article?id=new1"), web.url("/article?id=new2")])
+    before = len(web.requests)
+    # The tracked links start at once; the new report is read meanwhile, and its never captured
+    # links go to the front of the site's queue (one connection, 0.6 s apart: plenty to read a report).
+    result = archiver("run", str(new), "--allow-private", "--json", archive=archive)
+    assert result.returncode == 0, result.stderr
+    asked = [r.query["id"][0] for r in web.requests[before:] if r.path == "/article" and "id" in r.query]
+    assert asked == ["old1", "new1", "new2", "old2"]
+    summary = json.loads(result.stdout)
+    assert summary["links"]["to_check"] == summary["links"]["checked"] == 4
+    assert summary["links"]["new"] == 2 and summary["reports"]["added"] == ["new"]
+    assert {row["verdict"] for row in status(archive).values()} == {"ok"}
+
+
 def test_recheck_interval_lets_stable_links_skip_runs(web: fixture_server.Server, tmp_path: Path) -> None:
     archive = make_archive(tmp_path, FAST + "recheck_interval = 24.0\n")
     report = write_report(tmp_path, "two", [web.url("/plain-article"), web.url("/status/500")])

@@ -78,3 +78,21 @@ def test_shutdown_commits_a_gathering_batch_at_once(tmp_path: Path) -> None:
     storage.shutdown()  # joins the thread: it must not sit out the window
     assert written.result(timeout=0) is None
     assert ledger.events == [["link 0"]]
+
+
+def test_hurry_commits_the_gathering_batch_without_waiting_out_the_window(tmp_path: Path) -> None:
+    ledger = _Ledger()
+    storage = _thread(tmp_path, ledger, gather=600.0)  # sat out, the window would time the test out
+    try:
+        storage.hurry()  # a stray hurry with nothing gathering is ignored
+        first = storage.write(_check("link 0"))
+        second = storage.write(_check("link 1"))
+        storage.hurry()
+        first.result(timeout=30)
+        second.result(timeout=30)
+        third = storage.write(_check("link 2"))
+        storage.hurry()
+        third.result(timeout=30)
+    finally:
+        storage.shutdown()
+    assert ledger.events == [["link 0", "link 1"], ["link 2"]]

@@ -104,14 +104,17 @@ class HostScheduler(Generic[T]):
             host.scheduled = True
             heapq.heappush(self._ready, (host.next_start, next(self._tie), key))
 
-    def add(self, key: Hashable, item: T, not_before: float | None = None) -> None:
-        """Queue an item for a host; with not_before, not before that time (a retry)."""
+    def add(self, key: Hashable, item: T, not_before: float | None = None, *, front: bool = False) -> None:
+        """Queue an item for a host (at the front of its queue with front); with not_before, not before that time."""
         self._hosts.setdefault(key, _Host())
         self._queued += 1
         if not_before is not None:
             heapq.heappush(self._later, (not_before, next(self._tie), key, item))
             return
-        self._hosts[key].queue.append(item)
+        if front:
+            self._hosts[key].queue.appendleft(item)
+        else:
+            self._hosts[key].queue.append(item)
         self._schedule(key)
 
     def drop_host(self, key: Hashable) -> list[T]:

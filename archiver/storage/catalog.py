@@ -424,7 +424,7 @@ class Catalog:
     # ----- the run --------------------------------------------------------------------------
 
     def links_to_check(
-        self, now: datetime, recheck_hours: float, urls: set[str] | None = None
+        self, now: datetime, recheck_hours: float, urls: set[str] | None = None, *, report: str | None = None
     ) -> list[tuple[int, str]]:
         """(link id, host) of the cited links, in the order a night should spend its time on them.
 
@@ -441,6 +441,9 @@ class Catalog:
         if urls is not None:
             where.append(f"l.url IN ({', '.join('?' * len(urls))})")
             params += sorted(urls)
+        if report is not None:  # the links one report cites
+            where.append("l.id IN (SELECT link FROM citations WHERE report = ?)")
+            params.append(report)
         cursor = self.db.execute(
             f"""SELECT l.id, l.host FROM links l WHERE {" AND ".join(where)}
                 ORDER BY (l.first_capture IS NULL) DESC, (l.verdict = 'failing') DESC,

@@ -34,6 +34,7 @@ MAX_BATCH = 256
 GATHER = 0.05
 
 Rows = tuple[CheckRow, CaptureRow | None]
+_HURRY = object()  # ends a batch's wait for company: no more writes are coming soon
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +66,7 @@ class StorageThread(Executor):
         self.store = store
         self.catalog = catalog
         self.now = now
-        self._queue: queue.SimpleQueue[tuple[Future[Any], Any] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[Future[Any], Any] | object | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._serve, name="storage", daemon=True)
         self._thread.start()
 
@@ -81,6 +82,10 @@ class StorageThread(Executor):
         self._queue.put((future, item))
         return future
 
+    def hurry(self) -> None:
+        """Commit the batch being gathered now: the run knows no other write is coming soon."""
+        self._queue.put(_HURRY)
+
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         self._queue.put(None)
         if wait:
@@ -91,6 +96,9 @@ class StorageThread(Executor):
             first = self._queue.get()
             if first is None:
                 return
+            if first is _HURRY:
+                continue
+            assert isinstance(first, tuple)
             items = [first]
             # Writes wait a moment for more writes; a call (start, close, a lookup) runs at once.
             until = time.monotonic() + self.gather if isinstance(first[1], Write) else 0.0
@@ -102,6 +110,9 @@ class StorageThread(Executor):
                 if following is None:
                     self._run(items)
                     return
+                if following is _HURRY:
+                    break
+                assert isinstance(following, tuple)
                 items.append(following)
                 if not isinstance(following[1], Write):
                     break
