@@ -62,7 +62,8 @@ class Report:
     digest: str = ""  # SHA-256 of the file's bytes
 
 
-_SPACES_RE = re.compile(r"[ \t\u00a0]+")
+# Only the runs tidy changes: a tab or no-break space, or two or more characters (most single spaces stay).
+_SPACES_TO_FOLD_RE = re.compile(r"[\t\u00a0][ \t\u00a0]*| [ \t\u00a0]+")
 
 
 def decode(data: bytes) -> str:
@@ -99,8 +100,8 @@ def detect_encoding(data: bytes) -> str | None:
 
 def tidy(text: str) -> str:
     """Runs of spaces (tabs, no-break spaces) made one, lines trimmed, empty lines dropped."""
-    lines = (_SPACES_RE.sub(" ", line).strip() for line in text.split("\n"))
-    return "\n".join(line for line in lines if line)
+    lines = (line.strip() for line in _SPACES_TO_FOLD_RE.sub(" ", text).split("\n"))
+    return "\n".join([line for line in lines if line])
 
 
 def _utf16_without_bom(data: bytes) -> str | None:
