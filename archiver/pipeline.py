@@ -8,7 +8,7 @@ import os
 import random
 import shutil
 import signal
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -224,6 +224,7 @@ class _Run:
         self.only_links: set[str] | None = None
         self.work_added = asyncio.Event()
         self.tasks: set[asyncio.Task[None]] = set()  # links (and probes) in flight
+        self.finished: list[asyncio.Task[None]] = []  # tasks done since the loop last looked
         self.deadline: float | None = None  # event loop time past which no new fetch starts
         self.on_stopping: Callable[[int], None] = lambda in_flight: None
         self.rules = Rules(settings.change_threshold, settings.dead_after_failures, settings.dead_after_hours)
@@ -276,7 +277,7 @@ class _Run:
         tasks = self.tasks
         if self.reports and self.intake is not None:
             planned = {link_id for link_id, _ in links}
-            tasks.add(asyncio.create_task(self._read_reports(storage, scheduler, self.intake, planned)))
+            self._spawn(self._read_reports(storage, scheduler, self.intake, planned))
         while True:
             self.stop = self.stop or self._past_deadline()
             room = live_cap - self._live(live_cap)
@@ -286,7 +287,7 @@ class _Run:
                         work = self._probe(fetcher, scheduler, pool, str(host), job)
                     else:
                         work = self._check(fetcher, scheduler, pool, storage, str(host), *job)
-                    tasks.add(asyncio.create_task(work))
+                    self._spawn(work)
             if self.stop:
                 self._abandon_probes()
             if not tasks and (self.stop or scheduler.pending == 0):
@@ -344,20 +345,37 @@ class _Run:
         finally:
             self.waiting_for_storage -= 1
 
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self._on_finished)
+
+    def _on_finished(self, task: asyncio.Task[None]) -> None:
+        self.finished.append(task)
+        self.work_added.set()
+
+    def _release(self, scheduler: HostScheduler[Job], host: str) -> None:
+        """A fetch is over: its connection slot is free, and the loop hears of it at once (not when
+        its link's task ends, after extraction and storage), so the next fetch starts now."""
+        scheduler.done(host)
+        if scheduler.pending:
+            self.work_added.set()
+
     async def _wait(self, timeout: float | None) -> None:
-        """Until a task finishes, the next start time, new work (a queued probe), or the deadline."""
+        """Until a task finishes, a fetch frees its slot, the next start time, new work (a queued probe),
+        or the deadline. Tasks tell the loop themselves (a done-callback each): no wait over all of them."""
         loop = asyncio.get_running_loop()
         if self.deadline is not None and not self.stop:
             timeout = min(timeout if timeout is not None else 1e9, max(0.0, self.deadline - loop.time()))
         if not self.tasks:
-            await asyncio.sleep(min(timeout if timeout is not None else 0.5, 0.5))
-            return
-        waker = asyncio.ensure_future(self.work_added.wait())
-        done, _ = await asyncio.wait({*self.tasks, waker}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        waker.cancel()
+            timeout = min(timeout if timeout is not None else 0.5, 0.5)
+        if not self.work_added.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self.work_added.wait()
         self.work_added.clear()
-        done.discard(waker)
-        self.tasks -= done
+        done, self.finished = self.finished, []
+        self.tasks.difference_update(done)
         # Only an archive fault gets out of a link's task: the first stops the run (the others of its
         # batch say the same, and are read so that none is left unretrieved).
         failures = [task.exception() for task in done if not task.cancelled()]
@@ -386,6 +404,7 @@ class _Run:
             if self.stop:
                 raise KeyboardInterrupt
             self.stop = True
+            self.work_added.set()
             self.on_stopping(len(self.tasks))
 
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -407,7 +426,7 @@ class _Run:
             assert self.reader is not None
             link = self.reader.link_state(link_id)
         except Exception as exc:
-            scheduler.done(host)
+            self._release(scheduler, host)
             fault = archive_fault(exc)
             raise (fault or exc) from exc
         await self._check_link(fetcher, scheduler, pool, storage, host, link, attempt)
@@ -453,7 +472,7 @@ class _Run:
                 scheduler.defer_host(host, loop.time() + plan.host_rest)
             if plan.host_next_run:
                 self._defer_to_next_run(scheduler, host)
-            scheduler.done(host)
+            self._release(scheduler, host)
             released = True
             wait = plan.wait
             if wait is not None and loop.time() + wait + 1.0 < deadline and not self.stop:
@@ -468,14 +487,13 @@ class _Run:
         finally:
             fetch.discard()
 
-    @staticmethod
-    def _stop_on_archive_fault(exc: Exception, scheduler: HostScheduler[Job], host: str, released: bool) -> None:
+    def _stop_on_archive_fault(self, exc: Exception, scheduler: HostScheduler[Job], host: str, released: bool) -> None:
         """An archive fault stops the run (ArchiveError); any other error is one job's: its host slot is freed."""
         fault = archive_fault(exc)
         if fault is not None:
             raise fault from exc
         if not released:
-            scheduler.done(host)
+            self._release(scheduler, host)
 
     async def _internal_error(self, storage: StorageThread, link: LinkState, fetch: Fetch, exc: Exception) -> None:
         """Record a link's own error as its failure (history kept), the traceback in the archive's log."""
@@ -510,7 +528,7 @@ class _Run:
         released = False
         try:
             result = await fetcher.fetch(probe.url)
-            scheduler.done(host)
+            self._release(scheduler, host)
             released = True
             text = None
             if result.failure is None and result.decoded is not None and result.status is not None:
