@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from archiver.judging.workers import WorkerFailed, WorkerPool
+from archiver.judging.workers import WORKER_NICENESS, WorkerFailed, WorkerPool
 
 
 def crash() -> int:
@@ -106,6 +106,17 @@ def test_an_argument_that_cannot_travel_fails_its_job_only() -> None:
             pool.shutdown()
 
     asyncio.run(go())
+
+
+def test_workers_yield_the_cpu_to_the_run() -> None:
+    async def go() -> int:
+        pool = WorkerPool(1, timeout=10)
+        try:
+            return await pool.run(os.nice, 0)  # os.nice(0) says a process's niceness
+        finally:
+            pool.shutdown()
+
+    assert asyncio.run(go()) == min(19, os.nice(0) + WORKER_NICENESS)
 
 
 def test_a_worker_that_dies_between_jobs_is_noticed_and_replaced() -> None:
