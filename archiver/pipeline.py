@@ -8,6 +8,7 @@ import os
 import random
 import shutil
 import signal
+import sys
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -646,6 +647,22 @@ class _Run:
         return rows
 
 
+# The event loop shares the GIL with the storage thread: an answer that arrives while the storage
+# thread runs Python waits for the hand-over, 5 ms by default. 1 ms keeps fetches moving (at 20,000
+# links, a run bound by 32 connections: 59.6 -> 56.1 s, CPU no higher).
+GIL_SWITCH_INTERVAL = 0.001
+
+
+@contextlib.contextmanager
+def _quick_gil_handover() -> Iterator[None]:
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(min(before, GIL_SWITCH_INTERVAL))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
+
+
 @contextlib.contextmanager
 def _workers(settings: Settings) -> Iterator[WorkerPool]:
     """The extraction workers (the first page that needs one starts them all, in the background)."""
@@ -700,7 +717,8 @@ def run(
         status = "completed"
         job.reader = Catalog.open(archive, readonly=True)
         try:
-            asyncio.run(job.night(links, pool))
+            with _quick_gil_handover():
+                asyncio.run(job.night(links, pool))
         except KeyboardInterrupt:
             status = "interrupted"
         except ArchiveError:
