@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import io
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.outcomes import Exchange, Fetch, warc_digest
+from archiver.storage.disk import sync_filesystem
 from archiver.storage.warcstore import Stored, WarcStore
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -81,3 +84,9 @@ def test_a_cut_puts_the_next_record_where_the_file_now_ends(tmp_path: Path) -> N
     assert _records(data[after.response.offset : after.response.offset + after.response.length]) == [
         ("response", "http://example.org/news/3")
     ]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="syncfs(2) is Linux's")
+def test_one_syncfs_makes_the_archive_durable_on_linux(tmp_path: Path) -> None:
+    (tmp_path / "record").write_bytes(b"written")
+    assert sync_filesystem(tmp_path) is True  # found in the process's own symbols, no ldconfig run
