@@ -143,7 +143,20 @@ class ReportIntake:
         self.seen: dict[str, str] = {}  # report name -> the file it was read from in this run
 
     def add(self, item: Report | Unreadable) -> str | None:
-        """Save one read report (or note why not): its name when it was saved (new or changed)."""
+        """Save one read report (or note why not): its name when it was saved (new or changed).
+
+        A report that breaks our own code is that report's failure (its traceback in the archive's
+        log), never the night's; a fault of the archive's disk stops the run."""
+        try:
+            return self._add(item)
+        except Exception as exc:
+            if archive_fault(exc) is not None:
+                raise
+            log_incident(self.catalog.path.parent, self.now, f"{item.path} (reading the report)", exc)
+            self.summary.reports_failed.append({"path": item.path, "error": f"internal error: {one_line(exc)}"})
+            return None
+
+    def _add(self, item: Report | Unreadable) -> str | None:
         summary = self.summary
         if isinstance(item, Unreadable):
             summary.reports_failed.append({"path": item.path, "error": item.reason})
@@ -166,13 +179,12 @@ class ReportIntake:
             )
             summary.reports_failed.append({"path": report.path, "error": reason})
             return None
-        summary.reports[admission].append(report.stem)
         if report.digest and report.source:
             keep_copy(self.catalog.path.parent, Path(report.source), report.digest)  # as written, for export
-        if admission is Admission.UNCHANGED:
-            return None
-        summary.new_links += self.catalog.save_report(report, footnotes(report), canonical, host_of, self.now)
-        return report.stem
+        if admission is not Admission.UNCHANGED:
+            summary.new_links += self.catalog.save_report(report, footnotes(report), canonical, host_of, self.now)
+        summary.reports[admission].append(report.stem)
+        return report.stem if admission is not Admission.UNCHANGED else None
 
 
 @dataclass(frozen=True, slots=True)

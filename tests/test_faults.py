@@ -257,3 +257,29 @@ def test_a_full_disk_stops_the_run_cleanly_and_the_next_run_carries_on(
             text=True,
         )
         assert _words(names.index(name), 6000)[:200] in json.loads(check.stdout)["urls"][0]["archived_text"]
+
+
+def test_a_report_that_breaks_our_code_is_that_reports_failure_not_the_nights(
+    web: fixture_server.Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    web.pages.update({"fine": ARTICLE})
+    good = write_report(tmp_path, [web.url("/page/fine")], name="good")
+    bad = write_report(tmp_path, [web.url("/page/never")], name="bad")
+    real = pipeline.footnotes
+
+    def breaking(report: Any) -> Any:
+        if report.stem == "bad":
+            raise RuntimeError("injected fault in the footnote parser")
+        return real(report)
+
+    monkeypatch.setattr(pipeline, "footnotes", breaking)
+    summary = pipeline.run(tmp_path / "archive", [bad, good], SETTINGS)
+
+    assert summary.status == "completed"
+    assert summary.reports["added"] == ["good"]
+    assert summary.reports_failed == [
+        {"path": str(bad), "error": "internal error: RuntimeError: injected fault in the footnote parser"}
+    ]
+    assert set(rows(tmp_path / "archive")) == {"fine"}  # checked; the broken report's link never saved
+    log = (tmp_path / "archive" / "logs" / "errors.log").read_text()
+    assert "Traceback" in log and "injected fault in the footnote parser" in log and str(bad) in log
