@@ -246,7 +246,7 @@ class _Run:
         self.deferred = 0  # links of hosts that asked to be left alone until the next run
         self.reports: list[Path] = []  # report files to read during the night
         self.intake: ReportIntake | None = None
-        self.recheck: tuple[datetime, float] = (datetime.now(UTC), 0.0)  # the plan's time and re-check interval
+        self.recheck = 0.0  # the re-check interval the plan was made with (hours)
 
     async def night(self, links: list[tuple[int, str]], pool: WorkerPool) -> None:
         """The night's wiring: open the WARC file and the client; check every link; then ask the web
@@ -320,14 +320,15 @@ class _Run:
         each one makes due go to the front of their site's queue (never captured: the night's first duty)."""
         loop = asyncio.get_running_loop()
         items = load_reports(self.reports)
-        when, recheck = self.recheck
 
         def next_report() -> list[tuple[int, str]] | None:
             item = next(items, None)
             if item is None:
                 return None
             stem = intake.add(item)
-            return self.catalog.links_to_check(when, recheck, self.only_links, report=stem) if stem is not None else []
+            if stem is None:
+                return []
+            return self.catalog.links_to_check(intake.now, self.recheck, self.only_links, report=stem)
 
         while (due := await loop.run_in_executor(storage, next_report)) is not None:
             fresh = [(link_id, host) for link_id, host in due if link_id not in planned]
@@ -725,7 +726,7 @@ def run(
         job.only_links = only_links
         job.reports = paths
         job.intake = ReportIntake(catalog, started, summary, replace)
-        job.recheck = (started, recheck)
+        job.recheck = recheck
         status = "completed"
         job.reader = Catalog.open(archive, readonly=True)
         try:

@@ -61,8 +61,8 @@ def warc_records(archive: Path) -> list[tuple[str, str, bytes]]:
 
 
 def _write_then_fail(original: Callable[..., Any]) -> Callable[..., Any]:
-    def write_exchange(self: WarcStore, writer: Any, members: Any, exchange: Any, *args: Any) -> Any:
-        location = original(self, writer, members, exchange, *args)
+    def write_exchange(self: WarcStore, exchange: Any, *args: Any) -> Any:
+        location = original(self, exchange, *args)
         if faults.MARK in exchange.url:
             raise RuntimeError("injected fault after a record was written")
         return location

@@ -2,8 +2,8 @@
 
 Links finish faster than a disk syncs: while one batch is being fsynced and committed, the
 next links' writes queue up and become the next batch (a group commit). A batch also waits
-GATHER seconds for company: a commit, an fsync and the index pages rewritten are paid per
-batch, and the thread's handing of the GIL back and forth with the event loop per system call. The durability
+up to GATHER seconds for company: a commit, an fsync, the index pages rewritten and the GIL
+handed back and forth with the event loop are paid per batch, not per link. The durability
 promise is the one-link-at-a-time promise: a batch's records are written and fsynced before
 the one transaction that commits every row pointing at them; a kill at any moment leaves
 records no row points at, which the next run cuts (WarcStore.repair).

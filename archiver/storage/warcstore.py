@@ -290,36 +290,31 @@ class WarcStore:
         self, fetch: Fetch, revisit: Revisit | None, start: int, rotated: tuple[str, int] | None, sync: bool
     ) -> Stored:
         assert self._file is not None and self._name is not None
-        members, writer = self._members, self._writer
-        assert members is not None and writer is not None
         for exchange in fetch.hops:
-            self._write_exchange(writer, members, exchange, BytesIO(exchange.body), len(exchange.body), None, None)
+            self._write_exchange(exchange, BytesIO(exchange.body), len(exchange.body), None, None)
         assert fetch.response is not None, "only fetches with a response are stored"
         body = fetch.open_body() if revisit is None else None
         if body is not None:
             with body:
-                final = self._write_exchange(
-                    writer, members, fetch.response, body, fetch.body_size, fetch.payload_digest, None
-                )
+                final = self._write_exchange(fetch.response, body, fetch.body_size, fetch.payload_digest, None)
         else:
-            final = self._write_exchange(writer, members, fetch.response, BytesIO(), 0, fetch.payload_digest, revisit)
+            final = self._write_exchange(fetch.response, BytesIO(), 0, fetch.payload_digest, revisit)
         if sync:
             self._sync()
         else:
             self._file.flush()  # in the OS's hands; the batch's one fsync follows
-        return Stored(final, start, members.position, rotated)
+        return Stored(final, start, self._end, rotated)
 
     def _write_exchange(
         self,
-        writer: WARCWriter,
-        members: _GzipMembers,
         exchange: Exchange,
         body: Any,
         length: int,
         digest: str | None,
         revisit: Revisit | None,
     ) -> Location:
-        assert self._file is not None and self._name is not None
+        members, writer = self._members, self._writer
+        assert members is not None and writer is not None and self._name is not None
         date = warc_date(exchange.fetched_at)
         warc_headers = {"WARC-Date": date}
         if exchange.peer:
