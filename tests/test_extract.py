@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 import trafilatura
+from lxml import etree
 from trafilatura.utils import load_html
 
-from archiver.judging.extract import LONG_TEXT, decode_html, extract, sniff_kind
+from archiver.judging.extract import LONG_TEXT, decode_html, extract, parse_page, sniff_kind
 from archiver.reading.reports import tidy
 
 from .server import ARTICLE, OTHER_ARTICLE, minimal_pdf
@@ -125,3 +126,32 @@ def test_a_short_text_gets_trafilatura_s_full_cascade_a_long_one_its_own_extract
     got = extract(data, "text/html; charset=utf-8", "https://example.org/story")
     assert got.text == _trafilatura_text(data, fast=fast)
     assert (len(got.text) >= LONG_TEXT) is fast
+
+
+ODD_PAGES = [
+    "",
+    "   ",
+    "plain words, no markup",
+    "<p>a lone paragraph</p>",
+    "<?xml version='1.0' encoding='utf-8'?><html><body><p>declares its encoding</p></body></html>",
+    "<html/>\n<body><p>self-closed html</p></body>",
+    "<!DOCTYPE html><html><body><form><input name=q><select><option>1</select><p>in a form</p></form></body></html>",
+    "\x00\x01<html><body>bad\x0b characters</body></html>",
+]
+
+
+@pytest.mark.parametrize(
+    "page", [*ODD_PAGES, *(p.read_text(encoding="utf-8", errors="replace") for p in sorted(PAGES.glob("*.html")))]
+)
+def test_pages_parse_as_trafilatura_parses_them(page: str) -> None:
+    """Our parser (element classes chosen in C) gives trafilatura's tree, and refuses what it refuses."""
+    ours, theirs = parse_page(page), load_html(page)
+    assert (ours is None) == (theirs is None)
+    if ours is not None:
+        assert etree.tostring(ours) == etree.tostring(theirs)
+        assert ours.text_content() == theirs.text_content()  # lxml.html's methods are all there
+
+
+def test_tidy_folds_spaces_trims_lines_and_drops_empty_ones() -> None:
+    assert tidy("  a\u00a0\u00a0b\t\tc  d \n\n \t\n e  ") == "a b c d\ne"
+    assert tidy("clean text\nas trafilatura gives it") == "clean text\nas trafilatura gives it"

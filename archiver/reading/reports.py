@@ -100,7 +100,9 @@ def detect_encoding(data: bytes) -> str | None:
 
 def tidy(text: str) -> str:
     """Runs of spaces (tabs, no-break spaces) made one, lines trimmed, empty lines dropped."""
-    lines = (line.strip() for line in _SPACES_TO_FOLD_RE.sub(" ", text).split("\n"))
+    if "\t" in text or "\u00a0" in text or "  " in text:  # three scans in C beat one regex pass on clean text
+        text = _SPACES_TO_FOLD_RE.sub(" ", text)
+    lines = (line.strip() for line in text.split("\n"))
     return "\n".join([line for line in lines if line])
 
 

@@ -28,6 +28,9 @@ SERVER_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modifi
 IDENTICAL_PAYLOAD = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
 # Stored de-chunked, so the stored message must not claim chunking.
 _DROPPED_HEADERS = {"transfer-encoding"}
+# zlib's fastest level: three quarters of a WARC write was compression at level 6, and level 1
+# cost 45 % less for files about 8 % larger on news pages (wget, Heritrix: 6; warcio: 9).
+GZIP_LEVEL = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +158,7 @@ class _GzipMembers:
 
     def write(self, data: bytes) -> None:
         if self._compressor is None:
-            self._compressor = zlib.compressobj(6, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+            self._compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
         self._out(self._compressor.compress(data))
 
     def flush(self) -> None:
