@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -137,3 +140,33 @@ def test_a_worker_that_dies_between_jobs_is_noticed_and_replaced() -> None:
             pool.shutdown()
 
     asyncio.run(go())
+
+
+EARLY_FORKSERVER = """
+import asyncio, multiprocessing.forkserver, sys
+from archiver.judging.workers import WorkerPool, start_forkserver
+from tests.test_workers import loaded_modules
+start_forkserver()
+server = multiprocessing.forkserver._forkserver._forkserver_pid
+start_forkserver()
+assert multiprocessing.forkserver._forkserver._forkserver_pid == server, "a second server"
+assert "trafilatura" not in sys.modules, "the caller imported the extractor itself"
+async def go():
+    pool = WorkerPool(1, timeout=30)
+    try:
+        return await pool.run(loaded_modules)
+    finally:
+        pool.shutdown()
+print(",".join(asyncio.run(go())))
+"""
+
+
+def test_a_forkserver_started_early_serves_the_pool_with_the_extractor_imported() -> None:
+    """`run` starts the forkserver before it imports the network stack (in a fresh process, as `run` does):
+    the pool's workers come from that one server, with the extractor already imported."""
+    root = Path(__file__).parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", EARLY_FORKSERVER], cwd=root, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "archiver.judging.analysis,lxml.etree,trafilatura"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import pickle
 import resource
@@ -35,6 +36,12 @@ _OUT_OF_MEMORY = "out of memory"
 # event loop reads late, and its time-outs are not the sites' fault). With as many workers as cores and
 # the same priority, the scheduler gave the run a third of two cores, and it set the pace of the night.
 WORKER_NICENESS = 10
+
+
+def start_forkserver() -> None:
+    """Start the forkserver now, so that its imports run beside the caller's (it is the workers' parent)."""
+    multiprocessing.get_context("forkserver").set_forkserver_preload(PRELOAD)
+    multiprocessing.forkserver.ensure_running()
 
 
 class WorkerFailed(Exception):
