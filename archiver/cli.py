@@ -16,7 +16,6 @@ from rich.console import Console
 from archiver import __version__
 from archiver.config import archive_path, check_proxy, load_settings
 from archiver.errors import ArchiverError, ConfigError, LockedError, NotFoundError, archive_fault
-from archiver.judging.workers import start_forkserver
 from archiver.outcomes import VERDICT_ORDER
 from archiver.reading.reports import Report, Unreadable, load_reports
 from archiver.showing.dashboard import build_dashboard
@@ -183,6 +182,8 @@ def run_command(
     if paths:
         # New reports mean new pages to extract: the workers' forkserver imports the extractor
         # (a fifth of a second) while this process imports the rest, not after.
+        from archiver.judging.workers import start_forkserver
+
         start_forkserver()
     from archiver.pipeline import run as run_archive  # the network stack, imported by the commands that fetch
 
