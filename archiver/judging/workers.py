@@ -39,9 +39,12 @@ WORKER_NICENESS = 10
 
 
 def start_forkserver() -> None:
-    """Start the forkserver now, so that its imports run beside the caller's (it is the workers' parent)."""
+    """Start the forkserver now, so that its imports run beside the caller's (it is the workers' parent).
+
+    A failure here is left to the pool, which tries again when a page needs a worker and says why."""
     multiprocessing.get_context("forkserver").set_forkserver_preload(PRELOAD)
-    multiprocessing.forkserver.ensure_running()
+    with contextlib.suppress(OSError):
+        multiprocessing.forkserver.ensure_running()
 
 
 class WorkerFailed(Exception):
