@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trafilatura
@@ -117,15 +118,59 @@ def _trafilatura_text(data: bytes, fast: bool) -> str:
     return tidy(document.text)
 
 
-@pytest.mark.parametrize(("repeat", "fast"), [(1, False), (4, True)])
-def test_a_short_text_gets_trafilatura_s_full_cascade_a_long_one_its_own_extractor(repeat: int, fast: bool) -> None:
-    """Below LONG_TEXT the fallbacks (readability, jusText) are compared, as trafilatura does by default;
-    past it the own extractor's text stands (trafilatura's recall bypass), at a third less CPU."""
-    data = _table_page(repeat)
-    assert _trafilatura_text(data, fast=True) != _trafilatura_text(data, fast=False)  # the page tells them apart
+def _paragraph_page(repeat: int, comments: int = 0, outside: int = 0) -> bytes:
+    """A story in paragraphs; readers' comments and links to other stories beside it, in paragraphs too."""
+    story = "".join(f"<p>{ARTICLE}</p><p>{OTHER_ARTICLE}</p>" for _ in range(repeat))
+    said = "".join(f"<div class='comment'><p>Reader {i}: {OTHER_ARTICLE}</p></div>" for i in range(comments))
+    beside = "".join(f"<p><a href='/story/{i}'>Also read: {ARTICLE}</a></p>" for i in range(outside))
+    return (
+        "<html><body><header><p>Bench News, the paper of record</p></header>"
+        "<div class='menu'><a href='/'>Home</a></div>"
+        f"<div class='content'>{story}</div><section id='comments'>{said}</section>"
+        f"<footer><p>{OTHER_ARTICLE}</p></footer><div class='more'>{beside}</div></body></html>"
+    ).encode()
+
+
+PASSES = {
+    # kind: (page, trafilatura's passes (fast?), whether its text is long)
+    "short article": (_paragraph_page(1), [False], False),
+    "long article": (_paragraph_page(4), [True], True),
+    "long article laid out in table cells, no paragraphs": (_table_page(4), [False], True),
+    "short article, long comments": (_paragraph_page(1, comments=12), [False], False),
+    "short article, long links beside it": (_paragraph_page(1, outside=6), [True, False], False),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(PASSES))
+def test_trafilatura_s_own_extractor_alone_only_where_the_paragraphs_hold_a_long_text(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A short article gets trafilatura's full cascade (readability and jusText compared, its default) in one
+    pass; a long one in paragraphs its own extractor alone, at a third less CPU (trafilatura's recall bypass);
+    a second pass only when the paragraphs promised more than the extractor found."""
+    data, expected, long = PASSES[kind]
+    passes: list[bool] = []
+    extraction = trafilatura.bare_extraction
+
+    def counted(tree: object, options: Any) -> Any:
+        passes.append(options.fast)
+        return extraction(tree, options=options)
+
+    monkeypatch.setattr(trafilatura, "bare_extraction", counted)
     got = extract(data, "text/html; charset=utf-8", "https://example.org/story")
-    assert got.text == _trafilatura_text(data, fast=fast)
-    assert (len(got.text) >= LONG_TEXT) is fast
+    monkeypatch.undo()
+    assert passes == expected
+    assert got.text == _trafilatura_text(data, fast=expected[-1])
+    assert got.text is not None and (len(got.text) >= LONG_TEXT) is long
+
+
+def test_the_table_page_tells_the_two_extractions_apart() -> None:
+    """The page above on which trafilatura's own extractor and its full cascade differ: the full one is used."""
+    data = _table_page(4)
+    assert _trafilatura_text(data, fast=True) != _trafilatura_text(data, fast=False)
+    assert extract(data, "text/html; charset=utf-8", "https://example.org/story").text == _trafilatura_text(
+        data, fast=False
+    )
 
 
 ODD_PAGES = [

@@ -207,10 +207,36 @@ def _options(fast: bool) -> Any:
     return Extractor(output_format="python", fast=fast, comments=False, tables=True, with_metadata=False)
 
 
-def _main_text(tree: Any, url: str) -> Any:
-    """trafilatura's document for a parsed page: its own extractor first, the full cascade for a short result.
+@functools.cache
+def _story_paragraphs() -> Any:
+    """The <p> elements an article's text may be in: not a page's header, navigation, aside or footer,
+    nor its readers' comments (trafilatura drops those, so they must not promise a long text)."""
+    from lxml import etree
 
-    trafilatura works on a copy of the tree, so the second pass starts from the same page."""
+    return etree.XPath(
+        "//p[not(ancestor::header or ancestor::nav or ancestor::aside or ancestor::footer"
+        " or ancestor-or-self::*[contains(@class, 'comment') or contains(@id, 'comment')])]"
+    )
+
+
+def _paragraphs_hold_a_long_text(tree: Any) -> bool:
+    """Whether the page's story paragraphs hold LONG_TEXT characters: where an article's text is, when long.
+
+    Only then is trafilatura's own extractor tried alone first; a short article goes straight to the
+    full cascade, in one pass (both passes on a short page cost 1.7 times trafilatura's default)."""
+    total = 0
+    for paragraph in _story_paragraphs()(tree):
+        total += len(paragraph.text_content())
+        if total >= LONG_TEXT:
+            return True
+    return False
+
+
+def _main_text(tree: Any, url: str) -> Any:
+    """trafilatura's document for a parsed page: its own extractor alone when the page holds a long text
+    and it finds one, else the full cascade (trafilatura's default).
+
+    trafilatura works on a copy of the tree, so a second pass starts from the same page."""
     import trafilatura
 
     def extraction(fast: bool) -> Any:
@@ -218,9 +244,10 @@ def _main_text(tree: Any, url: str) -> Any:
         options.url = options.source = url or None
         return trafilatura.bare_extraction(tree, options=options)
 
-    document = extraction(fast=True)
-    if document is not None and len(getattr(document, "text", None) or "") >= LONG_TEXT:
-        return document
+    if _paragraphs_hold_a_long_text(tree):
+        document = extraction(fast=True)
+        if document is not None and len(getattr(document, "text", None) or "") >= LONG_TEXT:
+            return document
     return extraction(fast=False)
 
 
