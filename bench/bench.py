@@ -140,6 +140,9 @@ def main() -> None:
     parser.add_argument("--links", type=int, default=2000)
     parser.add_argument("--hosts", type=int, default=50)
     parser.add_argument("--latency", type=float, default=0.075, help="mean seconds a host takes to answer (+-60 %%)")
+    parser.add_argument(
+        "--paragraphs", type=int, default=12, help="story paragraphs a page (12: ~6,600 characters; 3: a short item)"
+    )
     parser.add_argument("--per-host", type=int, default=2)
     parser.add_argument("--delay", type=float, default=0.25)
     parser.add_argument("--concurrency", type=int, default=32)
@@ -153,7 +156,9 @@ def main() -> None:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="archiver-bench-"))
     shutil.rmtree(work / "archive", ignore_errors=True)
     server = subprocess.Popen(
-        [sys.executable, str(HERE / "server.py"), "--latency", str(args.latency)], stdout=subprocess.PIPE, text=True
+        [sys.executable, str(HERE / "server.py"), "--latency", str(args.latency), "--paragraphs", str(args.paragraphs)],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert server.stdout is not None
@@ -190,6 +195,7 @@ def main() -> None:
         ideal = max(polite, first.cpu / CORES)
         print(
             f"archiver bench: {args.links} links over {args.hosts} hosts, latency {args.latency} s, "
+            f"{args.paragraphs} story paragraphs a page, "
             f"--per-host {args.per_host} --delay {args.delay} --concurrency {args.concurrency}, {CORES} cores"
         )
         print(f"  verdicts after the first run: {summary['verdicts']}")

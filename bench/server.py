@@ -70,10 +70,13 @@ PARAGRAPHS = [
 BOILERPLATE = "".join(f"<li><a href='/section/{i}'>Section {i}</a></li>" for i in range(60))
 
 
-def article(path: str) -> bytes:
+STORY_PARAGRAPHS = 12  # about 6,600 characters of story; 3 make a short news item (about 1,700)
+
+
+def article(path: str, paragraphs: int = STORY_PARAGRAPHS) -> bytes:
     """A page as heavy as a real news article: navigation, the story, related links, comments, footer."""
     seed = int(hashlib.sha1(path.encode()).hexdigest()[:8], 16)
-    chosen = [PARAGRAPHS[(seed + i * 7919) % len(PARAGRAPHS)] for i in range(12)]
+    chosen = [PARAGRAPHS[(seed + i * 7919) % len(PARAGRAPHS)] for i in range(paragraphs)]
     body = "".join(f"<p>{p}</p>" for p in chosen)
     related = "".join(
         f"<li><a href='/news/2020/09/{(seed + i) % 28 + 1:02d}/story-{(seed * 31 + i) % 99999}.html'>"
@@ -98,7 +101,7 @@ def article(path: str) -> bytes:
     ).encode()
 
 
-async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, latency: float) -> None:
+async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, latency: float, paragraphs: int) -> None:
     try:
         while True:
             head = await reader.readuntil(b"\r\n\r\n")
@@ -110,7 +113,7 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, lat
             host = writer.get_extra_info("sockname")[0]
             # Sites answer in their own time: latency +-60 % around the mean (30-120 ms for 75 ms).
             await asyncio.sleep(latency * (0.4 + 1.2 * random.random()))
-            body = article(host + target)
+            body = article(host + target, paragraphs)
             etag = '"' + hashlib.sha1(body).hexdigest()[:20] + '"'
             if headers.get("if-none-match") == etag:
                 writer.write(f"HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\nContent-Length: 0\r\n\r\n".encode())
@@ -131,8 +134,8 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, lat
         writer.close()
 
 
-async def main(port: int, latency: float) -> None:
-    server = await asyncio.start_server(lambda r, w: handle(r, w, latency), "0.0.0.0", port, backlog=1024)
+async def main(port: int, latency: float, paragraphs: int) -> None:
+    server = await asyncio.start_server(lambda r, w: handle(r, w, latency, paragraphs), "0.0.0.0", port, backlog=1024)
     print(server.sockets[0].getsockname()[1], flush=True)
     async with server:
         await server.serve_forever()
@@ -142,5 +145,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--paragraphs", type=int, default=STORY_PARAGRAPHS, help="paragraphs of story a page")
     args = parser.parse_args()
-    asyncio.run(main(args.port, args.latency))
+    asyncio.run(main(args.port, args.latency, args.paragraphs))

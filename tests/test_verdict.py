@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from archiver.judging import signs
 from archiver.judging.compare import compare, similarity
 from archiver.judging.signs import (
     PageSigns,
@@ -138,6 +139,23 @@ def test_a_success_resets_the_failure_streak() -> None:
 )
 def test_not_found_wording_in_four_languages(title: str, text: str) -> None:
     assert read_signs(title, text, "").not_found
+
+
+def test_the_wording_is_found_in_any_case() -> None:
+    """The phrases are written in lower case and the page's words lowered once (no IGNORECASE, 14 times slower)."""
+    assert read_signs("ОШИБКА", "СТРАНИЦА НЕ НАЙДЕНА", "").not_found
+    assert read_signs("Error", "Ё-mail: Материал Удалён", "").not_found
+    assert read_signs("ACCESS DENIED", "", "").challenge
+    assert read_signs("x", "THIS DOMAIN IS FOR SALE", "").parked
+    for phrases in (signs._NOT_FOUND, signs._PARKED, signs._CHALLENGE, signs._GEO):
+        assert all(phrase == phrase.lower() for phrase in phrases)
+
+
+def test_a_main_text_that_speaks_for_the_page_is_read_instead_of_its_visible_text() -> None:
+    main = "The ministry published its annual report on grain exports today. " * 4  # over OWN_WORDS
+    assert len(main) >= signs.OWN_WORDS
+    assert not read_signs("Report", "Search: nothing found", main).not_found  # a sidebar widget's words
+    assert read_signs("Report", "Page not found", main[:100]).not_found  # too short to speak: the page's words
 
 
 def test_a_long_article_quoting_not_found_is_not_a_soft_404() -> None:

@@ -7,7 +7,14 @@ from pathlib import Path
 
 from archiver.judging.compare import Comparison, compare
 from archiver.judging.extract import Extracted, decode_html, extract, sniff_kind
-from archiver.judging.signs import SHORT_PAGE, PageSigns, page_title, read_signs, telegram_post_missing, visible_text
+from archiver.judging.signs import (
+    PageSigns,
+    page_title,
+    read_signs,
+    speaks_for_the_page,
+    telegram_post_missing,
+    visible_text,
+)
 from archiver.judging.workers import TOO_LARGE
 from archiver.storage.textstore import get_text, put_text
 
@@ -33,9 +40,8 @@ def _signs(data: bytes, content_type: str, url: str, main_text: str | None) -> P
     if sniff_kind(content_type, data[:1024], url) not in ("html", "text"):
         return None
     page = decode_html(data[:MAX_SIGNS_BYTES], content_type)
-    # A long main text is the page's own word: only its title is read then, not all its visible text.
-    long = main_text is not None and len(main_text) >= SHORT_PAGE
-    title, text = (page_title(page), "") if long else visible_text(page)
+    # A main text that speaks for the page is read instead of its visible text: only the title is needed.
+    title, text = (page_title(page), "") if speaks_for_the_page(main_text) else visible_text(page)
     return read_signs(title, text, main_text, telegram_missing=telegram_post_missing(url, page))
 
 
