@@ -105,6 +105,35 @@ def test_cookie_set_on_a_redirect_is_sent_on_the_next_hop(web: fixture_server.Se
     assert ("Cookie", "consent=yes") in result.response.request_headers
 
 
+def test_the_request_on_the_wire_host_first_a_caller_s_header_replacing_ours_and_a_form(
+    web: fixture_server.Server, tmp_path: Path
+) -> None:
+    """Requests go to httpcore as built here: Host (no user:password), our headers, the caller's instead of
+    ours of the same name, a form's body with its type and length; a port out of range is a bad URL."""
+
+    async def go() -> tuple[Fetch, Fetch]:
+        async with Fetcher(LOCAL, tmp_path) as fetcher:
+            posted = await fetcher.fetch(
+                web.url("/page/a").replace("://", "://user:secret@"),
+                headers={"accept": "application/json"},
+                form={"url": "https://example.org/a b"},
+            )
+            bad = await fetcher.fetch("http://127.0.0.1:0/x")  # not port 80
+            return posted, bad
+
+    posted, bad = asyncio.run(go())
+    assert posted.response is not None, posted.detail
+    sent = posted.response.request_headers
+    assert sent[0] == ("Host", f"127.0.0.1:{web.port}")
+    assert [value for name, value in sent if name.lower() == "accept"] == ["application/json"]
+    assert ("Content-Type", "application/x-www-form-urlencoded") in sent
+    assert ("Content-Length", str(len("url=https%3A%2F%2Fexample.org%2Fa+b"))) in sent
+    assert any(name == "User-Agent" for name, _ in sent)
+    seen = web.requests[-1]
+    assert (seen.method, seen.path, seen.headers["accept"]) == ("POST", "/page/a", "application/json")
+    assert bad.failure == Failure.BAD_URL and "port 0" in bad.detail
+
+
 @pytest.mark.parametrize("path", ["/gzip", "/brotli", "/deflate-raw", "/chunked"])
 def test_compression_and_chunking(web: fixture_server.Server, tmp_path: Path, path: str) -> None:
     result = fetch(web.url(path), tmp_path)

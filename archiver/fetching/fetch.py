@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import brotlicffi as brotli  # not Google's brotli: warcio cannot read br records beside it (warcio#73)
 import httpcore
@@ -35,7 +35,6 @@ Resolver = Callable[[str, int], Awaitable[list[str]]]
 REDIRECT_CODES = {301, 302, 303, 307, 308}
 _HOP_BODY_LIMIT = 64 * 1024
 _MAX_CLIENTS = 512  # origins with an open client (and its keep-alive connections) at once
-_CHUNK = 64 * 1024
 SPILL = 2 * 1024 * 1024  # bodies up to this stay in memory: a temporary file costs more than the page
 
 
@@ -183,19 +182,24 @@ def _failure_of(exc: BaseException) -> tuple[Failure, str]:
     text = str(exc) or type(exc).__name__
     if any(isinstance(item, ssl.SSLError | ssl.CertificateError) for item in chain) or "SSL" in text:
         return Failure.TLS, text
-    if isinstance(exc, httpx.TimeoutException | TimeoutError):
+    # Requests go to httpcore itself (its exceptions), the client's set-up to httpx (its own).
+    if isinstance(exc, httpcore.TimeoutException | httpx.TimeoutException | TimeoutError):
         return Failure.TIMEOUT, text or "timed out"
-    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+    if isinstance(exc, httpcore.UnsupportedProtocol | httpx.UnsupportedProtocol | httpx.InvalidURL):
         return Failure.BAD_URL, text
-    if isinstance(exc, httpx.ConnectError | httpx.ProxyError | ConnectionRefusedError):
+    if isinstance(exc, httpcore.ConnectError | httpcore.ProxyError | httpx.ConnectError | httpx.ProxyError):
         return Failure.CONNECT, text
-    if isinstance(exc, httpx.RemoteProtocolError):
+    if isinstance(exc, ConnectionRefusedError):
+        return Failure.CONNECT, text
+    if isinstance(exc, httpcore.RemoteProtocolError | httpx.RemoteProtocolError):
         if "peer closed" in text.lower() or "incomplete" in text.lower():
             return Failure.RESET, text
         return Failure.PROTOCOL, text
-    if isinstance(exc, httpx.ReadError | httpx.WriteError | ConnectionError):
+    if isinstance(exc, httpcore.ReadError | httpcore.WriteError | httpx.ReadError | httpx.WriteError):
         return Failure.RESET, text
-    if isinstance(exc, httpx.HTTPError | OSError):
+    if isinstance(exc, ConnectionError):
+        return Failure.RESET, text
+    if isinstance(exc, httpcore.NetworkError | httpcore.ProtocolError | httpx.HTTPError | OSError):
         return Failure.CONNECT, text
     raise exc
 
@@ -210,11 +214,11 @@ def _header_text(value: str) -> str:
 
 @dataclass(eq=False, slots=True)
 class _Origin:
-    """What one origin's requests go through: its transport (its own connections, direct or
-    through the proxy), its cookies, and the client that owns both."""
+    """What one origin's requests go through: its transport's connection pool (direct, or through
+    the proxy), its cookies, and the client that chose and owns the transport."""
 
     client: httpx.AsyncClient
-    transport: httpx.AsyncBaseTransport
+    pool: httpcore.AsyncConnectionPool  # the transport's pool (direct, or through a proxy)
     cookies: httpx.Cookies
 
 
@@ -239,17 +243,18 @@ class Fetcher:
         # single pool for thousands of links over many hosts costs CPU quadratic in the hosts.
         self._clients: OrderedDict[str, _Origin] = OrderedDict()
         self._active: Counter[str] = Counter()
-        self._headers = httpx.Headers(
-            {
-                "User-Agent": settings.user_agent,
-                "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,application/pdf,*/*;q=0.8",
-                "Accept-Language": "en,ru;q=0.9,uk;q=0.8,be;q=0.7,*;q=0.5",
+        self._headers = [
+            (name.encode("ascii"), value.encode("latin-1"))
+            for name, value in (
+                ("User-Agent", settings.user_agent),
+                ("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,application/pdf,*/*;q=0.8"),
+                ("Accept-Language", "en,ru;q=0.9,uk;q=0.8,be;q=0.7,*;q=0.5"),
                 # Not br: warcio (and the replay tools built on it) cannot decode brotli records
                 # beside Google's brotli package (warcio#73); wget and Heritrix do not ask for it either.
-                "Accept-Encoding": "gzip, deflate",
-                "Connection": "keep-alive",
-            }
-        )
+                ("Accept-Encoding", "gzip, deflate"),
+                ("Connection", "keep-alive"),
+            )
+        ]
         self._timeouts = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout, pool=None).as_dict()
 
     def _new_origin(self, key: str) -> _Origin:
@@ -267,14 +272,16 @@ class Fetcher:
         if not isinstance(pool, httpcore.AsyncConnectionPool) or not hasattr(pool, "_network_backend"):
             raise RuntimeError("httpx's transport layout changed: cannot guard connections")
         pool._network_backend = GuardedBackend(AsyncioBackend(), self._resolve, settings.allow_private)
-        # Requests go to the origin's transport itself, not through client.send: the client's layers
-        # (URL and header merging, auth and redirect hooks, a cookie-jar pass on every response) cost
-        # about a tenth of the run's own CPU a link, and we follow redirects ourselves. The client still
-        # chooses the transport (the proxy from the environment, NO_PROXY) and closes them.
+        # Requests go to the chosen transport's httpcore pool itself, not through client.send nor the
+        # transport's wrapper: httpx's layers (URL parsing and validation, request and header models,
+        # auth and redirect hooks, exception mapping, response wrapping) cost a fifth of the run's own
+        # CPU a link, and our URLs are URIs already, our redirects our own. The client still chooses
+        # the transport (the proxy from the environment, NO_PROXY) and closes them.
         choose = getattr(client, "_transport_for_url", None)
-        if choose is None:
+        chosen = getattr(choose(httpx.URL(key)), "_pool", None) if choose is not None else None
+        if not isinstance(chosen, httpcore.AsyncConnectionPool):
             raise RuntimeError("httpx's client layout changed: cannot choose a transport")
-        return _Origin(client, choose(httpx.URL(key)), httpx.Cookies())
+        return _Origin(client, chosen, httpx.Cookies())
 
     async def _origin_for(self, url: str) -> tuple[str, _Origin]:
         parts = urlsplit(url)
@@ -466,51 +473,87 @@ class Fetcher:
         # Every network error becomes a Failure value, here and in _read_body.
         try:
             method = "POST" if form is not None else "GET"
-            sent = self._headers
-            if headers:
-                sent = self._headers.copy()
-                sent.update(headers)
-            request = httpx.Request(method, url, headers=sent, data=form, extensions={"timeout": self._timeouts})
-            if origin.cookies:
-                origin.cookies.set_cookie_header(request)
-            response = await origin.transport.handle_async_request(request)
-            response.request = request
+            try:
+                request = self._request(origin, method, url, headers, form)
+            except ValueError as exc:  # a port out of range, a header value that cannot be sent
+                return Failure.BAD_URL, f"cannot make a request of {url}: {exc}"
+            response = await origin.pool.handle_async_request(request)
         except Exception as exc:
             return _failure_of(exc)
         try:
-            peer = _peer_of(response)
             exchange = Exchange(
                 url=url,
-                method=request.method,
-                request_headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw),
-                status=response.status_code,
-                reason=response.reason_phrase,
-                http_version=response.http_version,
-                headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw),
+                method=method,
+                request_headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers),
+                status=response.status,
+                reason=_reason_of(response),
+                http_version=response.extensions.get("http_version", b"HTTP/1.1").decode("ascii", "ignore"),
+                headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers),
                 fetched_at=fetched_at,
-                peer=peer,
+                peer=_peer_of(response),
             )
-            if "set-cookie" in response.headers:
-                origin.cookies.extract_cookies(response)
-            if response.status_code in REDIRECT_CODES and exchange.header("location"):
+            if exchange.header("set-cookie") is not None:
+                origin.cookies.extract_cookies(
+                    httpx.Response(response.status, headers=response.headers, request=httpx.Request(method, url))
+                )
+            if response.status in REDIRECT_CODES and exchange.header("location"):
                 small = b""
-                async for chunk in response.aiter_raw():
+                async for chunk in response.aiter_stream():
                     small += chunk
                     if len(small) > _HOP_BODY_LIMIT:
                         break
                 return _Answer(_with_body(exchange, small[:_HOP_BODY_LIMIT]), None)
-            return _Answer(exchange, await self._read_body(response))
+            return _Answer(exchange, await self._read_body(response, exchange))
         except Exception as exc:
             return _failure_of(exc)
         finally:
             await response.aclose()
 
-    async def _read_body(self, response: httpx.Response) -> _Body:
+    def _request(
+        self, origin: _Origin, method: str, url: str, extra: dict[str, str], form: dict[str, str] | None
+    ) -> httpcore.Request:
+        """The request as it goes on the wire (url is a URI: ASCII, punycode host, percent-encoded):
+        Host first, then our headers, the extra ones, the site's cookies, a form's body."""
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port  # port: ValueError when out of range
+        if port == 0:
+            raise ValueError("port 0 is no port to connect to")
+        netloc = parts.netloc.rpartition("@")[2]  # a URL's user:password is never sent as its Host
+        headers = [(b"Host", netloc.encode("ascii"))]
+        if extra:  # a caller's header replaces ours of the same name
+            replaced = {name.lower().encode("ascii") for name in extra}
+            headers += [(name, value) for name, value in self._headers if name.lower() not in replaced]
+            headers += [(name.encode("ascii"), value.encode("latin-1")) for name, value in extra.items()]
+        else:
+            headers += self._headers
+        if origin.cookies:
+            jar = httpx.Request(method, url)
+            origin.cookies.set_cookie_header(jar)
+            cookie = jar.headers.get("cookie")
+            if cookie:
+                headers.append((b"Cookie", cookie.encode("latin-1")))
+        content = b""
+        if form is not None:
+            content = urlencode(form).encode("ascii")
+            headers += [
+                (b"Content-Type", b"application/x-www-form-urlencoded"),
+                (b"Content-Length", str(len(content)).encode("ascii")),
+            ]
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        return httpcore.Request(
+            method,
+            httpcore.URL(scheme=parts.scheme, host=host, port=port, target=target),
+            headers=headers,
+            content=content,
+            extensions={"timeout": self._timeouts},
+        )
+
+    async def _read_body(self, response: httpcore.Response, exchange: Exchange) -> _Body:
         limit = self.settings.max_body
-        declared = response.headers.get("content-length", "")
+        declared = (exchange.header("content-length") or "").strip()
         if declared.isdigit() and int(declared) > limit:
             return _Body(failure=Failure.TOO_LARGE, detail=f"Content-Length {declared} over the {limit}-byte limit")
-        encodings = response.headers.get("content-encoding", "").split(",")
+        encodings = (exchange.header("content-encoding") or "").split(",")
         decoder: _Decoder | None
         detail = ""
         try:
@@ -524,7 +567,7 @@ class Fetcher:
         size = 0
         failure: Failure | None = None
         try:
-            async for chunk in response.aiter_raw(_CHUNK):
+            async for chunk in response.aiter_stream():
                 size += len(chunk)
                 if size > limit:
                     raise _TooLarge(f"body over the {limit}-byte limit")
@@ -567,7 +610,7 @@ class Fetcher:
             return _Body(failure=failure, detail=detail, size=size)
         if decoder is None:
             decoded.discard()
-        elif response.status_code < 300:
+        elif response.status < 300:
             decoded.touch()  # an empty page is still a page to read (and compare)
         return _Body(
             raw_path=raw.path,
@@ -681,7 +724,15 @@ def _with_body(exchange: Exchange, body: bytes) -> Exchange:
     )
 
 
-def _peer_of(response: httpx.Response) -> str | None:
+def _reason_of(response: httpcore.Response) -> str:
+    """The status line's reason phrase, or the standard one for its code (as httpx reads it)."""
+    phrase = response.extensions.get("reason_phrase")
+    if phrase is None:
+        return httpx.codes.get_reason_phrase(response.status)
+    return str(phrase.decode("ascii", "ignore"))
+
+
+def _peer_of(response: httpcore.Response) -> str | None:
     stream = response.extensions.get("network_stream")
     if stream is None:
         return None
