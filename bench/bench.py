@@ -15,6 +15,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -135,6 +136,113 @@ def write_reports(directory: Path, urls: list[str], per_report: int = 20) -> Non
         )
 
 
+def _trafilatura(args: argparse.Namespace, work: Path, urls: list[str]) -> Measured:
+    """trafilatura's own batch command line on the same URLs, at the closest politeness it allows."""
+    (work / "urls.txt").write_text("\n".join(urls) + "\n")
+    config = work / "trafilatura.cfg"
+    config.write_text(
+        "[DEFAULT]\nDOWNLOAD_TIMEOUT = 30\nMAX_FILE_SIZE = 20000000\nMIN_FILE_SIZE = 10\n"
+        f"SLEEP_TIME = {args.delay}\nUSER_AGENTS =\nCOOKIE =\nMAX_REDIRECTS = 2\nSSRF_PROTECTION = off\n"
+        "INSECURE_SSL_FALLBACK = off\nMIN_EXTRACTED_SIZE = 250\nMIN_OUTPUT_SIZE = 1\n"
+        "MIN_OUTPUT_COMM_SIZE = 1\nMAX_TREE_SIZE =\nMIN_EXTRACTED_COMM_SIZE = 1\nMIN_DUPLCHECK_SIZE = 100\n"
+        "MAX_REPETITIONS = 2\nEXTENSIVE_DATE_SEARCH = on\nEXTERNAL_URLS = off\n"
+    )
+    shutil.rmtree(work / "trafilatura-out", ignore_errors=True)
+    return measure(
+        [
+            str(Path(sys.executable).parent / "trafilatura"),
+            "-i",
+            str(work / "urls.txt"),
+            "--parallel",
+            str(args.concurrency),
+            "--config-file",
+            str(config),
+            "-o",
+            str(work / "trafilatura-out"),
+        ]
+    )
+
+
+def _round(args: argparse.Namespace, work: Path, urls: list[str]) -> dict[str, float]:
+    """One first run on a fresh archive, its rerun, then trafilatura's command line; prints them, returns ratios."""
+    shutil.rmtree(work / "archive", ignore_errors=True)
+    if args.workers:
+        (work / "archive").mkdir(parents=True)
+        (work / "archive" / "archiver.toml").write_text(f"extract_workers = {args.workers}\n")
+    archiver = [
+        sys.executable,
+        "-m",
+        "archiver",
+        "run",
+        "--archive",
+        str(work / "archive"),
+        "--allow-private",
+        "--per-host",
+        str(args.per_host),
+        "--delay",
+        str(args.delay),
+        "--concurrency",
+        str(args.concurrency),
+        "--json",
+    ]
+    first = measure([*archiver, str(work / "reports")])
+    if first.returncode != 0:
+        sys.exit(f"archiver run failed:\n{first.stderr[-3000:]}")
+    second = measure(archiver)
+    summary = json.loads(first.stdout)
+
+    per_host_links = [len(range(h, args.links, args.hosts)) for h in range(args.hosts)]
+    polite = max(n * max(args.delay, args.latency / args.per_host) for n in per_host_links)
+    ideal = max(polite, first.cpu / CORES)
+    print(f"  verdicts after the first run: {summary['verdicts']}")
+    print(
+        f"  first run:   {first.wall:7.2f} s wall, {args.links / first.wall:6.1f} links/s, "
+        f"{first.cpu:6.2f} s CPU ({first.cpu / args.links * 1000:.2f} ms CPU per link)"
+    )
+    print(
+        f"               main process {first.cpu_by_role['main'] / args.links * 1000:.2f} ms per link, "
+        f"extraction workers {first.cpu_by_role['workers'] / args.links * 1000:.2f} ms per link"
+    )
+    print(
+        f"  ideal:       {ideal:7.2f} s (politeness {polite:.2f} s, CPU/cores {first.cpu / CORES:.2f} s) "
+        f"-> wall/ideal = {first.wall / ideal:.2f}"
+    )
+    print(f"  peak memory: {first.peak_rss_mb:7.1f} MB RSS, {first.peak_pss_mb:.1f} MB PSS (whole process tree)")
+    print(
+        f"  rerun:       {second.wall:7.2f} s wall, {second.cpu:6.2f} s CPU = {second.cpu / first.cpu:.0%} "
+        f"of the first run's CPU, peak {second.peak_pss_mb:.1f} MB PSS"
+    )
+    figures = {
+        "wall/ideal": first.wall / ideal,
+        "CPU ms per link": first.cpu / args.links * 1000,
+        "rerun CPU / first run's": second.cpu / first.cpu,
+        "peak MB RSS": first.peak_rss_mb,
+    }
+    if not args.skip_trafilatura:
+        trafilatura = _trafilatura(args, work, urls)
+        extracted = (
+            sum(1 for p in (work / "trafilatura-out").rglob("*") if p.is_file())
+            if (work / "trafilatura-out").exists()
+            else 0
+        )
+        print(
+            f"  trafilatura: {trafilatura.wall:7.2f} s wall, {trafilatura.cpu:6.2f} s CPU "
+            f"({trafilatura.cpu / args.links * 1000:.2f} ms CPU per link), "
+            f"peak {trafilatura.peak_rss_mb:.1f} MB RSS, "
+            f"{trafilatura.peak_pss_mb:.1f} MB PSS (--parallel {args.concurrency}, SLEEP_TIME {args.delay}; "
+            f"exit {trafilatura.returncode}; {extracted} files: it names them by a hash of their words, "
+            "so look-alike pages share one)"
+        )
+        print(
+            f"  archiver / trafilatura: wall {first.wall / trafilatura.wall:.2f}x, "
+            f"CPU per link {first.cpu / max(trafilatura.cpu, 1e-9):.2f}x"
+        )
+        figures["trafilatura CPU ms per link"] = trafilatura.cpu / args.links * 1000
+        figures["wall / trafilatura's"] = first.wall / trafilatura.wall
+        figures["CPU / trafilatura's"] = first.cpu / max(trafilatura.cpu, 1e-9)
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--links", type=int, default=2000)
@@ -148,13 +256,21 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=0, help="extraction workers (default: archiver's own choice)")
     parser.add_argument("--skip-trafilatura", action="store_true")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="rounds (archiver, its rerun, trafilatura, in turn), then the median of each figure: a drifting "
+        "machine moves both tools' CPU between rounds",
+    )
     parser.add_argument("--workdir", type=Path, default=None, help="keep the archive here (default: a temp dir)")
     args = parser.parse_args()
     if not 1 <= args.hosts <= 250:
         parser.error("--hosts must be 1 to 250 (one loopback address each)")
+    if args.repeat < 1:
+        parser.error("--repeat must be 1 or more")
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="archiver-bench-"))
-    shutil.rmtree(work / "archive", ignore_errors=True)
     server = subprocess.Popen(
         [sys.executable, str(HERE / "server.py"), "--latency", str(args.latency), "--paragraphs", str(args.paragraphs)],
         stdout=subprocess.PIPE,
@@ -165,99 +281,21 @@ def main() -> None:
         port = int(server.stdout.readline())
         urls = [f"http://127.0.0.{1 + i % args.hosts}:{port}/news/2020/09/03/story-{i}.html" for i in range(args.links)]
         write_reports(work / "reports", urls)
-        if args.workers:
-            (work / "archive").mkdir(parents=True)
-            (work / "archive" / "archiver.toml").write_text(f"extract_workers = {args.workers}\n")
-        archiver = [
-            sys.executable,
-            "-m",
-            "archiver",
-            "run",
-            "--archive",
-            str(work / "archive"),
-            "--allow-private",
-            "--per-host",
-            str(args.per_host),
-            "--delay",
-            str(args.delay),
-            "--concurrency",
-            str(args.concurrency),
-            "--json",
-        ]
-        first = measure([*archiver, str(work / "reports")])
-        if first.returncode != 0:
-            sys.exit(f"archiver run failed:\n{first.stderr[-3000:]}")
-        second = measure(archiver)
-        summary = json.loads(first.stdout)
-
-        per_host_links = [len(range(h, args.links, args.hosts)) for h in range(args.hosts)]
-        polite = max(n * max(args.delay, args.latency / args.per_host) for n in per_host_links)
-        ideal = max(polite, first.cpu / CORES)
         print(
             f"archiver bench: {args.links} links over {args.hosts} hosts, latency {args.latency} s, "
             f"{args.paragraphs} story paragraphs a page, "
             f"--per-host {args.per_host} --delay {args.delay} --concurrency {args.concurrency}, {CORES} cores"
         )
-        print(f"  verdicts after the first run: {summary['verdicts']}")
-        print(
-            f"  first run:   {first.wall:7.2f} s wall, {args.links / first.wall:6.1f} links/s, "
-            f"{first.cpu:6.2f} s CPU ({first.cpu / args.links * 1000:.2f} ms CPU per link)"
-        )
-        print(
-            f"               main process {first.cpu_by_role['main'] / args.links * 1000:.2f} ms per link, "
-            f"extraction workers {first.cpu_by_role['workers'] / args.links * 1000:.2f} ms per link"
-        )
-        print(
-            f"  ideal:       {ideal:7.2f} s (politeness {polite:.2f} s, CPU/cores {first.cpu / CORES:.2f} s) "
-            f"-> wall/ideal = {first.wall / ideal:.2f}"
-        )
-        print(f"  peak memory: {first.peak_rss_mb:7.1f} MB RSS, {first.peak_pss_mb:.1f} MB PSS (whole process tree)")
-        print(
-            f"  rerun:       {second.wall:7.2f} s wall, {second.cpu:6.2f} s CPU = {second.cpu / first.cpu:.0%} "
-            f"of the first run's CPU, peak {second.peak_pss_mb:.1f} MB PSS"
-        )
-
-        if not args.skip_trafilatura:
-            (work / "urls.txt").write_text("\n".join(urls) + "\n")
-            config = work / "trafilatura.cfg"
-            config.write_text(
-                "[DEFAULT]\nDOWNLOAD_TIMEOUT = 30\nMAX_FILE_SIZE = 20000000\nMIN_FILE_SIZE = 10\n"
-                f"SLEEP_TIME = {args.delay}\nUSER_AGENTS =\nCOOKIE =\nMAX_REDIRECTS = 2\nSSRF_PROTECTION = off\n"
-                "INSECURE_SSL_FALLBACK = off\nMIN_EXTRACTED_SIZE = 250\nMIN_OUTPUT_SIZE = 1\n"
-                "MIN_OUTPUT_COMM_SIZE = 1\nMAX_TREE_SIZE =\nMIN_EXTRACTED_COMM_SIZE = 1\nMIN_DUPLCHECK_SIZE = 100\n"
-                "MAX_REPETITIONS = 2\nEXTENSIVE_DATE_SEARCH = on\nEXTERNAL_URLS = off\n"
-            )
-            shutil.rmtree(work / "trafilatura-out", ignore_errors=True)
-            trafilatura = measure(
-                [
-                    str(Path(sys.executable).parent / "trafilatura"),
-                    "-i",
-                    str(work / "urls.txt"),
-                    "--parallel",
-                    str(args.concurrency),
-                    "--config-file",
-                    str(config),
-                    "-o",
-                    str(work / "trafilatura-out"),
-                ]
-            )
-            extracted = (
-                sum(1 for p in (work / "trafilatura-out").rglob("*") if p.is_file())
-                if (work / "trafilatura-out").exists()
-                else 0
-            )
-            print(
-                f"  trafilatura: {trafilatura.wall:7.2f} s wall, {trafilatura.cpu:6.2f} s CPU "
-                f"({trafilatura.cpu / args.links * 1000:.2f} ms CPU per link), "
-                f"peak {trafilatura.peak_rss_mb:.1f} MB RSS, "
-                f"{trafilatura.peak_pss_mb:.1f} MB PSS (--parallel {args.concurrency}, SLEEP_TIME {args.delay}; "
-                f"exit {trafilatura.returncode}; {extracted} files: it names them by a hash of their words, "
-                "so look-alike pages share one)"
-            )
-            print(
-                f"  archiver / trafilatura: wall {first.wall / trafilatura.wall:.2f}x, "
-                f"CPU per link {first.cpu / max(trafilatura.cpu, 1e-9):.2f}x"
-            )
+        rounds = []
+        for number in range(args.repeat):
+            if args.repeat > 1:
+                print(f" round {number + 1} of {args.repeat}")
+            rounds.append(_round(args, work, urls))
+        if args.repeat > 1:
+            print(" median of the rounds (min-max):")
+            for name in rounds[0]:
+                values = [figures[name] for figures in rounds]
+                print(f"  {name}: {statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})")
         print(
             f"  (maxrss of this process's children: {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f}"
             f" MB; work directory {work})"
