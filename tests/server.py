@@ -313,6 +313,14 @@ def brotlied(server: Server, request: Request, conn: socket.socket) -> bytes:
     return _response(200, body, [("Content-Type", "text/html; charset=utf-8"), ("Content-Encoding", "br")])
 
 
+@route("/gzip-then-br")
+def gzip_then_br(server: Server, request: Request, conn: socket.socket) -> bytes:
+    """Two codings, named on two header lines (one list, RFC 9110): undone in reverse order."""
+    body = brotli.compress(gzip.compress(page("Union State talks", ARTICLE).encode()))
+    headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Encoding", "gzip"), ("Content-Encoding", "br")]
+    return _response(200, body, headers)
+
+
 @route("/deflate-raw")
 def deflate_raw(server: Server, request: Request, conn: socket.socket) -> bytes:
     compressor = zlib.compressobj(wbits=-zlib.MAX_WBITS)

@@ -134,7 +134,7 @@ def test_the_request_on_the_wire_host_first_a_caller_s_header_replacing_ours_and
     assert bad.failure == Failure.BAD_URL and "port 0" in bad.detail
 
 
-@pytest.mark.parametrize("path", ["/gzip", "/brotli", "/deflate-raw", "/chunked"])
+@pytest.mark.parametrize("path", ["/gzip", "/brotli", "/deflate-raw", "/chunked", "/gzip-then-br"])
 def test_compression_and_chunking(web: fixture_server.Server, tmp_path: Path, path: str) -> None:
     result = fetch(web.url(path), tmp_path)
     assert result.failure is None, result.detail

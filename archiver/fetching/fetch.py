@@ -553,7 +553,8 @@ class Fetcher:
         declared = (exchange.header("content-length") or "").strip()
         if declared.isdigit() and int(declared) > limit:
             return _Body(failure=Failure.TOO_LARGE, detail=f"Content-Length {declared} over the {limit}-byte limit")
-        encodings = (exchange.header("content-encoding") or "").split(",")
+        # Content-Encoding may come in several header lines: together they are one list (RFC 9110 5.3).
+        encodings = ",".join(v for k, v in exchange.headers if k.lower() == "content-encoding").split(",")
         decoder: _Decoder | None
         detail = ""
         try:
