@@ -179,14 +179,6 @@ def run_command(
     for); 130 when a second SIGINT or SIGTERM interrupted it.
     """
     root = archive_path(archive)
-    if paths:
-        # New reports mean new pages to extract: the workers' forkserver imports the extractor
-        # (a fifth of a second) while this process imports the rest, not after.
-        from archiver.judging.workers import start_forkserver
-
-        start_forkserver()
-    from archiver.pipeline import run as run_archive  # the network stack, imported by the commands that fetch
-
     settings = load_settings(root).replace(
         per_host=per_host,
         delay=delay,
@@ -198,6 +190,14 @@ def run_command(
         save_missing=save_missing,
         web_archive_lookups=False if no_web_archive else None,
     )
+    if paths:
+        # New reports mean new pages to extract: the workers' forkserver imports the extractor
+        # (a fifth of a second) while this process imports the rest, not after.
+        from archiver.judging.workers import start_forkserver
+
+        start_forkserver()
+    from archiver.pipeline import run as run_archive  # the network stack, imported by the commands that fetch
+
     with RunProgress(err_console) as progress:
         try:
             summary = run_archive(

@@ -170,7 +170,7 @@ class _Decoder:
 
 
 def _failure_of(exc: BaseException) -> tuple[Failure, str]:
-    """Map httpx, httpcore, ssl and OS errors to a Failure: the one place that knows them."""
+    """Map httpcore, ssl and OS errors to a Failure: the one place that knows them."""
     chain: list[BaseException] = []
     current: BaseException | None = exc
     while current is not None and current not in chain:
@@ -182,24 +182,20 @@ def _failure_of(exc: BaseException) -> tuple[Failure, str]:
     text = str(exc) or type(exc).__name__
     if any(isinstance(item, ssl.SSLError | ssl.CertificateError) for item in chain) or "SSL" in text:
         return Failure.TLS, text
-    # Requests go to httpcore itself (its exceptions), the client's set-up to httpx (its own).
-    if isinstance(exc, httpcore.TimeoutException | httpx.TimeoutException | TimeoutError):
+    # Requests go to httpcore itself: its exceptions (httpx's URL model is met only by the cookie jar).
+    if isinstance(exc, httpcore.TimeoutException | TimeoutError):
         return Failure.TIMEOUT, text or "timed out"
-    if isinstance(exc, httpcore.UnsupportedProtocol | httpx.UnsupportedProtocol | httpx.InvalidURL):
+    if isinstance(exc, httpcore.UnsupportedProtocol | httpx.InvalidURL):
         return Failure.BAD_URL, text
-    if isinstance(exc, httpcore.ConnectError | httpcore.ProxyError | httpx.ConnectError | httpx.ProxyError):
+    if isinstance(exc, httpcore.ConnectError | httpcore.ProxyError | ConnectionRefusedError):
         return Failure.CONNECT, text
-    if isinstance(exc, ConnectionRefusedError):
-        return Failure.CONNECT, text
-    if isinstance(exc, httpcore.RemoteProtocolError | httpx.RemoteProtocolError):
+    if isinstance(exc, httpcore.RemoteProtocolError):
         if "peer closed" in text.lower() or "incomplete" in text.lower():
             return Failure.RESET, text
         return Failure.PROTOCOL, text
-    if isinstance(exc, httpcore.ReadError | httpcore.WriteError | httpx.ReadError | httpx.WriteError):
+    if isinstance(exc, httpcore.ReadError | httpcore.WriteError | ConnectionError):
         return Failure.RESET, text
-    if isinstance(exc, ConnectionError):
-        return Failure.RESET, text
-    if isinstance(exc, httpcore.NetworkError | httpcore.ProtocolError | httpx.HTTPError | OSError):
+    if isinstance(exc, httpcore.NetworkError | httpcore.ProtocolError | OSError):
         return Failure.CONNECT, text
     raise exc
 
