@@ -234,6 +234,7 @@ class _Run:
         self.waiting_for_storage = 0  # links whose check is only waiting for its batch's commit
         self.full = False  # every live slot taken: the loop waits for one to free
         self.draining = False  # nothing left to start: the tasks in flight are the last ones
+        self.reading = False  # reports still being read: their links may join the night
         self.only_links: set[str] | None = None
         self.work_added = asyncio.Event()
         self.tasks: set[asyncio.Task[None]] = set()  # links (and probes) in flight
@@ -254,13 +255,13 @@ class _Run:
         loop = asyncio.get_running_loop()
         self.deadline = loop.time() + self.settings.max_duration if self.settings.max_duration else None
         self._install_signal_handlers(loop)
-        workers = pool.workers
         storage = StorageThread(self.archive, self.store, self.catalog, self.clock)
         try:
             name, size = await loop.run_in_executor(storage, self.store.start)
             await loop.run_in_executor(storage, self.catalog.register_warc_file, name, size, self.clock())
             async with Fetcher(self.settings, self.tmp, resolver=self.resolver, clock=self.clock) as fetcher:
-                await self.check_all(links, fetcher, pool, storage, live_cap=self.settings.concurrency + 2 * workers)
+                await self.check_all(links, fetcher, pool, storage, live_cap=self.settings.concurrency + pool.holds)
+                pool.hurry(loop)  # the web archives' copies come one by one
                 self.summary.web_archive = await self.web_archives(fetcher, pool, storage)
         finally:
             for task in self.tasks:
@@ -290,6 +291,7 @@ class _Run:
         tasks = self.tasks
         if self.reports and self.intake is not None:
             planned = {link_id for link_id, _ in links}
+            self.reading = True
             self._spawn(self._read_reports(storage, scheduler, self.intake, planned))
         while True:
             self.stop = self.stop or self._past_deadline()
@@ -308,6 +310,8 @@ class _Run:
             # Full: only a finished task makes room, so do not wake for start times.
             self.full = full = live_cap - self._live(live_cap) <= 0
             self.draining = scheduler.pending == 0
+            if self.stop or (self.draining and not self.reading):
+                pool.hurry(loop)  # the night's last pages: no company is coming for them
             wake = None if full else scheduler.next_wake()
             await self._wait(None if wake is None else max(0.0, wake - loop.time()))
         left = scheduler.pending - sum(1 for url in self.probes if url not in self.probes_started)
@@ -330,15 +334,19 @@ class _Run:
                 return []
             return self.catalog.links_to_check(intake.now, self.recheck, self.only_links, report=stem)
 
-        while (due := await loop.run_in_executor(storage, next_report)) is not None:
-            fresh = [(link_id, host) for link_id, host in due if link_id not in planned]
-            for link_id, host in reversed(fresh):
-                planned.add(link_id)
-                scheduler.add(host, (link_id, 0), front=True)
-            self.total += len(fresh)
-            self.summary.links_to_check += len(fresh)
-            if fresh:
-                self.work_added.set()
+        try:
+            while (due := await loop.run_in_executor(storage, next_report)) is not None:
+                fresh = [(link_id, host) for link_id, host in due if link_id not in planned]
+                for link_id, host in reversed(fresh):
+                    planned.add(link_id)
+                    scheduler.add(host, (link_id, 0), front=True)
+                self.total += len(fresh)
+                self.summary.links_to_check += len(fresh)
+                if fresh:
+                    self.work_added.set()
+        finally:
+            self.reading = False
+            self.work_added.set()
 
     def _live(self, live_cap: int) -> int:
         """The tasks that hold a live slot. A link waiting for its site's probe must not keep that

@@ -142,6 +142,70 @@ def test_a_worker_that_dies_between_jobs_is_noticed_and_replaced() -> None:
     asyncio.run(go())
 
 
+def whose(x: int) -> tuple[int, int]:
+    return x, os.getpid()
+
+
+def out_of_memory() -> int:
+    raise MemoryError
+
+
+def test_jobs_that_wait_together_go_to_one_worker_as_a_batch() -> None:
+    """Pages wait for company and a worker runs them back to back (it never waits for the run between them)."""
+
+    async def go() -> None:
+        pool = WorkerPool(2, timeout=10, batch=4, linger=60)
+        pool.warm()
+        try:
+            answers = await asyncio.wait_for(asyncio.gather(*(pool.run(whose, x) for x in range(8))), 30)
+            assert [x for x, _ in answers] == list(range(8))
+            first, second = {pid for _, pid in answers[:4]}, {pid for _, pid in answers[4:]}
+            assert len(first) == 1 and len(second) == 1  # a batch of four each: one worker ran each batch
+        finally:
+            pool.shutdown()
+
+    asyncio.run(go())
+
+
+def test_a_lone_job_waits_at_most_the_linger_time_and_hurry_sends_what_waits_at_once() -> None:
+    async def go() -> None:
+        pool = WorkerPool(2, timeout=10, batch=100, linger=0.3)
+        pool.warm()
+        try:
+            assert await asyncio.wait_for(pool.run(square, 3), 30) == 9  # alone, it went when its wait was over
+            pool._hurry = False
+            pool.linger = 3600  # now they would wait an hour for company
+            waiting = [asyncio.ensure_future(pool.run(whose, x)) for x in range(4)]
+            await asyncio.sleep(0.5)
+            assert not any(task.done() for task in waiting)
+            pool.hurry()  # the night's last pages: an even share for each idle worker, now
+            answers = await asyncio.wait_for(asyncio.gather(*waiting), 30)
+            assert [x for x, _ in answers] == [0, 1, 2, 3]
+            assert pool.started == 2 and len({pid for _, pid in answers}) == 2
+            assert await asyncio.wait_for(pool.run(square, 5), 5) == 25  # hurried for good: no more waiting
+        finally:
+            pool.shutdown()
+
+    asyncio.run(go())
+
+
+@pytest.mark.parametrize("bad", [crash, hang, out_of_memory])
+def test_a_job_that_breaks_its_worker_mid_batch_fails_alone_the_rest_of_its_batch_is_answered(bad) -> None:  # type: ignore[no-untyped-def]
+    async def go() -> None:
+        pool = WorkerPool(1, timeout=2, batch=5, linger=60)
+        try:
+            jobs = [pool.run(square, 1), pool.run(square, 2), pool.run(bad), pool.run(square, 4), pool.run(square, 5)]
+            answers = await asyncio.wait_for(asyncio.gather(*jobs, return_exceptions=True), 60)
+            assert answers[:2] == [1, 4] and answers[3:] == [16, 25]
+            assert isinstance(answers[2], WorkerFailed)
+            pool.hurry()
+            assert await asyncio.wait_for(pool.run(square, 6), 30) == 36  # and the pool goes on
+        finally:
+            pool.shutdown()
+
+    asyncio.run(go())
+
+
 EARLY_FORKSERVER = """
 import asyncio, multiprocessing.forkserver, sys
 from archiver.judging.workers import WorkerPool, start_forkserver
