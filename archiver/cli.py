@@ -18,9 +18,7 @@ from archiver.config import archive_path, check_proxy, load_settings
 from archiver.errors import ArchiverError, ConfigError, LockedError, NotFoundError, archive_fault
 from archiver.outcomes import VERDICT_ORDER
 from archiver.reading.reports import Report, Unreadable, load_reports
-from archiver.showing.dashboard import build_dashboard
-from archiver.showing.export import EXPORTERS, FORMATS, export_report, export_warc, open_output
-from archiver.showing.lookup import lookup_footnote
+from archiver.showing.formats import FORMATS
 from archiver.showing.render import (
     RunProgress,
     print_check,
@@ -33,7 +31,6 @@ from archiver.showing.render import (
     print_status_summary,
     report_dict,
 )
-from archiver.showing.waczexport import export_wacz
 from archiver.storage.catalog import Catalog, StatusFilter
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -308,6 +305,8 @@ def check_command(
     The note's text, each link's verdict and reason, the history of its checks, the
     first archived text and, when it changed, a diff of the main text.
     """
+    from archiver.showing.lookup import lookup_footnote
+
     root = archive_path(archive)
     with Catalog.open(root, readonly=True) as catalog:
         answer = lookup_footnote(catalog, root, report, n)
@@ -369,6 +368,9 @@ def export_command(
     keep_defanged: bool,
 ) -> None:
     """Export the archived text, the captures (WARC, WACZ), or a report annotated with its archived sources."""
+    from archiver.showing.export import EXPORTERS, export_report, export_warc, open_output
+    from archiver.showing.waczexport import export_wacz
+
     root = archive_path(archive)
     if fmt in ("warc", "wacz") and output is None and sys.stdout.isatty():
         raise click.UsageError(
@@ -415,6 +417,8 @@ def export_command(
 )
 def dashboard_command(archive: Path | None, output: Path | None) -> None:
     """Write a static HTML view of the archive's health: open index.html in any browser, offline."""
+    from archiver.showing.dashboard import build_dashboard
+
     root = archive_path(archive)
     with Catalog.open(root, readonly=True) as catalog:
         index = build_dashboard(catalog, root, output or root / "dashboard")

@@ -27,7 +27,6 @@ from archiver.storage.reportcopies import find_copy
 from archiver.storage.textstore import get_text
 from archiver.storage.warcstore import WARC_DIR, warc_date
 
-FORMATS = ("jsonl", "csv", "md", "warc", "report", "wacz")
 ROW_FIELDS = [
     "source",
     "memento_url",
