@@ -163,6 +163,13 @@ def _trafilatura(args: argparse.Namespace, work: Path, urls: list[str]) -> Measu
     )
 
 
+def _command() -> list[str]:
+    """The `archiver` command as users run it (the installed script; its workers run that script again),
+    else `python -m archiver`."""
+    script = Path(sys.executable).with_name("archiver")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "archiver"]
+
+
 def _round(args: argparse.Namespace, work: Path, urls: list[str]) -> dict[str, float]:
     """One first run on a fresh archive, its rerun, then trafilatura's command line; prints them, returns ratios."""
     shutil.rmtree(work / "archive", ignore_errors=True)
@@ -170,9 +177,7 @@ def _round(args: argparse.Namespace, work: Path, urls: list[str]) -> dict[str, f
         (work / "archive").mkdir(parents=True)
         (work / "archive" / "archiver.toml").write_text(f"extract_workers = {args.workers}\n")
     archiver = [
-        sys.executable,
-        "-m",
-        "archiver",
+        *_command(),
         "run",
         "--archive",
         str(work / "archive"),

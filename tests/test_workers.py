@@ -234,3 +234,44 @@ def test_a_forkserver_started_early_serves_the_pool_with_the_extractor_imported(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "archiver.judging.analysis,lxml.etree,trafilatura"
+
+
+def command_line_loaded() -> list[str]:
+    return sorted(name for name in ("archiver.cli", "click", "rich.console") if name in sys.modules)
+
+
+# The script pip writes for the `archiver` command, the job at its end added: the worker runs the script
+# again as __mp_main__ (multiprocessing does so for every process it starts from a script).
+COMMAND_SCRIPT = """
+import re
+import sys
+from {module} import {function}
+if __name__ == "__main__":
+    import asyncio
+    from archiver.judging.workers import WorkerPool
+    from tests.test_workers import command_line_loaded
+    async def go():
+        pool = WorkerPool(1, timeout=30, linger=0)
+        try:
+            return await pool.run(command_line_loaded)
+        finally:
+            pool.shutdown()
+    print(",".join(asyncio.run(go())) or "nothing")
+"""
+
+
+def test_workers_of_the_archiver_command_do_not_load_the_command_line(tmp_path: Path) -> None:
+    """A worker of `archiver run` imports the command's script again: it must not bring click, rich and the CLI."""
+    from importlib.metadata import entry_points
+
+    (command,) = entry_points(group="console_scripts", name="archiver")
+    module, function = command.value.split(":")
+    script = tmp_path / "archiver"
+    script.write_text(COMMAND_SCRIPT.format(module=module, function=function), encoding="utf-8")
+    root = Path(__file__).parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=root, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "nothing"
