@@ -15,7 +15,8 @@ import pytest
 import trustme
 
 from archiver.config import Settings
-from archiver.fetching.fetch import Fetcher
+from archiver.errors import ConfigError
+from archiver.fetching.fetch import Fetcher, ssl_context
 from archiver.outcomes import Failure, Fetch
 
 from . import server as fixture_server
@@ -273,6 +274,42 @@ def test_tls_with_a_test_ca_from_ssl_cert_file(
     result = fetch(state.url("/article"), work)
     assert result.failure is None, result.detail
     assert result.status == 200
+
+
+def test_the_default_trust_is_loaded_at_the_first_handshake_not_at_start(
+    tls_web: tuple[fixture_server.Server, trustme.CA], tmp_path: Path
+) -> None:
+    """certifi's bundle costs 20-40 ms on the way to the night's first request: a run of plain-HTTP
+    sites never loads it, and the first TLS site finds it loaded."""
+    state, ca = tls_web
+    context = ssl_context()  # no SSL_CERT_FILE: certifi's bundle, not read yet
+    assert context.cert_store_stats()["x509_ca"] == 0
+    plain = fetch(state.url("/article").replace("https://", "http://"), tmp_path, verify=context)
+    assert plain.failure is not None and context.cert_store_stats()["x509_ca"] == 0  # TLS port, no handshake made
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    context.cafile = str(ca_file)  # the test CA instead of certifi's (still not loaded)
+    result = fetch(state.url("/article"), tmp_path, verify=context)
+    assert result.failure is None, result.detail
+    assert context.cert_store_stats()["x509_ca"] == 1
+
+
+def test_a_missing_ssl_cert_file_is_a_clear_error_and_a_file_without_certificates_fails_the_tls_sites(
+    tls_web: tuple[fixture_server.Server, trustme.CA], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    with pytest.raises(ConfigError, match=r"SSL_CERT_FILE .*missing\.pem: no such file"):
+        ssl_context()
+    monkeypatch.delenv("SSL_CERT_FILE")
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(ConfigError, match=r"SSL_CERT_DIR .*nowhere: no such dir"):
+        ssl_context()
+    monkeypatch.delenv("SSL_CERT_DIR")
+    (tmp_path / "junk.pem").write_text("not a certificate")
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "junk.pem"))
+    state, _ = tls_web
+    result = fetch(state.url("/article"), tmp_path)
+    assert result.failure == Failure.TLS and "no certificate" in (result.detail or "").lower()
 
 
 def test_tls_with_an_unknown_ca_fails_as_tls(tls_web: tuple[fixture_server.Server, trustme.CA], tmp_path: Path) -> None:

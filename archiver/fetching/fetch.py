@@ -7,6 +7,7 @@ import hashlib
 import os
 import socket
 import ssl
+import sys
 import tempfile
 import time
 import zlib
@@ -24,7 +25,7 @@ import httpcore
 import httpx
 
 from archiver.config import Settings
-from archiver.errors import ArchiveError
+from archiver.errors import ArchiveError, ConfigError
 from archiver.fetching.netguard import is_local_name, is_public, parse_address, refusal
 from archiver.fetching.streams import AsyncioBackend
 from archiver.outcomes import Exchange, Failure, Fetch, warc_digest
@@ -112,14 +113,52 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+class _TrustOnFirstHandshake(ssl.SSLContext):
+    """A client context that loads its trusted CAs at its first TLS handshake, not when the run starts.
+
+    Loading certifi's bundle takes 20-40 ms, on the way to the night's first request, and a night of
+    plain-HTTP sites never needs it. asyncio (and any socket wrapper) makes every TLS session with
+    wrap_bio or wrap_socket: the CAs are in place before either returns.
+    """
+
+    cafile: str | None = None
+    capath: str | None = None
+    _loaded = False
+
+    def _load_trust(self) -> None:
+        if not self._loaded:
+            self.load_verify_locations(cafile=self.cafile, capath=self.capath)
+            self._loaded = True
+
+    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:
+        self._load_trust()
+        return super().wrap_bio(*args, **kwargs)
+
+    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
+        self._load_trust()
+        return super().wrap_socket(*args, **kwargs)
+
+
 def ssl_context() -> ssl.SSLContext:
-    """The trusted CAs: SSL_CERT_FILE / SSL_CERT_DIR when set, else certifi's bundle (as httpx does)."""
+    """The trusted CAs: SSL_CERT_FILE / SSL_CERT_DIR when set, else certifi's bundle (as httpx does),
+    loaded at the first handshake; otherwise what ssl.create_default_context makes. A CA file or
+    folder that is not there is the run's ConfigError, now; one that holds no certificate fails
+    the TLS sites (their failure says why)."""
+    context = _TrustOnFirstHandshake(ssl.PROTOCOL_TLS_CLIENT)  # verifies certificates and host names
     cafile, capath = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
     if cafile or capath:
-        return ssl.create_default_context(cafile=cafile or None, capath=capath or None)
-    import certifi
+        for name, value, there in (("SSL_CERT_FILE", cafile, os.path.isfile), ("SSL_CERT_DIR", capath, os.path.isdir)):
+            if value and not there(value):
+                raise ConfigError(f"cannot load the trusted CAs: {name} {value}: no such {name[9:].lower()}")
+        context.cafile, context.capath = cafile or None, capath or None
+    else:
+        import certifi
 
-    return ssl.create_default_context(cafile=certifi.where())
+        context.cafile = certifi.where()
+    keylog = os.environ.get("SSLKEYLOGFILE")
+    if keylog and not sys.flags.ignore_environment:
+        context.keylog_filename = keylog  # as create_default_context does
+    return context
 
 
 class _Decoder:
