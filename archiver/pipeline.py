@@ -310,8 +310,9 @@ class _Run:
             # Full: only a finished task makes room, so do not wake for start times.
             self.full = full = live_cap - self._live(live_cap) <= 0
             self.draining = scheduler.pending == 0
-            if self.stop or (self.draining and not self.reading):
-                pool.hurry(loop)  # the night's last pages: no company is coming for them
+            if self.stop or (not self.reading and scheduler.pending < pool.holds):
+                # The night's last pages: a batch sent now could be the one the night waits for at its end.
+                pool.hurry(loop)
             wake = None if full else scheduler.next_wake()
             await self._wait(None if wake is None else max(0.0, wake - loop.time()))
         left = scheduler.pending - sum(1 for url in self.probes if url not in self.probes_started)
