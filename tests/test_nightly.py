@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -284,3 +286,27 @@ def test_one_clock_dates_every_record_of_a_nightly_sequence(web: fixture_server.
             found += [record.rec_headers.get_header("WARC-Date") for record in ArchiveIterator(stream)]
     leaks = sorted(value for value in found if value[:10] not in days)
     assert found and not leaks, leaks
+
+
+def test_the_nights_last_pages_do_not_wait_for_company(
+    web: fixture_server.Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages wait for a batch, so that a worker runs them back to back; not the night's last ones."""
+    import archiver.pipeline
+    from archiver.judging.workers import WorkerPool
+
+    class Patient(WorkerPool):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs, linger=30)  # a page would wait 30 s for company
+
+    monkeypatch.setattr(archiver.pipeline, "WorkerPool", Patient)
+    for name in ("one", "two", "three"):
+        web.pages[f"batch-{name}"] = ARTICLE
+    archive = tmp_path / "archive"
+    path = report(tmp_path, [web.url(f"/page/batch-{name}") for name in ("one", "two", "three")])
+    started = time.monotonic()
+    run(archive, [path], SETTINGS, clock=Clock())
+    assert time.monotonic() - started < 15  # hurried: none of the three waited for the batch that never came
+    assert [verdict for verdict, _ in verdicts(archive).values()] == ["ok", "ok", "ok"]
+    with Catalog.open(archive) as catalog:
+        assert all(row.first_archived for row in catalog.status_rows())
