@@ -8,6 +8,7 @@ import os
 import random
 import shutil
 import signal
+import ssl
 import sys
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from typing import Any
 
 from archiver.config import Settings
 from archiver.errors import ArchiveError, archive_fault
-from archiver.fetching.fetch import Fetcher, Resolver
+from archiver.fetching.fetch import Fetcher, Resolver, ssl_context
 from archiver.fetching.politeness import HostScheduler, plan_retry
 from archiver.judging.analysis import Analysis, analyse, compare_stored, probe_text
 from archiver.judging.decide import (
@@ -218,6 +219,7 @@ class _Run:
         self.clock = clock
         self.on_checked = on_checked
         self.resolver = resolver
+        self.trust: ssl.SSLContext | None = None  # the trusted CAs (checked before the run began)
         self.summary = summary
         self.rng = random.Random()
         self.stop = False
@@ -259,7 +261,9 @@ class _Run:
         try:
             name, size = await loop.run_in_executor(storage, self.store.start)
             await loop.run_in_executor(storage, self.catalog.register_warc_file, name, size, self.clock())
-            async with Fetcher(self.settings, self.tmp, resolver=self.resolver, clock=self.clock) as fetcher:
+            async with Fetcher(
+                self.settings, self.tmp, resolver=self.resolver, verify=self.trust, clock=self.clock
+            ) as fetcher:
                 await self.check_all(links, fetcher, pool, storage, live_cap=self.settings.concurrency + pool.holds)
                 pool.hurry(loop)  # the web archives' copies come one by one
                 self.summary.web_archive = await self.web_archives(fetcher, pool, storage)
@@ -712,6 +716,7 @@ def run(
     only_links: check just these URLs (`check --live`), not every tracked link.
     replace: a report file may replace an archived report of the same name (never silently).
     """
+    trust = ssl_context()  # a CA file that is not there stops the run before it starts, not half-way
     archive.mkdir(parents=True, exist_ok=True)
     # The storage thread owns the catalog's connection while links are checked; the main thread before and after.
     with ArchiveLock(archive), Catalog.open(archive, shared=True) as catalog, _workers(settings) as pool:
@@ -732,6 +737,7 @@ def run(
         summary.links_to_check = len(links)
         job = _Run(archive, settings, catalog, run_id, clock, on_checked, resolver, summary)
         job.on_stopping = on_stopping
+        job.trust = trust
         job.only_links = only_links
         job.reports = paths
         job.intake = ReportIntake(catalog, started, summary, replace)

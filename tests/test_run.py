@@ -273,6 +273,17 @@ def test_bad_configuration_is_a_clear_error(tmp_path: Path) -> None:
     assert "per_host must be int" in result.stderr
 
 
+def test_a_missing_ca_file_stops_the_run_before_it_begins(web: fixture_server.Server, tmp_path: Path) -> None:
+    report = write_report(tmp_path, "r", [web.url("/article")])
+    archive = tmp_path / "archive"
+    result = archiver("run", str(report), archive=archive, env={"SSL_CERT_FILE": str(tmp_path / "missing.pem")})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"archiver: error: cannot load the trusted CAs: SSL_CERT_FILE {tmp_path / 'missing.pem'}: no such file"
+    ]
+    assert not archive.exists()  # no run begun and left unfinished
+
+
 def _slow_report(web: fixture_server.Server, tmp_path: Path, n: int, seconds: float) -> Path:
     return write_report(tmp_path, "slow", [web.url(f"/slow?s={seconds}&id={i}") for i in range(n)], defang=False)
 
