@@ -275,3 +275,23 @@ def test_workers_of_the_archiver_command_do_not_load_the_command_line(tmp_path: 
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "nothing"
+
+
+def test_a_pool_outlives_an_event_loop_that_left_a_page_waiting_for_company() -> None:
+    """`check --live` and a run's phases may use one pool from several event loops in turn."""
+    pool = WorkerPool(1, timeout=10, batch=10, linger=0.2)
+
+    async def leave() -> None:
+        waiting = asyncio.ensure_future(pool.run(square, 2))
+        await asyncio.sleep(0.05)  # it waits for company, a wake-up set on this loop
+        waiting.cancel()
+
+    async def again() -> int:
+        return await asyncio.wait_for(pool.run(square, 3), 10)
+
+    try:
+        asyncio.run(leave())
+        assert asyncio.run(again()) == 9  # its own wake-up, on the new loop
+        assert pool.started == 1  # booted while the first page waited
+    finally:
+        pool.shutdown()

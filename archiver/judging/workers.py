@@ -182,7 +182,8 @@ class WorkerPool:
         self._warm_error: Exception | None = None
         self._pending: deque[_Job] = deque()
         self._pending_bytes = 0
-        self._wake: asyncio.TimerHandle | None = None  # when the oldest waiting job has waited long enough
+        # When the oldest waiting job has waited long enough, and the event loop that will say so.
+        self._wake: tuple[asyncio.AbstractEventLoop, asyncio.TimerHandle] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # told when a worker the warming thread started is up
         self._lock = threading.Lock()  # the warming thread hands its workers over under it
 
@@ -254,10 +255,11 @@ class WorkerPool:
         due = self._pending[0].queued + self.linger
         if loop.time() >= due:
             return True
-        if self._wake is None or self._wake.when() > due:
-            if self._wake is not None:
-                self._wake.cancel()
-            self._wake = loop.call_at(due, self._lingered, loop)
+        wake = self._wake
+        if wake is None or wake[0] is not loop or wake[1].when() > due:  # none yet, another loop's, or too late
+            if wake is not None:
+                wake[1].cancel()
+            self._wake = (loop, loop.call_at(due, self._lingered, loop))
         return False
 
     def _lingered(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -286,6 +288,8 @@ class WorkerPool:
 
     def _dispatch(self, loop: asyncio.AbstractEventLoop) -> None:
         """Give waiting jobs to idle workers, a batch each; start missing workers (in the background) for the rest."""
+        if self._pending and self._count < self.workers and self._warm_error is None:
+            self.warm()  # the first pages wait for company: the workers boot meanwhile
         while self._pending:
             if self._pending[0].answer.done():  # its caller stopped waiting before it started
                 self._pending_bytes -= len(self._pending.popleft().payload)
@@ -440,7 +444,7 @@ class WorkerPool:
         self._pending.clear()
         self._pending_bytes = 0
         if self._wake is not None:
-            self._wake.cancel()
+            self._wake[1].cancel()
             self._wake = None
         for worker in idle:
             self._unwatch(worker)
