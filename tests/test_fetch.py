@@ -302,7 +302,7 @@ def test_a_missing_ssl_cert_file_is_a_clear_error_and_a_file_without_certificate
         ssl_context()
     monkeypatch.delenv("SSL_CERT_FILE")
     monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path / "nowhere"))
-    with pytest.raises(ConfigError, match=r"SSL_CERT_DIR .*nowhere: no such dir"):
+    with pytest.raises(ConfigError, match=r"SSL_CERT_DIR .*nowhere: no such directory"):
         ssl_context()
     monkeypatch.delenv("SSL_CERT_DIR")
     (tmp_path / "junk.pem").write_text("not a certificate")

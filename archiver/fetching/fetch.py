@@ -147,9 +147,12 @@ def ssl_context() -> ssl.SSLContext:
     context = _TrustOnFirstHandshake(ssl.PROTOCOL_TLS_CLIENT)  # verifies certificates and host names
     cafile, capath = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
     if cafile or capath:
-        for name, value, there in (("SSL_CERT_FILE", cafile, os.path.isfile), ("SSL_CERT_DIR", capath, os.path.isdir)):
+        for name, value, there, noun in (
+            ("SSL_CERT_FILE", cafile, os.path.isfile, "file"),
+            ("SSL_CERT_DIR", capath, os.path.isdir, "directory"),
+        ):
             if value and not there(value):
-                raise ConfigError(f"cannot load the trusted CAs: {name} {value}: no such {name[9:].lower()}")
+                raise ConfigError(f"cannot load the trusted CAs: {name} {value}: no such {noun}")
         context.cafile, context.capath = cafile or None, capath or None
     else:
         import certifi

@@ -200,7 +200,9 @@ class WorkerPool:
 
     def hurry(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         """No more waiting for company: what waits goes to the idle workers now, and so does every later job
-        (the night's last pages: nothing is coming after them)."""
+        (the night's last pages: nothing is coming after them). Once is enough: the run may say it every turn."""
+        if self._hurry:
+            return  # every job since went at once
         self._hurry = True
         loop = loop or self._loop
         if loop is not None and self._pending:
