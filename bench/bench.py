@@ -38,6 +38,7 @@ class Measured:
     stdout: str
     stderr: str
     cpu_by_role: dict[str, float]  # "main", "workers" (every process below the main one)
+    beside: float = 0.0  # CPU seconds the process watched beside it (the bench's server) used meanwhile
 
 
 def _tree(pid: int) -> list[int]:
@@ -79,8 +80,10 @@ def _memory(pids: list[int]) -> tuple[float, float]:
     return rss / 1024, pss / 1024
 
 
-def measure(command: list[str], env: dict[str, str] | None = None) -> Measured:
-    """Run a command; its wall time, CPU time (with all its descendants) and peak tree memory."""
+def measure(command: list[str], env: dict[str, str] | None = None, beside: int | None = None) -> Measured:
+    """Run a command; its wall time, CPU time (with all its descendants) and peak tree memory, and the CPU
+    that the process `beside` (the bench's server: it shares the cores) used meanwhile."""
+    beside_before = _cpu(beside) if beside is not None else 0.0
     start = time.monotonic()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(command, stdout=out, stderr=err, env={**os.environ, **(env or {})})
@@ -119,6 +122,7 @@ def measure(command: list[str], env: dict[str, str] | None = None) -> Measured:
             out.read().decode("utf-8", "replace"),
             err.read().decode("utf-8", "replace"),
             by_role,
+            _cpu(beside) - beside_before if beside is not None else 0.0,
         )
 
 
@@ -159,8 +163,14 @@ def _trafilatura(args: argparse.Namespace, work: Path, urls: list[str]) -> Measu
             str(config),
             "-o",
             str(work / "trafilatura-out"),
-        ]
+        ],
+        beside=args.server_pid,
     )
+
+
+def _busy(measured: Measured) -> float:
+    """How busy the cores were over a command's wall time: its CPU and the bench server's."""
+    return (measured.cpu + measured.beside) / (CORES * measured.wall)
 
 
 def _command() -> list[str]:
@@ -190,10 +200,10 @@ def _round(args: argparse.Namespace, work: Path, urls: list[str]) -> dict[str, f
         str(args.concurrency),
         "--json",
     ]
-    first = measure([*archiver, str(work / "reports")])
+    first = measure([*archiver, str(work / "reports")], beside=args.server_pid)
     if first.returncode != 0:
         sys.exit(f"archiver run failed:\n{first.stderr[-3000:]}")
-    second = measure(archiver)
+    second = measure(archiver, beside=args.server_pid)
     summary = json.loads(first.stdout)
 
     per_host_links = [len(range(h, args.links, args.hosts)) for h in range(args.hosts)]
@@ -211,6 +221,10 @@ def _round(args: argparse.Namespace, work: Path, urls: list[str]) -> dict[str, f
     print(
         f"  ideal:       {ideal:7.2f} s (politeness {polite:.2f} s, CPU/cores {first.cpu / CORES:.2f} s) "
         f"-> wall/ideal = {first.wall / ideal:.2f}"
+    )
+    print(
+        f"  the machine: the bench's server used {first.beside:.2f} s of CPU meanwhile; with the run's, "
+        f"{_busy(first):.0%} of {CORES} cores over the run's wall time"
     )
     print(f"  peak memory: {first.peak_rss_mb:7.1f} MB RSS, {first.peak_pss_mb:.1f} MB PSS (whole process tree)")
     print(
@@ -237,6 +251,10 @@ def _round(args: argparse.Namespace, work: Path, urls: list[str]) -> dict[str, f
             f"{trafilatura.peak_pss_mb:.1f} MB PSS (--parallel {args.concurrency}, SLEEP_TIME {args.delay}; "
             f"exit {trafilatura.returncode}; {extracted} files: it names them by a hash of their words, "
             "so look-alike pages share one)"
+        )
+        print(
+            f"               the bench's server {trafilatura.beside:.2f} s of CPU meanwhile; "
+            f"{_busy(trafilatura):.0%} of the cores"
         )
         print(
             f"  archiver / trafilatura: wall {first.wall / trafilatura.wall:.2f}x, "
@@ -284,6 +302,7 @@ def main() -> None:
     try:
         assert server.stdout is not None
         port = int(server.stdout.readline())
+        args.server_pid = server.pid
         urls = [f"http://127.0.0.{1 + i % args.hosts}:{port}/news/2020/09/03/story-{i}.html" for i in range(args.links)]
         write_reports(work / "reports", urls)
         print(
