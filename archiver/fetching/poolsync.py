@@ -5,8 +5,8 @@ connection state's twice), shields its clean-ups from cancellation three times a
 event for a connection. Under asyncio each of them is anyio's: every acquisition yields to the event
 loop even when nobody holds the lock (a cancel-shielded checkpoint: a cancel scope and a loop turn),
 and every shield opens a cancel scope (a task lookup, a weak-key dictionary entry, the scope tree).
-That was a sixth of a fetch's CPU (3,000 local fetches, three runs each: 0.51-0.63 -> 0.45-0.46 ms
-a 200, 0.40-0.52 -> 0.33-0.37 ms a 304).
+That was a tenth of a 200's CPU and a seventh of a 304's (3,000 local fetches, four alternating
+runs of each: 0.419-0.428 -> 0.375-0.383 ms a 200, 0.342-0.348 -> 0.291-0.294 ms a 304).
 
 `install()` puts these in their place in httpcore's pool, connection and HTTP/1.1 modules (the
 names those modules look up when they make one). Each is asyncio's own when the loop is asyncio's,
