@@ -124,7 +124,7 @@ def footnotes_command(paths: tuple[Path, ...], as_json: bool) -> None:
 @click.option(
     "--delay", type=click.FloatRange(min=0), default=None, help="Seconds between two request starts to one host [1.0]."
 )
-@click.option("--concurrency", type=click.IntRange(min=1), default=None, help="Simultaneous fetches in all [32].")
+@click.option("--concurrency", type=click.IntRange(min=1), default=None, help="Simultaneous fetches in all [128].")
 @click.option(
     "--max-duration",
     type=click.FloatRange(min=0),

@@ -25,10 +25,13 @@ class Settings:
     # Politeness (scrapy's AutoThrottle defaults are gentler than most crawlers': so are ours).
     per_host: int = 2  # simultaneous connections to one host
     delay: float = 1.0  # seconds between two request starts to one host
-    # Simultaneous fetches in all. A fetch mostly waits for its site: at 2,000 links over 50 hosts
-    # (2 per host, 0.25 s apart, 75 ms answers) 16 held the run to 1.10x the politeness ideal, 24 to
-    # 1.06x, 32 to 1.05x (bench/bench.py --concurrency). Pages waiting for a worker hold no slot.
-    concurrency: int = 32
+    # Simultaneous fetches in all (the sites' share is per_host and delay). A fetch mostly waits for its
+    # site: at 2,000 links over 50 hosts (2 per host, 0.25 s apart, 75 ms answers) 16 held the run to
+    # 1.10x the politeness ideal, 32 to 1.05x; at 20,000 over 200 hosts 32 held it to 48 s (20,000 x 75 ms
+    # / 32), 64 to 32.6 s, 128 to 31.2-34.1 s, 256 to 31.1 s: bound by the CPU from 64 on, the rerun by
+    # politeness (25.4 s). Real sites answer in 0.2-1 s, not 75 ms: 128 (bench/bench.py --concurrency).
+    # Pages waiting for a worker hold no slot; extraction's backlog bounds the fetches (pool.holds).
+    concurrency: int = 128
     user_agent: str = f"archiver/{__version__} (source-link archiver; +https://github.com/archiver-project/archiver)"
     # Time-outs, in seconds.
     connect_timeout: float = 10.0

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import random
+import resource
 import shutil
 import signal
 import ssl
@@ -19,7 +20,7 @@ from typing import Any
 
 from archiver.config import Settings
 from archiver.errors import ArchiveError, archive_fault
-from archiver.fetching.fetch import Fetcher, Resolver, ssl_context
+from archiver.fetching.fetch import Fetcher, Resolver, descriptors_needed, ssl_context
 from archiver.fetching.politeness import HostScheduler, plan_retry
 from archiver.judging.analysis import Analysis, analyse, compare_stored, probe_text
 from archiver.judging.decide import (
@@ -689,6 +690,29 @@ def _quick_gil_handover() -> Iterator[None]:
         sys.setswitchinterval(before)
 
 
+# Open files beside the fetcher's sockets: WARC and catalog files, spooled bodies, the workers' pipes.
+OTHER_DESCRIPTORS = 256
+
+
+@contextlib.contextmanager
+def _room_for_open_files(needed: int) -> Iterator[None]:
+    """The process's soft limit on open files raised toward `needed` for the night (never past the hard
+    limit), then put back. Most systems start processes at 1,024: a night over a few hundred sites kept
+    alive would run out, and "Too many open files" would read as the sites' failure."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    raised = soft != resource.RLIM_INFINITY and soft < wanted
+    if raised:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    try:
+        yield
+    finally:
+        if raised:
+            with contextlib.suppress(ValueError, OSError):
+                resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
 @contextlib.contextmanager
 def _workers(settings: Settings) -> Iterator[WorkerPool]:
     """The extraction workers (the first page that needs one starts them all, in the background)."""
@@ -745,7 +769,7 @@ def run(
         status = "completed"
         job.reader = Catalog.open(archive, readonly=True)
         try:
-            with _quick_gil_handover():
+            with _quick_gil_handover(), _room_for_open_files(descriptors_needed(settings) + OTHER_DESCRIPTORS):
                 asyncio.run(job.night(links, pool))
         except KeyboardInterrupt:
             status = "interrupted"

@@ -276,7 +276,12 @@ def main() -> None:
     )
     parser.add_argument("--per-host", type=int, default=2)
     parser.add_argument("--delay", type=float, default=0.25)
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="archiver's fetches in all, and trafilatura's --parallel (default: archiver's own default)",
+    )
     parser.add_argument("--workers", type=int, default=0, help="extraction workers (default: archiver's own choice)")
     parser.add_argument("--skip-trafilatura", action="store_true")
     parser.add_argument(
@@ -292,6 +297,10 @@ def main() -> None:
         parser.error("--hosts must be 1 to 250 (one loopback address each)")
     if args.repeat < 1:
         parser.error("--repeat must be 1 or more")
+    if args.concurrency is None:
+        from archiver.config import Settings
+
+        args.concurrency = Settings().concurrency
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="archiver-bench-"))
     server = subprocess.Popen(

@@ -496,6 +496,7 @@ class _Handler(socketserver.BaseRequestHandler):
 class _TCPServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # socketserver's 5 makes a sixth simultaneous connect wait a second for a SYN resend
     state: Server
     ssl_context: ssl.SSLContext | None = None
 

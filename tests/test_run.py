@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import sqlite3
 import subprocess
@@ -517,3 +518,45 @@ def test_a_transaction_inside_another_is_undone_alone(tmp_path: Path) -> None:
         assert catalog.report_names() == ["a", "c"]
     with Catalog.open(tmp_path / "archive", readonly=True) as again:
         assert again.report_names() == ["a", "c"]  # committed, not just visible
+
+
+def test_a_low_limit_on_open_files_does_not_fail_the_sites(web: fixture_server.Server, tmp_path: Path) -> None:
+    """Started with a soft limit of 32 open files (most systems start at 1,024; the default 128 fetches and
+    hundreds of sites kept alive need more), the run raises it for the night: no site fails for it."""
+    urls = [f"{web.base}/slow?s=0.5&id={i}" for i in range(40)]
+    config = FAST.replace("per_host = 4", "per_host = 40").replace("concurrency = 8", "concurrency = 40")
+    archive = make_archive(tmp_path, config)
+    report = write_report(tmp_path, "many-at-once", urls)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+
+    def low_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (32, hard))
+
+    result = subprocess.run(
+        [sys.executable, "-m", "archiver", "run", str(report), "--archive", str(archive), "--allow-private", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=low_limit,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["verdicts"]["ok"] == 40
+    assert {row["verdict"] for row in status(archive).values()} == {"ok"}
+
+
+def test_the_open_files_limit_is_put_back_after_the_night() -> None:
+    """run() is a library call too: the caller's limit is its own again afterwards, and never set past the hard one."""
+    from archiver.pipeline import _room_for_open_files
+
+    before = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _, hard = before
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
+        with _room_for_open_files(10**9):
+            raised = resource.getrlimit(resource.RLIMIT_NOFILE)
+        assert raised[0] == (hard if hard != resource.RLIM_INFINITY else 10**9) and raised[1] == hard
+        assert resource.getrlimit(resource.RLIMIT_NOFILE) == (64, hard)
+        with _room_for_open_files(32):  # enough already: left alone
+            assert resource.getrlimit(resource.RLIMIT_NOFILE) == (64, hard)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, before)

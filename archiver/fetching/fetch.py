@@ -40,6 +40,12 @@ _MAX_CLIENTS = 512  # origins with an open client (and its keep-alive connection
 SPILL = 2 * 1024 * 1024  # bodies up to this stay in memory: a temporary file costs more than the page
 
 
+def descriptors_needed(settings: Settings) -> int:
+    """Open files a Fetcher may hold at once: a socket for each fetch in flight, and the kept-alive
+    connections of every origin with an open client."""
+    return settings.concurrency + _MAX_CLIENTS * max(2, settings.per_host)
+
+
 class _Refused(httpcore.ConnectError):
     """A connection we would not make, or a name that did not resolve (carries its Failure)."""
 
