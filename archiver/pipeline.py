@@ -366,10 +366,10 @@ class _Run:
         if self.full:
             self.work_added.set()  # a slot is free: the loop may start the next fetch
         try:
-            committed = storage.write(item)
+            committed = storage.write_soon(item)
             if self.draining and self.waiting_for_storage >= len(self.tasks):
                 storage.hurry()  # the night's last writes: no company is coming for them
-            await asyncio.wrap_future(committed)
+            await committed
         finally:
             self.waiting_for_storage -= 1
 
@@ -532,7 +532,7 @@ class _Run:
         attempt = Fetch(link.url, fetch.final_url, started_at=fetch.started_at, elapsed=fetch.elapsed, detail=reason)
         row = check_row(link, attempt, judgement, None, self.run_id)
         try:
-            await asyncio.wrap_future(storage.write(Write(None, None, lambda _: (row, None))))
+            await storage.write_soon(Write(None, None, lambda _: (row, None)))
         except Exception as again:
             fault = archive_fault(again)
             if fault is not None:

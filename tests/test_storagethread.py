@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
+import pytest
+
 from archiver.storage.catalog import Catalog
-from archiver.storage.storagethread import StorageThread, Write
+from archiver.storage.storagethread import MAX_BATCH, StorageThread, Write
 from archiver.storage.warcstore import WarcStore
 
 
@@ -96,3 +99,86 @@ def test_hurry_commits_the_gathering_batch_without_waiting_out_the_window(tmp_pa
     finally:
         storage.shutdown()
     assert ledger.events == [["link 0", "link 1"], ["link 2"]]
+
+
+def test_an_event_loop_hears_of_a_batch_once_and_every_write_in_it_is_answered(tmp_path: Path) -> None:
+    ledger = _Ledger()
+    storage = _thread(tmp_path, ledger, gather=600.0)
+    handovers = []
+
+    async def night() -> None:
+        loop = asyncio.get_running_loop()
+        original = loop.call_soon_threadsafe
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            handovers.append(args[0])
+            return original(*args, **kwargs)
+
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
+        waiters = [storage.write_soon(_check(f"link {n}")) for n in range(5)]
+        storage.hurry()
+        assert await asyncio.wait_for(asyncio.gather(*waiters), timeout=30) == [None] * 5
+
+    try:
+        asyncio.run(night())
+    finally:
+        storage.shutdown()
+    assert ledger.events == [[f"link {n}" for n in range(5)]]
+    assert len(handovers) == 1  # a wrapped concurrent Future each: five wake-ups of the loop
+
+
+def test_a_write_the_run_stopped_waiting_for_is_not_made(tmp_path: Path) -> None:
+    ledger = _Ledger()
+    storage = _thread(tmp_path, ledger, gather=600.0)
+
+    async def night() -> None:
+        given_up = storage.write_soon(_check("link 0"))
+        kept = storage.write_soon(_check("link 1"))
+        given_up.cancel()  # the run is stopping: the first link's task was cancelled
+        storage.hurry()
+        await asyncio.wait_for(kept, timeout=30)
+
+    try:
+        asyncio.run(night())
+    finally:
+        storage.shutdown()
+    assert ledger.events == [["link 1"]]
+
+
+def test_the_thread_sleeps_through_the_writes_of_its_window(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """It takes a window's writes in one go when the window ends, not woken once a write."""
+    ledger = _Ledger()
+    storage = _thread(tmp_path, ledger, gather=1.0)
+    drains = []
+    original = StorageThread._drain
+
+    def counted(self: StorageThread, items: list[Any]) -> object | None:
+        drains.append(len(items))
+        return original(self, items)
+
+    monkeypatch.setattr(StorageThread, "_drain", counted)
+    try:
+        futures = []
+        for n in range(5):
+            futures.append(storage.write(_check(f"link {n}")))
+            time.sleep(0.05)
+        for future in futures:
+            future.result(timeout=30)
+    finally:
+        storage.shutdown()
+    assert ledger.events == [[f"link {n}" for n in range(5)]]
+    assert drains == [1, 1]  # on the first write, then once when the window ended: none for links 1-4
+
+
+def test_a_full_batch_goes_without_waiting_out_the_window(tmp_path: Path) -> None:
+    ledger = _Ledger()
+    storage = _thread(tmp_path, ledger, gather=600.0)  # sat out, the window would time the test out
+    try:
+        futures = [storage.write(_check("link 0"))]
+        time.sleep(0.2)  # the thread now waits out its window for company
+        futures += [storage.write(_check(f"link {n}")) for n in range(1, MAX_BATCH)]
+        for future in futures:
+            future.result(timeout=30)
+    finally:
+        storage.shutdown()
+    assert sum(len(batch) for batch in ledger.events) == MAX_BATCH

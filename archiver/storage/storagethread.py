@@ -3,7 +3,9 @@
 Links finish faster than a disk syncs: while one batch is being fsynced and committed, the
 next links' writes queue up and become the next batch (a group commit). A batch also waits
 up to GATHER seconds for company: a commit, an fsync, the index pages rewritten and the GIL
-handed back and forth with the event loop are paid per batch, not per link. The durability
+handed back and forth with the event loop are paid per batch, not per link. While it gathers, the
+thread sleeps through the writes (a call, a hurry or a full batch wake it), and the event loop
+hears of a batch's commit once, not once per link. The durability
 promise is the one-link-at-a-time promise: a batch's records are written and fsynced before
 the one transaction that commits every row pointing at them; a kill at any moment leaves
 records no row points at, which the next run cuts (WarcStore.repair).
@@ -11,6 +13,8 @@ records no row points at, which the next run cuts (WarcStore.repair).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import queue
 import threading
 import time
@@ -35,6 +39,8 @@ GATHER = 0.05
 
 Rows = tuple[CheckRow, CaptureRow | None]
 _HURRY = object()  # ends a batch's wait for company: no more writes are coming soon
+_DONE = object()  # the batch goes now
+_STOP = object()  # the batch goes now, and the thread ends
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +52,48 @@ class Write:
     rows: Callable[[Stored | None], Rows]
 
 
+class _LoopWaiter:
+    """A write's waiter on an event loop, answered with the rest of its batch in one hand-over to that loop.
+
+    A concurrent Future wrapped for asyncio wakes the thread's GIL and the loop's self-pipe once a link;
+    these are delivered together: one call_soon_threadsafe a batch."""
+
+    __slots__ = ("answer", "future", "loop", "outbox")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, outbox: list[_LoopWaiter]) -> None:
+        self.loop = loop
+        self.future: asyncio.Future[None] = loop.create_future()
+        self.answer: BaseException | bool | None = False  # False: not answered yet; None: committed
+        self.outbox = outbox
+
+    def set_running_or_notify_cancel(self) -> bool:
+        return not self.future.cancelled()  # the run stopped waiting for it: not made
+
+    def done(self) -> bool:
+        return self.answer is not False or self.future.done()
+
+    def settle(self, error: BaseException | None) -> None:
+        self.answer = error
+        self.outbox.append(self)
+
+
+def _deliver(waiters: list[_LoopWaiter]) -> None:
+    """On the waiters' event loop: answer a batch's writes."""
+    for waiter in waiters:
+        if waiter.future.done():
+            continue
+        if isinstance(waiter.answer, BaseException):
+            waiter.future.set_exception(waiter.answer)
+        else:
+            waiter.future.set_result(None)
+
+
+Waiter = Future[None] | _LoopWaiter
+
+
 @dataclass(frozen=True, slots=True)
 class _Done:
-    future: Future[None]
+    future: Waiter
     item: Write
     check: CheckRow
     capture: CaptureRow | None
@@ -66,7 +111,9 @@ class StorageThread(Executor):
         self.store = store
         self.catalog = catalog
         self.now = now
-        self._queue: queue.SimpleQueue[tuple[Future[Any], Any] | object | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[Waiter | Future[Any], Any] | object | None] = queue.SimpleQueue()
+        self._wake = threading.Event()  # ends a batch's wait for company: a call, a hurry, the end, a full batch
+        self._outbox: list[_LoopWaiter] = []  # answered loop waiters, delivered once the batch is done
         self._thread = threading.Thread(target=self._serve, name="storage", daemon=True)
         self._thread.start()
 
@@ -74,20 +121,34 @@ class StorageThread(Executor):
         """Run a call on the storage thread, in order with the writes."""
         future: Future[T] = Future()
         self._queue.put((future, (fn, args, kwargs)))
+        self._wake.set()
         return future
 
     def write(self, item: Write) -> Future[None]:
         """Store one link's check; the future is done when its row is committed (or failed)."""
         future: Future[None] = Future()
-        self._queue.put((future, item))
+        self._put_write(future, item)
         return future
+
+    def write_soon(self, item: Write) -> asyncio.Future[None]:
+        """write() for the running event loop: its future is answered with the rest of its batch, at once."""
+        waiter = _LoopWaiter(asyncio.get_running_loop(), self._outbox)
+        self._put_write(waiter, item)
+        return waiter.future
+
+    def _put_write(self, waiter: Waiter, item: Write) -> None:
+        self._queue.put((waiter, item))
+        if self._queue.qsize() >= MAX_BATCH - 1:
+            self._wake.set()  # with the gathering batch's first write, a full batch: no reason to wait
 
     def hurry(self) -> None:
         """Commit the batch being gathered now: the run knows no other write is coming soon."""
         self._queue.put(_HURRY)
+        self._wake.set()
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         self._queue.put(None)
+        self._wake.set()
         if wait:
             self._thread.join()
 
@@ -102,38 +163,63 @@ class StorageThread(Executor):
             items = [first]
             # Writes wait a moment for more writes; a call (start, close, a lookup) runs at once.
             until = time.monotonic() + self.gather if isinstance(first[1], Write) else 0.0
-            while len(items) < MAX_BATCH:
-                try:
-                    following = self._queue.get(timeout=max(0.0, until - time.monotonic()))
-                except queue.Empty:
+            while True:
+                self._wake.clear()  # a wake-up from now on is for what is queued after this drain began
+                ended = self._drain(items)
+                left = until - time.monotonic()
+                if ended is not None or left <= 0:
                     break
-                if following is None:
-                    self._run(items)
-                    return
-                if following is _HURRY:
-                    break
-                assert isinstance(following, tuple)
-                items.append(following)
-                if not isinstance(following[1], Write):
-                    break
+                self._wake.wait(left)  # asleep while writes arrive: not woken once a link
             self._run(items)
+            if ended is _STOP:
+                return
 
-    def _run(self, items: list[tuple[Future[Any], Any]]) -> None:
+    def _drain(self, items: list[tuple[Waiter | Future[Any], Any]]) -> object | None:
+        """Take what is queued into the batch; _DONE when the batch must go now, _STOP at the end."""
+        while len(items) < MAX_BATCH:
+            try:
+                following = self._queue.get_nowait()
+            except queue.Empty:
+                return None
+            if following is None:
+                return _STOP
+            if following is _HURRY:
+                return _DONE
+            assert isinstance(following, tuple)
+            items.append(following)
+            if not isinstance(following[1], Write):
+                return _DONE
+        return _DONE
+
+    def _run(self, items: list[tuple[Waiter | Future[Any], Any]]) -> None:
         try:
             self._run_items(items)
         except BaseException as exc:
             # Even a failure to undo (a disk that cannot be truncated) must answer every waiter.
             for future, _ in items:
                 _settle(future, exc)
+        finally:
+            self._post()
 
-    def _run_items(self, items: list[tuple[Future[Any], Any]]) -> None:
-        writes: list[tuple[Future[None], Write]] = []
+    def _post(self) -> None:
+        """Hand the batch's answers to the loops waiting for them, one hand-over a loop."""
+        answered, self._outbox[:] = list(self._outbox), []
+        by_loop: dict[asyncio.AbstractEventLoop, list[_LoopWaiter]] = {}
+        for waiter in answered:
+            by_loop.setdefault(waiter.loop, []).append(waiter)
+        for loop, waiters in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # that loop has closed: nobody waits any more
+                loop.call_soon_threadsafe(_deliver, waiters)
+
+    def _run_items(self, items: list[tuple[Waiter | Future[Any], Any]]) -> None:
+        writes: list[tuple[Waiter, Write]] = []
         for future, item in items:
             if isinstance(item, Write):
                 writes.append((future, item))
                 continue
             self._flush(writes)  # a call sees every write queued before it committed
             writes = []
+            assert isinstance(future, Future)  # a call's waiter
             if future.set_running_or_notify_cancel():
                 fn, args, kwargs = item
                 try:
@@ -144,7 +230,7 @@ class StorageThread(Executor):
                     _settle(future, None, result)
         self._flush(writes)
 
-    def _flush(self, writes: list[tuple[Future[None], Write]]) -> None:
+    def _flush(self, writes: list[tuple[Waiter, Write]]) -> None:
         # A write whose waiter was cancelled before it started (the run is stopping) is not made.
         writes = [(future, item) for future, item in writes if future.set_running_or_notify_cancel()]
         if not writes:
@@ -179,7 +265,7 @@ class StorageThread(Executor):
         for committed in done:
             _settle(committed.future, None)
 
-    def _store_alone(self, future: Future[None], item: Write) -> None:
+    def _store_alone(self, future: Waiter, item: Write) -> None:
         """A write of a batch that failed for another's fault, made again on its own."""
         try:
             stored = self.store.write_fetch(item.fetch, item.revisit) if item.fetch else None
@@ -229,11 +315,13 @@ class StorageThread(Executor):
             self.store.cut(min(starts))
 
 
-def _settle(future: Future[Any], error: BaseException | None, result: Any = None) -> None:
+def _settle(future: Waiter | Future[Any], error: BaseException | None, result: Any = None) -> None:
     """Answer a waiter, once: one that was answered (or given up) already is left alone."""
     if future.done():
         return
-    if error is not None:
+    if isinstance(future, _LoopWaiter):
+        future.settle(error)
+    elif error is not None:
         future.set_exception(error)
     else:
         future.set_result(result)
