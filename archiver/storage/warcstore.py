@@ -7,7 +7,6 @@ import hashlib
 import os
 import shutil
 import uuid
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,8 +27,14 @@ SERVER_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modifi
 IDENTICAL_PAYLOAD = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
 # Stored de-chunked, so the stored message must not claim chunking.
 _DROPPED_HEADERS = {"transfer-encoding"}
-# zlib's fastest level: three quarters of a WARC write was compression at level 6, and level 1
-# cost 45 % less for files about 8 % larger on news pages (wget, Heritrix: 6; warcio: 9).
+# The fastest level: three quarters of a WARC write was compression at zlib's level 6, and level 1
+# cost 45 % less for files about 8 % larger on news pages (wget, Heritrix: 6; warcio: 9). ISA-L's
+# deflate (isal, where it has wheels) writes the same gzip members in a third of zlib's time at its
+# level 1, a little smaller: 22 against 61 us for a bench page of 16 KB, 0.207 against 0.213 of it.
+try:
+    from isal import isal_zlib as deflate
+except ImportError:  # a platform isal has no wheel for
+    import zlib as deflate  # type: ignore[no-redef]
 GZIP_LEVEL = 1
 
 
@@ -158,7 +163,7 @@ class _GzipMembers:
 
     def write(self, data: bytes) -> None:
         if self._compressor is None:
-            self._compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+            self._compressor = deflate.compressobj(GZIP_LEVEL, deflate.DEFLATED, deflate.MAX_WBITS + 16)
         self._out(self._compressor.compress(data))
 
     def flush(self) -> None:
