@@ -193,7 +193,7 @@ def _round(args: argparse.Namespace, work: Path, reports: Path, urls: list[str])
 
     Each round writes in a directory of its own and nothing is deleted until the bench ends: on ext4
     without a journal (this machine's disk), a new inode is sought past every inode freed in the last
-    minutes of its block group, and a run right after deleting the last round's archive paid 0.3-0.6 ms
+    minutes of its block group, and a run right after deleting the last round's archive paid 0.5-0.7 ms
     of kernel time a page for its text files (the same run with nothing deleted: 0.1)."""
     work.mkdir(parents=True, exist_ok=True)
     if args.workers:
@@ -338,7 +338,9 @@ def main() -> None:
         for number in range(args.repeat):
             if args.repeat > 1:
                 print(f" round {number + 1} of {args.repeat}")
-            rounds.append(_round(args, work / f"round-{number + 1}", work / "reports", urls))
+            # A directory of its own: a fresh archive even in a --workdir used before, and nothing to delete.
+            round_dir = Path(tempfile.mkdtemp(prefix=f"round-{number + 1}-", dir=work))
+            rounds.append(_round(args, round_dir, work / "reports", urls))
         if args.repeat > 1:
             print(" median of the rounds (min-max):")
             for name in rounds[0]:
