@@ -779,6 +779,15 @@ def bloated(server: Server, request: Request, conn: socket.socket) -> bytes:
     return _response(200, _BLOATED[kind], [("Content-Type", "text/html; charset=utf-8")])
 
 
+@route("/sized")
+def sized(server: Server, request: Request, conn: socket.socket) -> bytes:
+    """An article of about ?kb= kilobytes of HTML."""
+    size = int(request.query.get("kb", ["100"])[0]) * 1024
+    paragraph = "<p>" + "word " * 200 + "</p>\n"
+    body = "<html><head><title>Sized</title></head><body><article>" + paragraph * (size // len(paragraph) + 1)
+    return _response(200, (body + "</article></body></html>").encode(), [("Content-Type", "text/html; charset=utf-8")])
+
+
 @route("/gzip-broken")
 def gzip_broken(server: Server, request: Request, conn: socket.socket) -> bytes:
     """Declares gzip, sends a gzip header and then garbage: a browser shows an error."""

@@ -16,7 +16,7 @@ import trustme
 
 from archiver.config import Settings
 from archiver.errors import ConfigError
-from archiver.fetching.fetch import Fetcher, ssl_context
+from archiver.fetching.fetch import MIN_SPILL, SPILL, Fetcher, spill_threshold, ssl_context
 from archiver.outcomes import Failure, Fetch
 
 from . import server as fixture_server
@@ -316,6 +316,19 @@ def test_tls_with_an_unknown_ca_fails_as_tls(tls_web: tuple[fixture_server.Serve
     state, _ = tls_web
     result = fetch(state.url("/article"), tmp_path)
     assert result.failure == Failure.TLS
+
+
+def test_with_many_fetches_in_flight_bodies_spill_sooner(web: fixture_server.Server, tmp_path: Path) -> None:
+    """A megabyte page stays in memory for 16 fetches at once; for 128, each body may hold half a megabyte,
+    so that together they hold no more memory than 32 did (BODIES_IN_MEMORY)."""
+    assert spill_threshold(16) == SPILL and spill_threshold(128) == 512 * 1024 and spill_threshold(10**6) == MIN_SPILL
+    few = fetch(web.url("/sized?kb=1000"), tmp_path, Settings(allow_private=True, concurrency=16))
+    assert few.failure is None and few.body_path is None and few.body_data is not None
+    many = fetch(web.url("/sized?kb=1000"), tmp_path, Settings(allow_private=True, concurrency=128))
+    assert many.failure is None and many.body_path is not None and many.body_data is None
+    assert many.read_decoded() == few.read_decoded() and many.body_size > 1000 * 1024
+    many.discard()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_small_body_stays_in_memory_and_a_large_one_spills_to_a_file(

@@ -38,6 +38,15 @@ REDIRECT_CODES = {301, 302, 303, 307, 308}
 _HOP_BODY_LIMIT = 64 * 1024
 _MAX_CLIENTS = 512  # origins with an open client (and its keep-alive connections) at once
 SPILL = 2 * 1024 * 1024  # bodies up to this stay in memory: a temporary file costs more than the page
+# What the fetches in flight may hold in memory together (32 fetches of SPILL bytes): with more fetches,
+# each body goes to a temporary file sooner (at 128, past 512 KB; news pages are mostly 50-300 KB).
+BODIES_IN_MEMORY = 64 * 1024 * 1024
+MIN_SPILL = 256 * 1024
+
+
+def spill_threshold(concurrency: int) -> int:
+    """How large a body may grow in memory before it goes to a temporary file, for this many fetches."""
+    return max(MIN_SPILL, min(SPILL, BODIES_IN_MEMORY // max(1, concurrency)))
 
 
 def descriptors_needed(settings: Settings) -> int:
@@ -607,9 +616,10 @@ class Fetcher:
             decoder = _Decoder(encodings, self.settings.max_decoded)
         except ValueError as exc:
             decoder, detail = None, str(exc)
-        raw = _Spool(self.tmp_dir, "body-")
+        spill = spill_threshold(self.settings.concurrency)
+        raw = _Spool(self.tmp_dir, "body-", spill)
         # Without a Content-Encoding the decoded body is the raw one: one file, not two.
-        decoded = raw if decoder is not None and decoder.identity else _Spool(self.tmp_dir, "decoded-")
+        decoded = raw if decoder is not None and decoder.identity else _Spool(self.tmp_dir, "decoded-", spill)
         sha1, sha256 = hashlib.sha1(), hashlib.sha256()
         size = 0
         failure: Failure | None = None
@@ -673,11 +683,12 @@ class Fetcher:
 
 
 class _Spool:
-    """A body kept in memory while small, spilled to a temporary file past SPILL bytes (no file for most pages)."""
+    """A body kept in memory while small, spilled to a temporary file past `spill` bytes (no file for most pages)."""
 
-    def __init__(self, directory: Path, prefix: str) -> None:
+    def __init__(self, directory: Path, prefix: str, spill: int = SPILL) -> None:
         self.directory = directory
         self.prefix = prefix
+        self.spill = spill
         self.path: Path | None = None
         self._buffer: bytearray | None = None
         self._file: IO[bytes] | None = None
@@ -715,7 +726,7 @@ class _Spool:
             self.touch()
             assert self._buffer is not None
             self._buffer += data
-            if len(self._buffer) > SPILL:
+            if len(self._buffer) > self.spill:
                 self._spill()
             return
         self._write_file(data)
