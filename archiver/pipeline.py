@@ -53,6 +53,7 @@ from archiver.storage.incidents import log_incident, one_line
 from archiver.storage.lock import ArchiveLock
 from archiver.storage.reportcopies import keep_copy
 from archiver.storage.storagethread import StorageThread, Write
+from archiver.storage.textstore import prepare_text_store
 from archiver.storage.warcstore import Revisit, Stored, WarcStore
 from archiver.webarchives.copies import CopyFinder
 
@@ -751,6 +752,7 @@ def run(
         tmp = archive / TMP_DIR
         shutil.rmtree(tmp, ignore_errors=True)  # bodies of a killed run: never committed
         tmp.mkdir(parents=True, exist_ok=True)
+        prepare_text_store(archive)  # before any worker makes text/ab/ folders
         paths = list(paths)
         if paths:
             pool.warm()  # reports to read: new links likely, so the workers boot while the reports are read

@@ -1,9 +1,12 @@
-"""Making what was written durable: one syncfs(2) for the whole archive, else an fsync per file."""
+"""The archive on its disk: what was written made durable (one syncfs(2), else an fsync per file), and
+its many-file folders spread over the file system."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
+import struct
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -36,5 +39,29 @@ def fsync_files(paths: Iterable[Path]) -> None:
             continue
         try:
             os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+# chattr +T: "the top of directory hierarchies for the purposes of the Orlov block allocator" (ext2/3/4).
+_FS_IOC_GETFLAGS, _FS_IOC_SETFLAGS, _FS_TOPDIR_FL = 0x80086601, 0x40086602, 0x00020000
+
+
+def spread_subdirectories(directory: Path) -> None:
+    """Ask ext4 to place directory's subfolders across the disk's block groups (chattr +T), best effort.
+
+    Otherwise they share their parent's group, and every file created in them is one more inode taken
+    there: on ext4 without a journal, each new inode is sought past every inode of the group freed in
+    the last minutes, so a run right after deleting an archive beside this one paid 0.5-0.7 ms of kernel
+    time a text file (3,000 files after deleting 30,000: 762 us a file in the parent's group, 40 with this).
+    Other file systems refuse the request, which changes nothing."""
+    import fcntl
+
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            flags = struct.unpack("i", fcntl.ioctl(fd, _FS_IOC_GETFLAGS, b"\0" * 4))[0]
+            if not flags & _FS_TOPDIR_FL:
+                fcntl.ioctl(fd, _FS_IOC_SETFLAGS, struct.pack("i", flags | _FS_TOPDIR_FL))
         finally:
             os.close(fd)

@@ -8,10 +8,18 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from archiver.storage.disk import fsync_files, sync_filesystem
+from archiver.storage.disk import fsync_files, spread_subdirectories, sync_filesystem
 
 TEXT_DIR = "text"
 _FOLDERS: set[str] = set()  # text/ab folders this process knows exist
+
+
+def prepare_text_store(root: Path) -> None:
+    """The text folder, made if missing, its subfolders (text/ab/) to be spread over the disk: they hold
+    most of the archive's files, thousands created a night (see spread_subdirectories)."""
+    folder = root / TEXT_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    spread_subdirectories(folder)
 
 
 def text_digest(text: str) -> str:
