@@ -685,7 +685,7 @@ class Fetcher:
 class _Spool:
     """A body kept in memory while small, spilled to a temporary file past `spill` bytes (no file for most pages)."""
 
-    def __init__(self, directory: Path, prefix: str, spill: int = SPILL) -> None:
+    def __init__(self, directory: Path, prefix: str, spill: int) -> None:
         self.directory = directory
         self.prefix = prefix
         self.spill = spill

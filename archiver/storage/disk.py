@@ -53,7 +53,7 @@ def spread_subdirectories(directory: Path) -> None:
     Otherwise they share their parent's group, and every file created in them is one more inode taken
     there: on ext4 without a journal, each new inode is sought past every inode of the group freed in
     the last minutes, so a run right after deleting an archive beside this one paid 0.5-0.7 ms of kernel
-    time a text file (3,000 files after deleting 30,000: 762 us a file in the parent's group, 40 with this).
+    time a text file (3,000 files after deleting 30,000: 467-762 us a file in the parent's group, 38-40 with this).
     Other file systems refuse the request, which changes nothing."""
     import fcntl
 
