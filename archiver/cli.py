@@ -18,6 +18,7 @@ from archiver.config import archive_path, check_proxy, load_settings
 from archiver.errors import ArchiverError, ConfigError, LockedError, NotFoundError, archive_fault
 from archiver.outcomes import VERDICT_ORDER
 from archiver.reading.reports import Report, Unreadable, load_reports
+from archiver.reading.safetext import printable
 from archiver.showing.formats import FORMATS
 from archiver.showing.render import (
     RunProgress,
@@ -204,7 +205,7 @@ def run_command(
             error(f"{exc}; this run exits (runs never wait for each other: the next one picks up the work)")
             sys.exit(75)
     for failed in summary.reports_failed:
-        error(failed["error"])
+        error(printable(failed["error"]))
     if as_json:
         print_json(summary.as_dict())
     else:

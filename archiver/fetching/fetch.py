@@ -180,12 +180,34 @@ def ssl_context() -> ssl.SSLContext:
     return context
 
 
+_CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port: what a credential is bound to."""
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+# As curl: more codings than this on one response is an attack or a broken server, never a page.
+MAX_CODINGS = 5
+
+
+class _Stacked(ValueError):
+    """More Content-Encoding layers than MAX_CODINGS."""
+
+
 class _Decoder:
     """Undo Content-Encoding incrementally, refusing to produce more than a cap (no bomb gets through)."""
 
     def __init__(self, encodings: Sequence[str], limit: int) -> None:
         self._steps: list[Any] = []
-        for name in reversed([e.strip().lower() for e in encodings if e.strip()]):
+        names = [e.strip().lower() for e in encodings if e.strip()]
+        if len(names) > MAX_CODINGS:
+            # Each coding is a decompressor with its own window: thousands of them fill the memory.
+            raise _Stacked(f"content encoding broken: {len(names)} content codings stacked (at most {MAX_CODINGS})")
+        for name in reversed(names):
             if name in ("gzip", "x-gzip"):
                 self._steps.append(("zlib", zlib.decompressobj(16 + zlib.MAX_WBITS)))
             elif name == "deflate":
@@ -451,6 +473,10 @@ class Fetcher:
                         f"more than {self.settings.max_redirects} redirects",
                     )
                 seen.add(following)
+                if _origin(following) != _origin(current):
+                    # Credentials were given for the first site, never for wherever it redirects (as curl and
+                    # browsers): a hop to another origin carries none of them.
+                    extra = {k: v for k, v in extra.items() if k.lower() not in _CREDENTIAL_HEADERS}
                 current = following
                 continue
             assert body is not None
@@ -612,8 +638,11 @@ class Fetcher:
         encodings = ",".join(v for k, v in exchange.headers if k.lower() == "content-encoding").split(",")
         decoder: _Decoder | None
         detail = ""
+        stacked = False
         try:
             decoder = _Decoder(encodings, self.settings.max_decoded)
+        except _Stacked as exc:
+            decoder, detail, stacked = None, str(exc), True
         except ValueError as exc:
             decoder, detail = None, str(exc)
         spill = spill_threshold(self.settings.concurrency)
@@ -649,6 +678,8 @@ class Fetcher:
         finally:
             raw.close()
             decoded.close()
+        if stacked and failure is None:
+            failure = Failure.BAD_ENCODING
         if failure is Failure.BAD_ENCODING:
             # Not a capture of the page, but evidence of what the server sent: the raw bytes are kept.
             if decoded is not raw:

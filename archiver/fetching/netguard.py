@@ -49,6 +49,14 @@ def is_local_name(host: str) -> bool:
     return name in _LOCAL_NAMES or name.endswith(".localhost")
 
 
+# IPv6 ranges that carry or reach an IPv4 address, or are deprecated site-local, which
+# ipaddress' is_global calls public: NAT64 local-use (RFC 8215) and site-local (RFC 3879).
+_NOT_PUBLIC_V6 = (ipaddress.IPv6Network("64:ff9b:1::/48"), ipaddress.IPv6Network("fec0::/10"))
+# IPv4-compatible (::a.b.c.d, RFC 4291, deprecated) and IPv4-translated (::ffff:0:a.b.c.d, RFC 2765).
+_V4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+_V4_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")
+
+
 def is_public(address: IPAddress) -> bool:
     """Whether an address is on the public internet (not loopback, private, link-local, reserved...)."""
     if isinstance(address, ipaddress.IPv6Address):
@@ -57,6 +65,10 @@ def is_public(address: IPAddress) -> bool:
             return is_public(embedded)
         if address in ipaddress.IPv6Network("64:ff9b::/96"):  # NAT64 carries an IPv4 address
             return is_public(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+        if any(address in network for network in _NOT_PUBLIC_V6):
+            return False
+        if address in _V4_COMPATIBLE or address in _V4_TRANSLATED:
+            return False  # never routed on the internet; some stacks reach the embedded IPv4 address
     return address.is_global and not address.is_multicast
 
 

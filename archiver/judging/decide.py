@@ -14,6 +14,7 @@ from archiver.judging.compare import Comparison, similarity
 from archiver.judging.signs import RedirectKind, classify_redirect, is_telegram_post
 from archiver.judging.verdict import History, Judgement, Outcome, judge
 from archiver.outcomes import Failure, Fetch, Verdict
+from archiver.reading.safetext import printable
 from archiver.storage.catalog import CheckRow, LinkState
 from archiver.storage.warcstore import Revisit
 
@@ -196,12 +197,12 @@ def check_row(
         redirects=[{"url": h.url, "status": h.status, "location": h.header("location")} for h in fetch.hops],
         http_status=fetch.status,
         failure=fetch.failure,
-        detail=fetch.detail,
+        detail=printable(fetch.detail),
         payload_digest=fetch.payload_digest,
         similarity=comparison.similarity if comparison else None,
         diff=comparison.diff if comparison and comparison.diff else None,
         verdict=judgement.verdict,
-        reason=judgement.reason,
+        reason=printable(judgement.reason),
         verdict_since=judgement.since,
         failures_in_row=judgement.failures_in_row,
         failing_since=judgement.failing_since,

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from archiver.judging.analysis import Analysis
 from archiver.outcomes import Fetch
+from archiver.reading.safetext import printable_or_none
 from archiver.storage.catalog import CaptureRow
 from archiver.storage.warcstore import Revisit, Stored
 
@@ -42,9 +43,9 @@ def capture_row(
         text_digest=analysis.text_digest if analysis else None,
         text_length=len(extracted.text) if extracted and extracted.text else None,
         kind=extracted.kind if extracted else None,
-        title=extracted.title if extracted else None,
-        authors=extracted.authors if extracted else None,
-        published=extracted.date if extracted else None,
+        title=printable_or_none(extracted.title) if extracted else None,
+        authors=printable_or_none(extracted.authors) if extracted else None,
+        published=printable_or_none(extracted.date) if extracted else None,
         language=extracted.language if extracted else None,
         extractor=extracted.extractor if extracted else None,
         memento_url=memento_url,

@@ -9,14 +9,21 @@ from urllib.parse import urlsplit
 
 import idna
 
+from archiver.reading.safetext import quote_controls
+
 # Every de-fanging of the dot in use: "(.)", "((.))", "[.]", "{.}", "[dot]",
 # "(dot)", "{dot}", "<dot>", with any nesting or inner spaces.
-_DOT = r"(?:[\(\[\{<]+\s*(?:\.|dot)\s*[\)\]\}>]+)"
+# Runs of brackets and spaces are bounded: an unbounded `[(]+` backtracks over a run of brackets at every
+# position where a search starts, quadratic time on a note of ten thousand "(".
+_OPEN = r"[\(\[\{<]{1,4}"
+_CLOSE = r"[\)\]\}>]{1,4}"
+_PAD = r"[ \t\u00a0]{0,3}"
+_DOT = r"(?:" + _OPEN + _PAD + r"(?:\.|dot)" + _PAD + _CLOSE + r")"
 _DOT_RE = re.compile(_DOT, re.IGNORECASE)
-_COLON_RE = re.compile(r"[\(\[\{]+\s*:\s*[\)\]\}]+")
-_SEP_RE = re.compile(r"[\(\[\{]+\s*://\s*[\)\]\}]+")
-_SLASH_RE = re.compile(r"[\(\[\{]+\s*/\s*[\)\]\}]+")
-_AT_RE = re.compile(r"[\(\[\{]+\s*(?:@|at)\s*[\)\]\}]+", re.IGNORECASE)
+_COLON_RE = re.compile(r"[\(\[\{]{1,4}" + _PAD + ":" + _PAD + r"[\)\]\}]{1,4}")
+_SEP_RE = re.compile(r"[\(\[\{]{1,4}" + _PAD + "://" + _PAD + r"[\)\]\}]{1,4}")
+_SLASH_RE = re.compile(r"[\(\[\{]{1,4}" + _PAD + "/" + _PAD + r"[\)\]\}]{1,4}")
+_AT_RE = re.compile(r"[\(\[\{]{1,4}" + _PAD + "(?:@|at)" + _PAD + r"[\)\]\}]{1,4}", re.IGNORECASE)
 # "hxxp", "hXXps", "h**p", "h__p", "hxtp", "meow": only as a scheme.
 _SCHEME = r"(?:h(?:tt|xx|\*\*|__|xt|tx)ps?|meows?)"
 _SCHEME_SEP = r"(?:" + _SEP_RE.pattern + r"|(?::|" + _COLON_RE.pattern + r")(?://|\\\\|\[/\]\[/\]|\[//\]|/\s*/))"
@@ -199,7 +206,7 @@ def clean_url(candidate: str, *, explicit: bool = False) -> str | None:
     host = host.lower()
     if not host or not _valid_host(host):
         return None
-    tail = tail.replace(" ", "%20").replace("[", "%5B").replace("]", "%5D")
+    tail = quote_controls(tail).replace("[", "%5B").replace("]", "%5D")
     authority = (userinfo + "@" if userinfo else "") + host + (":" + port if port else "")
     return f"{scheme.lower()}://{authority}{tail}"
 

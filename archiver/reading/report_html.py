@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from bs4 import BeautifulSoup
@@ -63,10 +64,19 @@ _BACKREF_RE = re.compile(r"[\u21a9\ufe0e\ufe0f]")
 
 
 def _walk(node: Tag) -> Iterator[Segment]:
-    for child in node.children:
-        if isinstance(child, Comment):
+    """The text and link targets under a node, in document order. Iterative: a report of a thousand
+    nested elements must not exhaust Python's recursion limit."""
+    stack: list[Any] = [iter(node.children)]
+    while stack:
+        child = next(stack[-1], None)
+        if child is None:
+            stack.pop()
             continue
-        if isinstance(child, NavigableString):
+        if isinstance(child, _BlockEnd):
+            yield Segment("\n")
+        elif isinstance(child, Comment):
+            continue
+        elif isinstance(child, NavigableString):
             yield Segment(str(child))
         elif isinstance(child, Tag):
             if child.name in _SKIP:
@@ -77,9 +87,16 @@ def _walk(node: Tag) -> Iterator[Segment]:
             href = child.get("href") if child.name == "a" else None
             if isinstance(href, str) and href.strip() and not href.strip().startswith("#"):
                 yield Segment(href.strip(), is_href=True)
-            yield from _walk(child)
             if child.name in _BLOCKS:
-                yield Segment("\n")
+                stack.append(iter((_BLOCK_END,)))  # the block's line break, once its children are done
+            stack.append(iter(child.children))
+
+
+class _BlockEnd:
+    """Marks where a block element's children end on _walk's stack."""
+
+
+_BLOCK_END = _BlockEnd()
 
 
 def _merge(segments: Iterator[Segment]) -> list[Segment]:
@@ -110,27 +127,55 @@ def _note(n: int, element: Tag, strip_marker: bool) -> Note:
     return Note(n, text, kept)
 
 
-def _after_notes_heading(element: Tag) -> bool:
-    """Whether the nearest heading before an element is a Notes/Endnotes/Sources heading."""
-    heading = element.find_previous(["h1", "h2", "h3", "h4", "h5", "h6"])
-    if heading is not None and _NOTES_HEADING_RE.match(heading.get_text(" ", strip=True)):
-        return True
-    label = element.find_previous(["p", "strong", "b"])
-    while label is not None and label.find_parent("p") is element:
-        label = label.find_previous(["p", "strong", "b"])
-    return label is not None and bool(_NOTES_HEADING_RE.match(label.get_text(" ", strip=True)))
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_LABELS = frozenset({"p", "strong", "b"})
 
 
-def _notes_lists(soup: BeautifulSoup) -> Iterator[Tag]:
+@dataclass(frozen=True, slots=True)
+class _Before:
+    """The nearest heading, the nearest "label" element (p, strong, b), and the nearer of the two (marker)
+    before an element."""
+
+    heading: Tag | None
+    label: Tag | None
+    marker: Tag | None
+
+
+def _preceding(soup: BeautifulSoup) -> dict[int, _Before]:
+    """For every element (by id), what precedes it in document order: one pass over the tree, where
+    calling find_previous per element walks back over the whole page each time (quadratic)."""
+    found: dict[int, _Before] = {}
+    heading: Tag | None = None
+    label: Tag | None = None
+    marker: Tag | None = None
+    for element in soup.descendants:
+        if not isinstance(element, Tag):
+            continue
+        found[id(element)] = _Before(heading, label, marker)
+        if element.name in _HEADINGS:
+            heading = marker = element
+        elif element.name in _LABELS:
+            label = marker = element
+    return found
+
+
+def _is_notes_heading(element: Tag | None) -> bool:
+    return element is not None and bool(_NOTES_HEADING_RE.match(element.get_text(" ", strip=True)))
+
+
+def _after_notes_heading(before: _Before) -> bool:
+    """Whether the nearest heading before an element is a Notes/Endnotes/Sources heading (or a label)."""
+    return _is_notes_heading(before.heading) or _is_notes_heading(before.label)
+
+
+def _notes_lists(soup: BeautifulSoup, before: dict[int, _Before]) -> Iterator[Tag]:
     """Ordered lists that hold notes: in a footnotes section, after a Notes heading, or, failing
     those, a last list whose items are mostly links (a report's notes come after its body)."""
     found = False
     lists = [ol for ol in soup.find_all("ol") if not ol.find_parent("ol")]
     for ol in lists:
         container = ol.find_parent(class_=re.compile(r"foot|end|note", re.IGNORECASE))
-        previous = ol.find_previous(["h1", "h2", "h3", "h4", "h5", "h6", "p", "strong", "b"])
-        heading = previous.get_text(" ", strip=True) if previous else ""
-        if container is not None or _NOTES_HEADING_RE.match(heading) or ol.find(id=_NOTE_ID_RE):
+        if container is not None or _is_notes_heading(before[id(ol)].marker) or ol.find(id=_NOTE_ID_RE):
             found = True
             yield ol
     if not found and lists:
@@ -145,6 +190,34 @@ def _notes_lists(soup: BeautifulSoup) -> Iterator[Tag]:
         prose_after = [p for p in last.find_all_next("p") if len(p.get_text(strip=True)) > 80]
         if items and len(linked) * 2 >= len(items) and not prose_after:
             yield last
+
+
+_NOTE_BLOCKS = frozenset({"p", "div", "li", "dd", "span"})
+_INNER_BLOCKS = frozenset({"p", "div", "li"})
+_LEADING = 40  # characters of a block's text enough to see whether it starts with a note's marker
+
+
+def _holding_blocks(tags: list[Tag]) -> set[int]:
+    """The ids of the elements that hold a p, div or li: one pass from the last element back (a
+    descendant comes after its ancestor in document order), instead of a search of each subtree."""
+    holding: set[int] = set()
+    for element in reversed(tags):
+        parent = element.parent
+        if parent is not None and (element.name in _INNER_BLOCKS or id(element) in holding):
+            holding.add(id(parent))
+    return holding
+
+
+def _leading_text(element: Tag) -> str:
+    """The start of an element's text: enough for its marker, without joining all of a long note."""
+    pieces: list[str] = []
+    size = 0
+    for string in element.strings:
+        pieces.append(string)
+        size += len(string.strip())
+        if size >= _LEADING:
+            break
+    return "".join(pieces)
 
 
 _NOT_HEADER = ("footer", "aside", "nav", "ol", "ul", "table", "script", "style", "template")
@@ -175,7 +248,8 @@ def parse(text: str, *, stem: str, path: str) -> Report:
     notes: dict[int, Note] = {}
     note_elements: list[Tag] = []
 
-    for ol in _notes_lists(soup):
+    before = _preceding(soup)
+    for ol in _notes_lists(soup, before):
         start = ol.get("start")
         number = int(start) if isinstance(start, str) and start.strip().isdigit() else 1
         for li in ol.find_all("li", recursive=False):
@@ -186,14 +260,19 @@ def parse(text: str, *, stem: str, path: str) -> Report:
             note_elements.append(li)
             number += 1
 
-    for element in soup.find_all(["p", "div", "li", "dd", "span"]):
-        if any(element is e or e in element.parents for e in note_elements):
+    tags = [element for element in soup.descendants if isinstance(element, Tag)]
+    holds_block = _holding_blocks(tags)
+    in_note = {id(e) for e in note_elements}  # the notes and, as the walk meets them, what they hold
+    for element in tags:
+        parent = element.parent
+        if id(element) in in_note or (parent is not None and id(parent) in in_note):
+            in_note.add(id(element))
             continue
-        if element.find(["p", "div", "li"]):
+        if element.name not in _NOTE_BLOCKS or id(element) in holds_block:
             continue  # the innermost block that starts with the marker is the note
-        text = element.get_text()
+        text = _leading_text(element)
         match = _BRACKET_START_RE.match(text)
-        if match is None and element.name in ("p", "div") and _after_notes_heading(element):
+        if match is None and element.name in ("p", "div") and _after_notes_heading(before[id(element)]):
             match = _NUMBERED_START_RE.match(text)  # "1. ...", "<sup>1</sup> ..." under a Notes heading
         id_match = _NOTE_ID_RE.match(str(element.get("id") or ""))
         if match or (id_match and element.name != "span"):
@@ -201,6 +280,7 @@ def parse(text: str, *, stem: str, path: str) -> Report:
             if n and n not in notes:
                 notes[n] = _note(n, element, strip_marker=True)
                 note_elements.append(element)
+                in_note.add(id(element))
 
     for element in note_elements:
         element.extract()

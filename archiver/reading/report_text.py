@@ -187,16 +187,21 @@ def parse(text: str, *, stem: str, path: str, markdown: bool) -> Report:
     )
 
 
+_AUTHORS_LABEL_RE = re.compile(r"\s*(?:offsite\s+)?authors?\s*", re.IGNORECASE)
+
+
 def _footer_authors(lines: list[str]) -> tuple[str, ...]:
-    """Names listed under an "Authors:" label at the foot of the report."""
+    """Names listed under an "Authors:" label at the foot of the report, in one pass over the lines."""
     names: list[str] = []
-    for i, line in enumerate(lines):
+    listing = False  # inside the lines that follow an "Authors:" label
+    for line in lines:
         label, colon, rest = line.partition(":")
-        if colon and re.fullmatch(r"\s*(?:offsite\s+)?authors?\s*", label, re.IGNORECASE):
+        if colon and _AUTHORS_LABEL_RE.fullmatch(label):
+            listing = True
             if rest.strip():
                 names.extend(split_authors(rest))
-            for following in lines[i + 1 :]:
-                if not following.strip() or _FOOTER_RE.match(following):
-                    break
-                names.extend(split_authors(following))
+        elif listing and (not line.strip() or _FOOTER_RE.match(line)):
+            listing = False
+        elif listing:
+            names.extend(split_authors(line))
     return tuple(names)

@@ -6,6 +6,7 @@ import codecs
 import dataclasses
 import hashlib
 import re
+import traceback
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -320,14 +321,15 @@ def find_citations(body: str, known: set[int]) -> tuple[int, ...]:
 
 @dataclass(frozen=True, slots=True)
 class Unreadable:
-    """A path that named no readable report, and why."""
+    """A path that named no readable report, and why (trace: the traceback when our own code failed on it)."""
 
     path: str
     reason: str
+    trace: str = ""
 
 
-def load_reports(paths: list[Path]) -> Iterator[Report | Unreadable]:
-    """Every report the paths name, read; an Unreadable in place of each one that is not."""
+def report_files(paths: list[Path]) -> Iterator[Path | Unreadable]:
+    """Every report file the paths name; an Unreadable for a path that names none."""
     for path in paths:
         if not path.exists():
             yield Unreadable(str(path), f"{path}: no such file or directory")
@@ -335,9 +337,29 @@ def load_reports(paths: list[Path]) -> Iterator[Report | Unreadable]:
         found = False
         for file in find_reports(path):
             found = True
-            try:
-                yield read_report(file)
-            except ReportError as exc:
-                yield Unreadable(str(file), str(exc))
+            yield file
         if not found:
             yield Unreadable(str(path), f"{path}: no report files (.txt, .md, .html) in this directory")
+
+
+def read_or_say_why(path: Path) -> Report | Unreadable:
+    """One report, or why not: a report that breaks our own code (a RecursionError, a bug) is that
+    report's failure with its traceback, never the caller's exception."""
+    try:
+        return read_report(path)
+    except ReportError as exc:
+        return Unreadable(str(path), str(exc))
+    except Exception as exc:
+        trace = "".join(traceback.format_exception(exc))
+        return Unreadable(str(path), f"{path}: internal error reading the report: {_one_line(exc)}", trace)
+
+
+def _one_line(exc: BaseException) -> str:
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return (f"{type(exc).__name__}: {message}" if message else type(exc).__name__)[:200]
+
+
+def load_reports(paths: list[Path]) -> Iterator[Report | Unreadable]:
+    """Every report the paths name, read; an Unreadable in place of each one that is not."""
+    for item in report_files(paths):
+        yield item if isinstance(item, Unreadable) else read_or_say_why(item)

@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # bs4 loads with the first HTML report annotated, not with ev
     from bs4.element import Tag
 
 from archiver.reading.refang import clean_url, find_links, refang
+from archiver.showing.sanitize import add_policy, sanitize
 
 # A note's first line in text and Markdown reports: "[14] ...", "[^14]: ...", "14. ..." under a Notes heading.
 _NOTE_START_RE = re.compile(r"^\s*(?:\[\^?(\d{1,4})\]:?|(\d{1,4})[.)])(?=\s|$)")
@@ -159,7 +160,7 @@ def annotate_html(text: str, annotations: Annotations) -> str:
             listing.append(item)
         section.append(listing)
         body.append(section)
-    return str(soup)
+    return str(add_policy(sanitize(soup)))
 
 
 def _html_mark(soup: BeautifulSoup, copy: LinkCopy) -> Tag:
@@ -204,21 +205,40 @@ def _link_plain_urls(soup: BeautifulSoup, copies: dict[str, LinkCopy]) -> None:
 
 
 def text_to_html(text: str, title: str | None) -> str:
-    """A plain-text or Markdown report as simple HTML: paragraphs, notes with ids, links as links."""
+    """A plain-text or Markdown report as simple HTML: paragraphs, notes with ids, links as links.
+
+    Built from segments: the text between links escaped, each link an element whose href is escaped
+    as an attribute, never a substitution inside HTML already escaped (where one link's text found
+    inside another's URL would land in its href and open it to new attributes)."""
     parts = [
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title or 'Report')}</title></head><body>"
     ]
     for paragraph in re.split(r"\n\s*\n", text.strip()):
         match = _NOTE_START_RE.match(paragraph)
         ident = f' id="fn-{match.group(1) or match.group(2)}"' if match else ""
-        escaped = html.escape(paragraph).replace("\n", "<br>")
-        for found in find_links(paragraph):
-            if found.url:
-                raw = html.escape(found.raw)
-                escaped = escaped.replace(raw, f'<a href="{html.escape(found.url)}">{raw}</a>', 1)
-        parts.append(f"<p{ident}>{escaped}</p>")
+        parts.append(f"<p{ident}>{_paragraph_html(paragraph)}</p>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _paragraph_html(paragraph: str) -> str:
+    """One paragraph's HTML: escaped text, and each found link an <a> around its text as written."""
+    pieces: list[str] = []
+    position = 0
+    for found in find_links(paragraph):
+        start = paragraph.find(found.raw, position) if found.url else -1
+        if start < 0:
+            continue
+        pieces.append(_escaped_lines(paragraph[position:start]))
+        href = html.escape(found.url or "", quote=True)
+        pieces.append(f'<a href="{href}">{_escaped_lines(found.raw)}</a>')
+        position = start + len(found.raw)
+    pieces.append(_escaped_lines(paragraph[position:]))
+    return "".join(pieces)
+
+
+def _escaped_lines(text: str) -> str:
+    return html.escape(text, quote=True).replace("\n", "<br>")
 
 
 def html_to_text(text: str) -> str:

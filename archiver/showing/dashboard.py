@@ -11,6 +11,7 @@ from pathlib import Path
 from archiver import __version__
 from archiver.outcomes import VERDICT_COLOURS, VERDICT_ORDER
 from archiver.showing.names import safe_name
+from archiver.showing.sanitize import CSP_META
 from archiver.storage.catalog import Catalog, iso
 from archiver.storage.readrows import NoteWithLinks, ReportCounts, RunRow
 from archiver.storage.textstore import get_text, text_path
@@ -45,6 +46,7 @@ def _page(title: str, body: str, depth: int = 0) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"{CSP_META}"
         '<meta name="referrer" content="no-referrer">'
         f'<title>{escape(title)}</title><link rel="stylesheet" href="{up}{STYLESHEET}"></head><body>'
         f'<nav><a href="{up}index.html">All reports</a></nav>{body}'

@@ -141,9 +141,20 @@ def export_csv(catalog: Catalog, archive: Path, out: IO[str], report: str | None
     writer.writeheader()
     count = 0
     for row in catalog.export_rows(report):
-        writer.writerow(_row(catalog, archive, row))
+        writer.writerow({key: _cell(value) for key, value in _row(catalog, archive, row).items()})
         count += 1
     return count
+
+
+# A spreadsheet reads a cell that starts with one of these as a formula (OWASP's CSV injection rule).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: a string that would start a formula gets a leading "'"."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 def _quote(text: str) -> str:

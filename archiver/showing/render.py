@@ -17,6 +17,7 @@ from rich.text import Text
 from archiver.outcomes import VERDICT_COLOURS, VERDICT_ORDER, Checked
 from archiver.reading.footnotes import Footnote, footnotes
 from archiver.reading.reports import Report
+from archiver.reading.safetext import printable
 from archiver.storage.readrows import Citation, StatusRow
 
 
@@ -70,9 +71,10 @@ def print_footnotes(reports: list[Report], console: Console) -> None:
         links = sum(len(f.urls) for f in notes)
         distinct = len({u for f in notes for u in f.urls})
         flagged = sum(1 for f in notes if f.problems)
-        console.print(f"[bold]{escape(report.stem)}[/bold]  {escape(report.title or '(no title)')}", highlight=False)
+        title = printable(report.title or "(no title)")
+        console.print(f"[bold]{escape(printable(report.stem))}[/bold]  {escape(title)}", highlight=False)
         meta = [report.published or "no date", ", ".join(report.authors) or "no author", report.path]
-        console.print(Text("  " + " · ".join(meta), style="dim"))
+        console.print(Text(printable("  " + " · ".join(meta)), style="dim"))
         table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
         table.add_column("n", justify="right")
         table.add_column("links", overflow="fold")
@@ -81,7 +83,7 @@ def print_footnotes(reports: list[Report], console: Console) -> None:
             problems = ", ".join(str(p) for p in note.problems)
             if note.unparsed:
                 problems += ": " + " ".join(note.unparsed)
-            table.add_row(str(note.n), Text("\n".join(note.urls) or "-"), Text(problems))
+            table.add_row(str(note.n), Text(printable("\n".join(note.urls)) or "-"), Text(printable(problems)))
         console.print(table)
         console.print(
             f"  {len(notes)} footnotes, {links} links ({distinct} distinct), {flagged} with problems\n", highlight=False
@@ -119,20 +121,21 @@ class RunProgress:
 
     def checked(self, item: Checked) -> None:
         """One link done."""
+        url, reason = printable(item.url), printable(item.reason)
         if self._progress is not None:
             if self._task is None:
                 self._task = self._progress.add_task("", total=item.total)
-            self._progress.update(self._task, completed=item.done, description=f"{item.verdict}: {item.url}"[:80])
+            self._progress.update(self._task, completed=item.done, description=f"{item.verdict}: {url}"[:80])
             if item.verdict != "ok":
                 self._progress.console.print(
                     f"[{_VERDICT_STYLE.get(item.verdict, '')}]{item.verdict:8}[/] "
-                    f"{escape(item.url)}  [dim]{escape(item.reason)}[/]",
+                    f"{escape(url)}  [dim]{escape(reason)}[/]",
                     highlight=False,
                 )
             return
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         # A plain line per link (cron's log): written as is, no rich rendering on the hot path.
-        self.console.file.write(f"{stamp} [{item.done}/{item.total}] {item.verdict} {item.url} ({item.reason})\n")
+        self.console.file.write(f"{stamp} [{item.done}/{item.total}] {item.verdict} {url} ({reason})\n")
 
 
 def print_run_summary(summary: dict[str, Any], console: Console) -> None:
@@ -174,7 +177,7 @@ def print_status_lines(rows: Iterable[StatusRow], out: IO[str]) -> int:
     count = 0
     for row in rows:
         fields = [row.verdict, row.url, row.reason, _cited(row.cited_by, "; "), row.last_checked or "-"]
-        out.write("\t".join(" ".join(str(f).split()) for f in fields) + "\n")
+        out.write("\t".join(" ".join(printable(str(f)).split()) for f in fields) + "\n")
         count += 1
     return count
 
@@ -209,7 +212,12 @@ def print_status(rows: Iterable[StatusRow], console: Console) -> int:
         table.add_column("cited by", ratio=2)
         table.add_column("checked", no_wrap=True)
         for row in group:
-            table.add_row(Text(row.url), Text(row.reason), Text(_cited(row.cited_by)), (row.last_checked or "-")[:10])
+            table.add_row(
+                Text(printable(row.url)),
+                Text(printable(row.reason)),
+                Text(printable(_cited(row.cited_by))),
+                (row.last_checked or "-")[:10],
+            )
         console.print(table)
         console.print()
     return sum(len(g) for g in groups.values())
@@ -246,8 +254,21 @@ def _quoted(text: str, limit: int = _TEXT_LINES) -> str:
     return shown
 
 
+def _printable_all(value: Any) -> Any:
+    """Every string in a JSON-like value without control characters (an archive made before they were
+    stripped on the way in still prints no escape sequence)."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {key: _printable_all(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_printable_all(item) for item in value]
+    return value
+
+
 def print_check(answer: dict[str, Any], console: Console) -> None:
     """A footnote's links, verdicts, history and archived text, for a person fixing it."""
+    answer = _printable_all(answer)
     title = f"  {answer['title']}" if answer.get("title") else ""
     console.print(f"[bold]{answer['report']} · footnote {answer['n']}[/]{escape(title)}")
     if answer["text"] is not None:

@@ -20,8 +20,12 @@ def one_line(exc: BaseException) -> str:
 
 def log_incident(archive: Path, now: datetime, what: str, exc: BaseException) -> None:
     """Append the traceback to the archive's error log; a log that cannot be written is no reason to stop."""
-    lines = "".join(traceback.format_exception(exc))
+    log_trace(archive, now, what, "".join(traceback.format_exception(exc)))
+
+
+def log_trace(archive: Path, now: datetime, what: str, trace: str) -> None:
+    """Append a traceback already formatted (one from a worker process) to the archive's error log."""
     with contextlib.suppress(OSError):
         (archive / LOG_DIR).mkdir(exist_ok=True)
         with (archive / LOG_DIR / ERROR_LOG).open("a", encoding="utf-8") as log:
-            log.write(f"--- {now.isoformat()} {what}\n{lines}\n")
+            log.write(f"--- {now.isoformat()} {what}\n{trace}\n")

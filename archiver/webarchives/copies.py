@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from archiver.config import Settings
 from archiver.errors import archive_fault
@@ -278,7 +278,9 @@ class CopyFinder:
                 continue
             if self.stopped():
                 break
-            query = f"{base}/cdx/search/cdx?url={url}&output=json&limit=1&filter=statuscode:2.."
+            query = f"{base}/cdx/search/cdx?" + urlencode(
+                {"url": url, "output": "json", "limit": "1", "filter": "statuscode:2.."}
+            )
             check = await self._get(query, self.settings.web_archive_delay)
             try:
                 held = (
