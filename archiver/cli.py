@@ -32,7 +32,7 @@ from archiver.showing.render import (
     print_status_summary,
     report_dict,
 )
-from archiver.storage.catalog import Catalog, StatusFilter
+from archiver.storage.catalog import CatalogReader, StatusFilter
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -260,7 +260,7 @@ def status_command(
     """
     filters = StatusFilter(verdicts, report, since)
     filtered = bool(verdicts or report or since)
-    with Catalog.open(archive_path(archive), readonly=True) as catalog:
+    with CatalogReader.open_readonly(archive_path(archive)) as catalog:
         if report is not None and catalog.report_row(report) is None:
             raise NotFoundError(f"no report {report!r} in the archive")
         if as_json:
@@ -309,7 +309,7 @@ def check_command(
     from archiver.showing.lookup import lookup_footnote
 
     root = archive_path(archive)
-    with Catalog.open(root, readonly=True) as catalog:
+    with CatalogReader.open_readonly(root) as catalog:
         answer = lookup_footnote(catalog, root, report, n)
     if live and answer["urls"]:
         from archiver.pipeline import run as run_archive
@@ -328,7 +328,7 @@ def check_command(
             except LockedError as exc:
                 # A person asking gets an answer: what the archive knows, with a word on why it is not fresh.
                 click.echo(f"archiver: warning: not checked again now: {exc}", err=True)
-        with Catalog.open(root, readonly=True) as catalog:
+        with CatalogReader.open_readonly(root) as catalog:
             answer = lookup_footnote(catalog, root, report, n)
     if as_json:
         print_json(answer)
@@ -381,7 +381,7 @@ def export_command(
         raise click.UsageError("--format report needs --report REPORT (which report to annotate)")
     if fmt == "wacz" and output in (None, "-"):
         raise click.UsageError("--format wacz needs --output FILE.wacz (a ZIP file is written, not streamed)")
-    with Catalog.open(root, readonly=True) as catalog:
+    with CatalogReader.open_readonly(root) as catalog:
         if fmt == "warc":
             with open_output(output, binary=True, force=force) as out:
                 count = export_warc(catalog, root, out, report)
@@ -421,7 +421,7 @@ def dashboard_command(archive: Path | None, output: Path | None) -> None:
     from archiver.showing.dashboard import build_dashboard
 
     root = archive_path(archive)
-    with Catalog.open(root, readonly=True) as catalog:
+    with CatalogReader.open_readonly(root) as catalog:
         index = build_dashboard(catalog, root, output or root / "dashboard")
     click.echo(str(index))
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -59,6 +60,14 @@ class Exchange:
         return next((v for k, v in self.headers if k.lower() == lowered), None)
 
 
+class CapturedWith(StrEnum):
+    """How a capture was made: the seam between the link check and whatever captured the page."""
+
+    HTTP = "http"  # a plain HTTP fetch
+    BROWSER = "browser"  # a page rendered in a browser
+    ENDPOINT = "endpoint"  # a site's public endpoint (oEmbed)
+
+
 @dataclass(frozen=True, slots=True)
 class Fetch:
     """What fetching one URL gave: the hops, the final exchange and its body on disk, or a failure."""
@@ -79,6 +88,7 @@ class Fetch:
     detail: str = ""
     body_data: bytes | None = None  # the entity as received, when small enough to stay in memory
     decoded_data: bytes | None = None  # likewise after Content-Encoding is undone
+    captured_with: CapturedWith = CapturedWith.HTTP  # which capturer answered
 
     @property
     def decoded(self) -> bytes | str | None:
@@ -161,3 +171,92 @@ VERDICT_COLOURS = {
     Verdict.BLOCKED: ("cyan", "#00838f"),
     Verdict.PENDING: ("dim", "#9e9e9e"),
 }
+
+
+# ----- the catalog's rows: what a check writes and what the next check reads -----------------------------
+
+# Marks a CheckRow field that belongs to the link's state (its links row), not to the checks row.
+LINK_STATE = {"table": "links"}
+
+
+@dataclass(frozen=True, slots=True)
+class LinkState:
+    """A tracked link and what the next check needs to know about it."""
+
+    id: int
+    url: str
+    host: str
+    verdict: Verdict
+    verdict_since: datetime | None
+    failures_in_row: int
+    failing_since: datetime | None
+    etag: str | None
+    last_modified: str | None
+    first_text_digest: str | None
+    first_archived: datetime | None
+    last_payload_digest: str | None
+    last_capture_id: int | None
+    last_capture_url: str | None
+    last_capture_at: datetime | None
+    last_text_digest: str | None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureRow:
+    """A new capture to record."""
+
+    fetched_at: datetime
+    url: str
+    final_url: str
+    http_status: int
+    content_type: str
+    warc_file: str
+    warc_offset: int
+    warc_length: int
+    warc_start: int
+    warc_end: int
+    revisit_of: int | None
+    payload_digest: str | None
+    content_digest: str | None
+    body_size: int
+    text_digest: str | None
+    text_length: int | None
+    kind: str | None
+    title: str | None
+    authors: str | None
+    published: str | None
+    language: str | None
+    extractor: str | None
+    memento_url: str | None = None  # set when the capture is a web archive's copy, not ours
+    memento_datetime: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRow:
+    """A check to record, and the link's new state."""
+
+    link: int
+    run: int | None
+    started_at: datetime
+    elapsed: float
+    url: str
+    final_url: str | None
+    redirects: Sequence[dict[str, Any]]
+    http_status: int | None
+    failure: Failure | None
+    detail: str
+    payload_digest: str | None
+    similarity: float | None
+    diff: str | None
+    verdict: Verdict
+    reason: str
+    # The link's new state: written to its links row, not to the checks row.
+    verdict_since: datetime = field(metadata=LINK_STATE)
+    failures_in_row: int = field(metadata=LINK_STATE)
+    failing_since: datetime | None = field(metadata=LINK_STATE)
+    etag: str | None = field(metadata=LINK_STATE)
+    last_modified: str | None = field(metadata=LINK_STATE)
+    retried: bool = False  # an attempt retried within the run: recorded, but not the link's new state
+    # an attempt that says nothing of the page (refused by policy): history only
+    keeps_state: bool = field(default=False, metadata=LINK_STATE)

@@ -171,7 +171,7 @@ def main() -> None:
         planning = (
             "import sys; from datetime import datetime, UTC; from pathlib import Path; "
             "from archiver.storage.catalog import Catalog; "
-            "c = Catalog.open(Path(sys.argv[1]), readonly=True); "
+            "c = CatalogReader.open_readonly(Path(sys.argv[1])); "
             "print(len(c.links_to_check(datetime.now(UTC), 0.0)))"
         )
         run("run planning step", [sys.executable, "-c", planning, str(archive)])

@@ -236,11 +236,11 @@ def test_dashboard_in_a_real_browser(archive: tuple[Path, fixture_server.Server]
 
 def test_the_catalog_reads_typed_rows_built_from_their_columns(archive: tuple[Path, fixture_server.Server]) -> None:
     """Rows are built from the query's columns by position: each field must hold what its name says."""
-    from archiver.storage.catalog import Catalog
+    from archiver.storage.catalog import CatalogReader
     from archiver.storage.readrows import CaptureRecord, CheckRecord, ExportRow, LinkRow, NoteWithLinks, StatusRow
 
     root, web = archive
-    with Catalog.open(root, readonly=True) as catalog:
+    with CatalogReader.open_readonly(root) as catalog:
         rows = list(catalog.status_rows())
         assert all(isinstance(row, StatusRow) for row in rows)
         by_url = {row.url: row for row in rows}

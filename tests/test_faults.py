@@ -19,6 +19,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver import pipeline
+from archiver.pipeline import intake, linkcheck
 from archiver.storage.catalog import Catalog
 from archiver.storage.warcstore import WarcStore
 from archiver.webarchives.copies import CopyFinder
@@ -81,7 +82,7 @@ def _catalog_refusing(original: Callable[..., Any]) -> Callable[..., Any]:
 
 def inject(stage: str, monkeypatch: pytest.MonkeyPatch) -> None:
     if stage in ("extract", "signs", "compare"):
-        monkeypatch.setattr(pipeline, "analyse", getattr(faults, f"analyse_breaking_{stage}"))
+        monkeypatch.setattr(linkcheck, "analyse", getattr(faults, f"analyse_breaking_{stage}"))
     elif stage == "warc":
         monkeypatch.setattr(WarcStore, "_write_exchange", _write_then_fail(WarcStore._write_exchange))
     elif stage == "catalog":
@@ -265,14 +266,14 @@ def test_a_report_that_breaks_our_code_is_that_reports_failure_not_the_nights(
     web.pages.update({"fine": ARTICLE})
     good = write_report(tmp_path, [web.url("/page/fine")], name="good")
     bad = write_report(tmp_path, [web.url("/page/never")], name="bad")
-    real = pipeline.footnotes
+    real = intake.footnotes
 
     def breaking(report: Any) -> Any:
         if report.stem == "bad":
             raise RuntimeError("injected fault in the footnote parser")
         return real(report)
 
-    monkeypatch.setattr(pipeline, "footnotes", breaking)
+    monkeypatch.setattr(intake, "footnotes", breaking)
     summary = pipeline.run(tmp_path / "archive", [bad, good], SETTINGS)
 
     assert summary.status == "completed"

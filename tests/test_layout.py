@@ -7,7 +7,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "archiver"
 STAGES = ("reading", "fetching", "storage", "judging", "webarchives", "showing")
-TOP = {"__init__", "__main__", "cli", "config", "errors", "outcomes", "pipeline"}
+FOLDERS = {*STAGES, "pipeline"}
+TOP = {"__init__", "__main__", "cli", "config", "errors", "outcomes"}
 
 
 def _stage(module: str) -> str:
@@ -36,7 +37,7 @@ def test_ls_reads_as_the_flow() -> None:
     modules = {p.stem for p in PACKAGE.glob("*.py")}
     folders = {p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__"}
     assert modules == TOP
-    assert folders == set(STAGES)
+    assert folders == FOLDERS
     for stage in STAGES:
         doc = ast.get_docstring(ast.parse((PACKAGE / stage / "__init__.py").read_text()))
         assert doc and "Imports" in doc, f"{stage}/__init__.py must say its job and what it may import"
@@ -46,8 +47,10 @@ def test_dependencies_run_one_way() -> None:
     edges = _imports()
     stage_of = {(a, b): (_stage(a), _stage(b)) for a, b in edges}
     for (importer, imported), (source, target) in stage_of.items():
-        if imported == "archiver.pipeline":  # the run is wired there; only the command line calls it
-            assert importer == "archiver.cli", f"{importer} imports the pipeline: no stage may"
+        if imported.startswith("archiver.pipeline"):  # the run is wired there; only the command line calls it
+            assert importer == "archiver.cli" or importer.startswith("archiver.pipeline"), (
+                f"{importer} imports the pipeline: no stage may"
+            )
         if imported == "archiver.cli":
             assert importer == "archiver.__main__", f"{importer} imports the CLI"
         if source == "reading":

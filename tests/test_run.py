@@ -505,7 +505,7 @@ def test_a_transaction_inside_another_is_undone_alone(tmp_path: Path) -> None:
     """Reports are saved in one transaction, each in a savepoint: one that fails leaves the others saved."""
     from datetime import UTC, datetime
 
-    from archiver.storage.catalog import Catalog
+    from archiver.storage.catalog import Catalog, CatalogReader
 
     stamp = datetime(2020, 9, 3, tzinfo=UTC).isoformat()
     with Catalog.open(tmp_path / "archive") as catalog:
@@ -516,7 +516,7 @@ def test_a_transaction_inside_another_is_undone_alone(tmp_path: Path) -> None:
                 raise RuntimeError("this report could not be saved")
             db.execute("INSERT INTO reports (report, added_at, updated_at) VALUES ('c', ?, ?)", (stamp, stamp))
         assert catalog.report_names() == ["a", "c"]
-    with Catalog.open(tmp_path / "archive", readonly=True) as again:
+    with CatalogReader.open_readonly(tmp_path / "archive") as again:
         assert again.report_names() == ["a", "c"]  # committed, not just visible
 
 
@@ -546,17 +546,17 @@ def test_a_low_limit_on_open_files_does_not_fail_the_sites(web: fixture_server.S
 
 def test_the_open_files_limit_is_put_back_after_the_night() -> None:
     """run() is a library call too: the caller's limit is its own again afterwards, and never set past the hard one."""
-    from archiver.pipeline import _room_for_open_files
+    from archiver.pipeline.process import room_for_open_files
 
     before = resource.getrlimit(resource.RLIMIT_NOFILE)
     _, hard = before
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
-        with _room_for_open_files(4096):
+        with room_for_open_files(4096):
             raised = resource.getrlimit(resource.RLIMIT_NOFILE)
         assert raised == (4096 if hard == resource.RLIM_INFINITY else min(4096, hard), hard)
         assert resource.getrlimit(resource.RLIMIT_NOFILE) == (64, hard)
-        with _room_for_open_files(32):  # enough already: left alone
+        with room_for_open_files(32):  # enough already: left alone
             assert resource.getrlimit(resource.RLIMIT_NOFILE) == (64, hard)
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, before)

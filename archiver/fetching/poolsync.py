@@ -1,18 +1,20 @@
 """httpcore's locks, connection event and cancellation shields on asyncio's own, without anyio in between.
 
-A request through httpcore's HTTP/1.1 pool takes a lock three times (the connection's, the
-connection state's twice), shields its clean-ups from cancellation three times and may wait on an
-event for a connection. Under asyncio each of them is anyio's: every acquisition yields to the event
-loop even when nobody holds the lock (a cancel-shielded checkpoint: a cancel scope and a loop turn),
-and every shield opens a cancel scope (a task lookup, a weak-key dictionary entry, the scope tree).
-That was a tenth of a 200's CPU and a seventh of a 304's (3,000 local fetches, four alternating
-runs of each: 0.419-0.428 -> 0.375-0.383 ms a 200, 0.342-0.348 -> 0.291-0.294 ms a 304).
+Upstream: httpcore takes anyio's primitives even under asyncio, and each acquisition of anyio's lock
+yields to the event loop even when nobody holds it (encode/httpcore#922 "Use asyncio synchronization
+instead of anyio", measured in encode/httpx#3215; the fast-acquire fix, encode/httpcore#953, was
+reverted in #1002). A request through httpcore's HTTP/1.1 pool takes a lock three times, shields its
+clean-ups three times and may wait on an event for a connection; docs/benchmarks.md has what that
+cost per fetch.
 
-`install()` puts these in their place in httpcore's pool, connection and HTTP/1.1 modules (the
-names those modules look up when they make one). Each is asyncio's own when the loop is asyncio's,
-and httpcore's own otherwise (trio). A shield matters only against anyio's cancel scopes (asyncio's
-own cancellation goes through anyio's shields too): it opens anyio's shield when the task runs
-inside an anyio cancel scope, as before, and costs nothing when it does not.
+This is the project's one reach into a library's private modules. `install()` puts these in their
+place in httpcore's pool, connection and HTTP/1.1 modules (the names those modules look up when they
+make one), and declines (returns False, httpcore untouched) when those modules do not hold httpcore's
+own primitives under the expected names; tests/test_poolsync.py fails loudly that day, and
+pyproject.toml caps httpcore at the minor version the tests ran with. Each primitive is asyncio's own
+when the loop is asyncio's, and httpcore's own otherwise (trio). A shield matters only against
+anyio's cancel scopes: it opens anyio's shield when the task runs inside one, and costs nothing
+when it does not.
 """
 
 from __future__ import annotations

@@ -13,9 +13,8 @@ from archiver.judging.analysis import Analysis
 from archiver.judging.compare import Comparison, similarity
 from archiver.judging.signs import RedirectKind, classify_redirect, is_telegram_post
 from archiver.judging.verdict import History, Judgement, Outcome, judge
-from archiver.outcomes import Failure, Fetch, Verdict
+from archiver.outcomes import CheckRow, Failure, Fetch, LinkState, Verdict
 from archiver.reading.safetext import printable
-from archiver.storage.catalog import CheckRow, LinkState
 from archiver.storage.warcstore import Revisit
 
 

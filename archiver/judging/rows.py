@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from archiver.judging.analysis import Analysis
-from archiver.outcomes import Fetch
+from archiver.outcomes import CaptureRow, Fetch
 from archiver.reading.safetext import printable_or_none
-from archiver.storage.catalog import CaptureRow
 from archiver.storage.warcstore import Revisit, Stored
 
 

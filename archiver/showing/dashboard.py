@@ -12,7 +12,7 @@ from archiver import __version__
 from archiver.outcomes import VERDICT_COLOURS, VERDICT_ORDER
 from archiver.showing.names import safe_name
 from archiver.showing.sanitize import CSP_META
-from archiver.storage.catalog import Catalog, iso
+from archiver.storage.catalog import CatalogReader, iso
 from archiver.storage.readrows import NoteWithLinks, ReportCounts, RunRow
 from archiver.storage.textstore import get_text, text_path
 
@@ -105,7 +105,7 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _index(catalog: Catalog) -> str:
+def _index(catalog: CatalogReader) -> str:
     reports = catalog.report_counts()
     reports.sort(key=lambda r: (-(r.counts.get("dead", 0) + r.counts.get("changed", 0)), r.report))
     turned, turned_total = catalog.turned(["dead", "changed"])
@@ -181,7 +181,7 @@ def _all_ok(note: NoteWithLinks) -> bool:
     return all(link.verdict == "ok" for link in note.links)
 
 
-def _report_page(catalog: Catalog, archive: Path, output: Path, report: ReportCounts) -> str:
+def _report_page(catalog: CatalogReader, archive: Path, output: Path, report: ReportCounts) -> str:
     parts = [
         f"<h1>{escape(report.title or report.report)}</h1>",
         f'<p class="muted">{escape(report.report)}'
@@ -240,7 +240,7 @@ def _report_page(catalog: Catalog, archive: Path, output: Path, report: ReportCo
     return _page(report.title or report.report, "".join(parts), depth=1)
 
 
-def build_dashboard(catalog: Catalog, archive: Path, output: Path) -> Path:
+def build_dashboard(catalog: CatalogReader, archive: Path, output: Path) -> Path:
     """Write index.html and reports/NAME.html under output; returns the index's path."""
     for report in catalog.report_counts():
         page = _report_page(catalog, archive, output, report)

@@ -21,7 +21,7 @@ from archiver import __version__
 from archiver.errors import ArchiverError, NotFoundError
 from archiver.reading.reports import decode, normalize_newlines
 from archiver.showing.annotate import Annotations, LinkCopy, annotate_html, annotate_text, html_to_text, text_to_html
-from archiver.storage.catalog import Catalog, iso, parse_iso
+from archiver.storage.catalog import CatalogReader, iso, parse_iso
 from archiver.storage.readrows import CaptureRecord, ExportRow
 from archiver.storage.reportcopies import find_copy
 from archiver.storage.textstore import get_text
@@ -81,7 +81,7 @@ def open_output(path: str | None, *, binary: bool, force: bool) -> Iterator[IO[A
         tmp.unlink(missing_ok=True)
 
 
-def _row(catalog: Catalog, archive: Path, row: ExportRow) -> dict[str, Any]:
+def _row(catalog: CatalogReader, archive: Path, row: ExportRow) -> dict[str, Any]:
     memento = row.memento  # joined by the catalog's query: no query per row
     text = get_text(archive, row.text_digest)
     source = "archiver" if row.fetched_at else None
@@ -118,13 +118,13 @@ def _row(catalog: Catalog, archive: Path, row: ExportRow) -> dict[str, Any]:
     }
 
 
-def check_report(catalog: Catalog, report: str | None) -> None:
+def check_report(catalog: CatalogReader, report: str | None) -> None:
     """NotFoundError for a report the archive does not track."""
     if report is not None and catalog.report_row(report) is None:
         raise NotFoundError(f"no report {report!r} in the archive")
 
 
-def export_jsonl(catalog: Catalog, archive: Path, out: IO[str], report: str | None = None) -> int:
+def export_jsonl(catalog: CatalogReader, archive: Path, out: IO[str], report: str | None = None) -> int:
     """One JSON object per (report, footnote, link); returns the row count."""
     check_report(catalog, report)
     count = 0
@@ -134,7 +134,7 @@ def export_jsonl(catalog: Catalog, archive: Path, out: IO[str], report: str | No
     return count
 
 
-def export_csv(catalog: Catalog, archive: Path, out: IO[str], report: str | None = None) -> int:
+def export_csv(catalog: CatalogReader, archive: Path, out: IO[str], report: str | None = None) -> int:
     """One CSV row per (report, footnote, link), with a header; returns the row count."""
     check_report(catalog, report)
     writer = csv.DictWriter(out, fieldnames=ROW_FIELDS, lineterminator="\n")
@@ -161,7 +161,7 @@ def _quote(text: str) -> str:
     return "\n".join(f"> {line}" if line else ">" for line in text.splitlines())
 
 
-def export_md(catalog: Catalog, archive: Path, out: IO[str], report: str | None = None) -> int:
+def export_md(catalog: CatalogReader, archive: Path, out: IO[str], report: str | None = None) -> int:
     """One Markdown document per report: its footnotes, links, verdicts and archived text."""
     check_report(catalog, report)
     current: tuple[str, int] | None = None
@@ -223,7 +223,7 @@ def _record_id(archive: Path, capture: CaptureRecord) -> str | None:
     return None
 
 
-def export_warc(catalog: Catalog, archive: Path, out: IO[bytes], report: str | None = None) -> int:
+def export_warc(catalog: CatalogReader, archive: Path, out: IO[bytes], report: str | None = None) -> int:
     """A WARC 1.1 file of the captures: request, response and revisit records as stored, and the
     extracted text of each as a conversion record that refers to its response."""
     check_report(catalog, report)
@@ -272,7 +272,7 @@ def replay_link(base: str, captured_at: str, url: str) -> str:
     return f"{base.rstrip('/')}/{stamp}/{url}"
 
 
-def report_annotations(catalog: Catalog, report: str, replay_url: str, keep_defanged: bool) -> Annotations:
+def report_annotations(catalog: CatalogReader, report: str, replay_url: str, keep_defanged: bool) -> Annotations:
     """What the archive holds for each footnote link of a report, as the annotated export shows it."""
     meta = catalog.report_row(report)
     assert meta is not None
@@ -294,7 +294,13 @@ def report_annotations(catalog: Catalog, report: str, replay_url: str, keep_defa
 
 
 def export_report(
-    catalog: Catalog, archive: Path, report: str, to: str | None, *, replay_url: str = "", keep_defanged: bool = False
+    catalog: CatalogReader,
+    archive: Path,
+    report: str,
+    to: str | None,
+    *,
+    replay_url: str = "",
+    keep_defanged: bool = False,
 ) -> str:
     """The report as written (body and notes), each footnote link annotated with its archived copy and date."""
     check_report(catalog, report)

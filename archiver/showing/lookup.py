@@ -8,7 +8,7 @@ from typing import Any
 
 from archiver.errors import NotFoundError
 from archiver.judging.compare import compare
-from archiver.storage.catalog import Catalog
+from archiver.storage.catalog import CatalogReader
 from archiver.storage.readrows import CaptureRecord, CheckRecord, LinkRow
 from archiver.storage.textstore import get_text
 
@@ -41,7 +41,7 @@ def _check_dict(row: CheckRecord) -> dict[str, Any]:
     }
 
 
-def _memento(catalog: Catalog, archive: Path, link: int, report: str) -> dict[str, Any] | None:
+def _memento(catalog: CatalogReader, archive: Path, link: int, report: str) -> dict[str, Any] | None:
     """The web archive's copy for this report's date, with its text, or None."""
     row = catalog.memento_for(link, report)
     if row is None:
@@ -55,7 +55,7 @@ def _memento(catalog: Catalog, archive: Path, link: int, report: str) -> dict[st
     }
 
 
-def _link_answer(catalog: Catalog, archive: Path, link: LinkRow, report: str) -> dict[str, Any]:
+def _link_answer(catalog: CatalogReader, archive: Path, link: LinkRow, report: str) -> dict[str, Any]:
     captures = catalog.captures_of(link.id)
     first = next((c for c in captures if c.id == link.first_capture), None)
     with_text = [c for c in captures if c.text_digest]
@@ -87,7 +87,7 @@ def _link_answer(catalog: Catalog, archive: Path, link: LinkRow, report: str) ->
     }
 
 
-def lookup_footnote(catalog: Catalog, archive: Path, report: str, n: int) -> dict[str, Any]:
+def lookup_footnote(catalog: CatalogReader, archive: Path, report: str, n: int) -> dict[str, Any]:
     """Everything the archive knows about footnote N of a report; NotFoundError for an unknown one."""
     meta = catalog.report_row(report)
     if meta is None:

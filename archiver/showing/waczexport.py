@@ -14,10 +14,10 @@ from archiver import __version__
 from archiver.errors import ArchiverError
 from archiver.reading.refang import to_uri
 from archiver.showing.export import check_report, export_warc
-from archiver.storage.catalog import Catalog
+from archiver.storage.catalog import CatalogReader
 
 
-def _pages(catalog: Catalog, report: str | None) -> list[dict[str, Any]]:
+def _pages(catalog: CatalogReader, report: str | None) -> list[dict[str, Any]]:
     """One page per cited link: the capture its footnote cited (the first archived), titled by report and footnote."""
     pages: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
@@ -44,7 +44,7 @@ def _pages(catalog: Catalog, report: str | None) -> list[dict[str, Any]]:
     return pages
 
 
-def export_wacz(catalog: Catalog, archive: Path, output: Path, report: str | None = None) -> int:
+def export_wacz(catalog: CatalogReader, archive: Path, output: Path, report: str | None = None) -> int:
     """Write a WACZ 1.1.1 package of the captures (of one report, or all) to output; the number of pages."""
     from wacz.main import main as wacz_main  # py-wacz: index (cdxj-indexer), datapackage, digests
 

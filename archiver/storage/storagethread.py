@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from archiver.errors import archive_fault
-from archiver.outcomes import Fetch
-from archiver.storage.catalog import CaptureRow, Catalog, CheckRow
+from archiver.outcomes import CaptureRow, CheckRow, Fetch
+from archiver.storage.catalog import Catalog
 from archiver.storage.textstore import make_durable
 from archiver.storage.warcstore import Revisit, Stored, WarcStore
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlencode, urlsplit
 
 from archiver.config import Settings
@@ -42,6 +43,27 @@ MAX_CANDIDATES = 4  # captures tried per lookup before answering "none"
 _UNREACHABLE = {Failure.DNS, Failure.DNS_TEMPORARY, Failure.CONNECT, Failure.TLS, Failure.PRIVATE}
 
 
+class Services(Protocol):
+    """What the lookups use of a night's services (the pipeline's Night; webarchives import no pipeline)."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def fetcher(self) -> Fetcher: ...
+    @property
+    def pool(self) -> WorkerPool: ...
+    @property
+    def storage(self) -> Executor: ...
+    @property
+    def store(self) -> WarcStore: ...
+    @property
+    def catalog(self) -> Catalog: ...
+    @property
+    def archive(self) -> Path: ...
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class FoundCopy:
     """What a lookup found: the memento, its raw answer (bodies on disk) and what the worker made of it."""
@@ -64,28 +86,16 @@ class Lookup:
 class CopyFinder:
     """Looks up, politely and once per link and date, the web archive copy nearest a citing report's date."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        fetcher: Fetcher,
-        pool: WorkerPool,
-        storage: Executor,
-        store: WarcStore,
-        catalog: Catalog,
-        archive: Path,
-        clock: Callable[[], datetime],
-        stopped: Callable[[], bool],
-        only_urls: set[str] | None = None,
-    ) -> None:
+    def __init__(self, night: Services, stopped: Callable[[], bool], only_urls: set[str] | None = None) -> None:
         self.only_urls = only_urls
-        self.settings = settings
-        self.fetcher = fetcher
-        self.pool = pool
-        self.storage = storage
-        self.store = store
-        self.catalog = catalog
-        self.archive = archive
-        self.clock = clock
+        self.settings = night.settings
+        self.fetcher = night.fetcher
+        self.pool = night.pool
+        self.storage = night.storage
+        self.store = night.store
+        self.catalog = night.catalog
+        self.archive = night.archive
+        self.clock = night.clock
         self.stopped = stopped
         self.rng = random.Random()
         self.next_start: dict[str, float] = {}

@@ -1,0 +1,222 @@
+"""The `run` job: add reports, then take each tracked link through capture, store, extract, compare, judge.
+
+run() takes the archive's lock, opens the catalog and the workers, and tears them down in one place;
+the night itself (night.py's services, engine.py's loop, linkcheck.py's one link, intake.py's
+reports) runs on an asyncio event loop beside the storage thread that owns the catalog's writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import ssl
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from archiver.config import Settings
+from archiver.fetching.fetch import Fetcher, Resolver, descriptors_needed, ssl_context
+from archiver.judging.decide import Rules
+from archiver.judging.workers import WorkerPool
+from archiver.outcomes import Checked, Verdict
+from archiver.pipeline.engine import Engine
+from archiver.pipeline.intake import ReportIntake, admit, read_reports
+from archiver.pipeline.night import Clock, Night
+from archiver.pipeline.process import OTHER_DESCRIPTORS, quick_gil_handover, room_for_open_files
+from archiver.pipeline.summary import Admission, RunSummary
+from archiver.storage.catalog import Catalog, CatalogReader
+from archiver.storage.lock import ArchiveLock
+from archiver.storage.storagethread import StorageThread
+from archiver.storage.textstore import prepare_text_store
+from archiver.storage.warcstore import WarcStore
+
+__all__ = ["Admission", "RunSummary", "admit", "run", "utc_now"]
+
+TMP_DIR = "tmp"
+
+
+def utc_now() -> datetime:
+    """The current time, UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """What a run was given and opened before its night: the night's services are built from it."""
+
+    archive: Path
+    settings: Settings
+    clock: Clock
+    catalog: Catalog
+    pool: WorkerPool
+    summary: RunSummary
+    trust: ssl.SSLContext
+    resolver: Resolver | None
+    on_checked: Callable[[Checked], None]
+    on_stopping: Callable[[int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What the night is asked to do, decided before it starts."""
+
+    links: list[tuple[int, str]]  # (link id, host) of the tracked links due, in order
+    reports: list[Path]  # report files to read during the night
+    intake: ReportIntake
+    recheck: float  # hours: stable ok links checked more recently wait
+    only_links: set[str] | None
+
+
+def run(
+    archive: Path,
+    paths: Iterable[Path],
+    settings: Settings,
+    *,
+    on_checked: Callable[[Checked], None] = lambda checked: None,
+    on_stopping: Callable[[int], None] = lambda in_flight: None,
+    clock: Clock = utc_now,
+    resolver: Resolver | None = None,
+    only_links: set[str] | None = None,
+    replace: bool = False,
+) -> RunSummary:
+    """The nightly job: add the reports, check every tracked link, update verdicts. Safe to rerun or kill.
+
+    only_links: check just these URLs (`check --live`), not every tracked link.
+    replace: a report file may replace an archived report of the same name (never silently).
+    """
+    trust = ssl_context()  # a CA file that is not there stops the run before it starts, not half-way
+    archive.mkdir(parents=True, exist_ok=True)
+    with ArchiveLock(archive), Catalog.open(archive, shared=True) as catalog, _workers(settings) as pool:
+        started = clock()
+        run_id = catalog.start_run(started, os.getpid(), "nightly" if only_links is None else "live")
+        summary = RunSummary(run=run_id, started_at=started)
+        job = _Run(archive, settings, clock, catalog, pool, summary, trust, resolver, on_checked, on_stopping)
+        status = "failed"  # an archive fault (disk full, a broken catalog): what was committed stays
+        try:
+            status = _night(job, _prepare(job, list(paths), only_links, replace))
+        except KeyboardInterrupt:
+            status = "interrupted"
+        finally:
+            _close(job, status)
+    return summary
+
+
+def _prepare(job: _Run, paths: list[Path], only_links: set[str] | None, replace: bool) -> _Plan:
+    """Before the night: mend the WARC files a kill cut short, clear what a killed run left, plan the links."""
+    archive, catalog, summary = job.archive, job.catalog, job.summary
+    summary.repaired_warc_files = WarcStore.repair(archive, catalog.warc_committed())
+    tmp = archive / TMP_DIR
+    shutil.rmtree(tmp, ignore_errors=True)  # bodies of a killed run: never committed
+    tmp.mkdir(parents=True, exist_ok=True)
+    prepare_text_store(archive)  # before any worker makes text/ab/ folders
+    if paths:
+        job.pool.warm()  # reports to read: new links likely, so the workers boot while the reports are read
+    recheck = 0.0 if only_links is not None else job.settings.recheck_interval
+    # The links already tracked start at once; the reports are read and saved while they are
+    # checked, and each report's new links join the night as soon as it is saved.
+    links = catalog.links_to_check(summary.started_at, recheck, only_links)
+    summary.links_to_check = len(links)
+    intake = ReportIntake(catalog, summary.started_at, summary, replace)
+    return _Plan(links, paths, intake, recheck, only_links)
+
+
+def _night(job: _Run, plan: _Plan) -> str:
+    """The night on an event loop, with the process tuned for it; its status."""
+    reader = CatalogReader.open_readonly(job.archive)  # link states as links start, beside the writer
+    try:
+        needed = descriptors_needed(job.settings) + OTHER_DESCRIPTORS
+        with quick_gil_handover(), room_for_open_files(needed):
+            stopped = asyncio.run(_night_async(job, plan, reader))
+    finally:
+        reader.close()
+    return "stopped" if stopped and job.summary.links_left else "completed"
+
+
+async def _night_async(job: _Run, plan: _Plan, reader: CatalogReader) -> bool:
+    """Open the WARC file, the storage thread and the client; check every link, then ask the web archives
+    for the copies the night showed a need for; close everything, whatever happened. True if stopped."""
+    loop = asyncio.get_running_loop()
+    prefix = f"archiver-{job.clock():%Y%m%d%H%M%S}-{os.getpid()}"
+    store = WarcStore(job.archive, job.settings.warc_max_size, prefix, job.clock)
+    storage = StorageThread(job.archive, store, job.catalog, job.clock)
+    engine: Engine | None = None
+    try:
+        name, size = await loop.run_in_executor(storage, store.start)
+        await loop.run_in_executor(storage, job.catalog.register_warc_file, name, size, job.clock())
+        async with Fetcher(
+            job.settings, job.archive / TMP_DIR, resolver=job.resolver, verify=job.trust, clock=job.clock
+        ) as fetcher:
+            engine = Engine(_services(job, plan, reader, store, storage, fetcher), job.on_stopping)
+            await _check_everything(engine, plan, loop)
+        return engine.stop
+    finally:
+        if engine is not None:
+            await engine.slots.cancel_all()
+        with contextlib.suppress(OSError):  # every record was fsynced when written
+            await loop.run_in_executor(storage, store.close)
+        storage.shutdown(wait=True)
+
+
+def _services(
+    job: _Run, plan: _Plan, reader: CatalogReader, store: WarcStore, storage: StorageThread, fetcher: Fetcher
+) -> Night:
+    settings = job.settings
+    rules = Rules(settings.change_threshold, settings.dead_after_failures, settings.dead_after_hours)
+    return Night(
+        archive=job.archive,
+        settings=settings,
+        clock=job.clock,
+        run_id=job.summary.run,
+        catalog=job.catalog,
+        reader=reader,
+        store=store,
+        storage=storage,
+        capturer=fetcher,
+        fetcher=fetcher,
+        pool=job.pool,
+        summary=job.summary,
+        rules=rules,
+        on_checked=job.on_checked,
+        only_links=plan.only_links,
+        recheck=plan.recheck,
+    )
+
+
+async def _check_everything(engine: Engine, plan: _Plan, loop: asyncio.AbstractEventLoop) -> None:
+    settings = engine.night.settings
+    engine.deadline = loop.time() + settings.max_duration if settings.max_duration else None
+    engine.install_signal_handlers(loop)
+    if plan.reports:
+        engine.slots.reading = True
+        planned = {link_id for link_id, _ in plan.links}
+        engine.slots.spawn(read_reports(engine, plan.intake, plan.reports, planned))
+    await engine.check_all(plan.links)
+    engine.night.pool.hurry(loop)  # the web archives' copies come one by one
+    engine.night.summary.web_archive = await engine.web_archives()
+
+
+def _close(job: _Run, status: str) -> None:
+    """Record the run's end, whatever ended it, and remove its temporary bodies."""
+    summary = job.summary
+    summary.finished_at = job.clock()
+    summary.status = status
+    if status == "failed":
+        with contextlib.suppress(Exception):  # the catalog itself may be what failed
+            job.catalog.finish_run(summary.run, summary.finished_at, status, summary.as_dict())
+    else:
+        summary.verdicts = {v.value: 0 for v in Verdict} | job.catalog.counts()
+        job.catalog.finish_run(summary.run, summary.finished_at, status, summary.as_dict())
+    shutil.rmtree(job.archive / TMP_DIR, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _workers(settings: Settings) -> Iterator[WorkerPool]:
+    """The extraction workers (the first page that needs one starts them all, in the background)."""
+    pool = WorkerPool(settings.workers(), settings.extract_timeout, settings.worker_memory)
+    try:
+        yield pool
+    finally:
+        pool.shutdown()

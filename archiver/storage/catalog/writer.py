@@ -1,0 +1,331 @@
+"""The catalog's writer: the one connection that changes the catalog, one short transaction per batch.
+
+During a night only the storage thread writes (reports as they are read, checks in batches, web
+archive copies); before and after it the main thread starts and finishes the run. INSERT column
+lists are made from the rows' dataclass fields, so a new capture column is one field and one
+migration.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from datetime import datetime
+from operator import attrgetter
+from pathlib import Path
+from typing import Any, Protocol
+
+from archiver.errors import ArchiveError
+from archiver.outcomes import LINK_STATE, CaptureRow, CheckRow
+from archiver.storage.catalog.reader import CatalogReader
+from archiver.storage.catalog.schema import CATALOG_NAME, connect, iso, migrate
+
+
+class Report(Protocol):
+    """What the catalog keeps of a report (reading's Report; storage imports no other stage)."""
+
+    @property
+    def stem(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def title(self) -> str | None: ...
+    @property
+    def published(self) -> str | None: ...
+    @property
+    def authors(self) -> tuple[str, ...]: ...
+    @property
+    def format(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def digest(self) -> str: ...
+
+
+class Footnote(Protocol):
+    """What the catalog keeps of a footnote (reading's Footnote)."""
+
+    @property
+    def n(self) -> int: ...
+    @property
+    def text(self) -> str | None: ...
+    @property
+    def problems(self) -> Sequence[object]: ...
+    @property
+    def unparsed(self) -> Sequence[str]: ...
+    @property
+    def urls(self) -> Sequence[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Insert:
+    """An INSERT made from a row dataclass's fields: its SQL, and the values of a row in column order."""
+
+    sql: str
+    get: Callable[[Any], tuple[Any, ...]]
+    convert: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, how a value is written)
+
+    @classmethod
+    def of(
+        cls, table: str, row: type, extra: str, convert: dict[str, Callable[[Any], Any]], skip: Callable[[Any], bool]
+    ) -> _Insert:
+        names = [f.name for f in fields(row) if not skip(f)]
+        columns = [*names, extra]
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        positions = tuple((names.index(name), how) for name, how in convert.items())
+        return cls(sql, attrgetter(*names), positions)
+
+    def values(self, row: Any, extra: Any) -> list[Any]:
+        values = [*self.get(row), extra]
+        for position, how in self.convert:
+            values[position] = how(values[position])
+        return values
+
+
+_CAPTURES = _Insert.of("captures", CaptureRow, "link", {"fetched_at": iso, "memento_datetime": iso}, lambda f: False)
+_CHECKS = _Insert.of(
+    "checks",
+    CheckRow,
+    "capture",
+    {"started_at": iso, "elapsed": lambda s: round(s, 3), "redirects": lambda r: json.dumps(list(r)), "retried": int},
+    lambda f: f.metadata == LINK_STATE,
+)
+
+
+class Catalog(CatalogReader):
+    """The writing connection to ARCHIVE/catalog.sqlite (WAL mode); it reads as CatalogReader does."""
+
+    @classmethod
+    def open(cls, archive: Path, *, create: bool = True, shared: bool = False) -> Catalog:
+        """Open (and create or migrate) the catalog of an archive directory.
+
+        shared: the connection may be handed to another thread (one at a time).
+        """
+        path = archive / CATALOG_NAME
+        try:
+            if create:
+                archive.mkdir(parents=True, exist_ok=True)
+            elif not path.exists():
+                raise ArchiveError(f"{archive}: no archive here (no {CATALOG_NAME}); run `archiver run` first")
+            connection = connect(path, shared=shared)
+            migrate(connection, path)
+        except sqlite3.DatabaseError as exc:
+            raise ArchiveError(f"{path}: not a usable catalog: {exc}") from exc
+        except OSError as exc:
+            raise ArchiveError(f"{archive}: cannot use this archive directory: {exc}") from exc
+        return cls(connection, path)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error.
+
+        Inside another transaction it is a savepoint: its work is undone alone on error, and
+        committed (one fsync) with the outer one."""
+        if self.db.in_transaction:
+            self.db.execute("SAVEPOINT inner")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK TO inner")
+                self.db.execute("RELEASE inner")
+                raise
+            self.db.execute("RELEASE inner")
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # ----- reports ------------------------------------------------------------------------
+
+    def save_report(
+        self,
+        report: Report,
+        notes: Sequence[Footnote],
+        canonical: Callable[[str], str],
+        host_of: Callable[[str], str],
+        now: datetime,
+    ) -> int:
+        """Add or refresh a report, its footnotes and what they cite; returns the number of new links."""
+        stamp = iso(now)
+        new_links = 0
+        with self.transaction() as db:
+            db.execute(
+                """INSERT INTO reports (report, path, title, published, authors, format, added_at, updated_at,
+                   source, digest)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(report) DO UPDATE SET path=excluded.path, title=excluded.title,
+                   published=excluded.published, authors=excluded.authors, format=excluded.format,
+                   updated_at=excluded.updated_at, source=excluded.source, digest=excluded.digest""",
+                (
+                    report.stem,
+                    report.path,
+                    report.title,
+                    report.published,
+                    json.dumps(list(report.authors)),
+                    report.format,
+                    stamp,
+                    stamp,
+                    report.source or None,
+                    report.digest or None,
+                ),
+            )
+            db.execute("DELETE FROM footnotes WHERE report = ?", (report.stem,))
+            db.execute("DELETE FROM citations WHERE report = ?", (report.stem,))
+            for note in notes:
+                db.execute(
+                    "INSERT INTO footnotes (report, n, text, problems, unparsed) VALUES (?, ?, ?, ?, ?)",
+                    (
+                        report.stem,
+                        note.n,
+                        note.text,
+                        json.dumps([str(p) for p in note.problems]),
+                        json.dumps(list(note.unparsed)),
+                    ),
+                )
+                for position, url in enumerate(note.urls):
+                    key = canonical(url)
+                    row = db.execute("SELECT id FROM links WHERE canonical = ?", (key,)).fetchone()
+                    if row is None:
+                        cursor = db.execute(
+                            "INSERT INTO links (url, canonical, host, added_at) VALUES (?, ?, ?, ?)",
+                            (url, key, host_of(url), stamp),
+                        )
+                        link_id = cursor.lastrowid
+                        new_links += 1
+                    else:
+                        link_id = row["id"]
+                    db.execute(
+                        "INSERT INTO citations (report, n, position, link) VALUES (?, ?, ?, ?)",
+                        (report.stem, note.n, position, link_id),
+                    )
+        return new_links
+
+    # ----- the run --------------------------------------------------------------------------
+
+    def register_warc_file(self, name: str, size: int, now: datetime) -> None:
+        """A new WARC file and the size of its committed beginning (the warcinfo record)."""
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO warc_files VALUES (?, ?, ?)", (name, iso(now), size))
+
+    def start_run(self, now: datetime, pid: int, kind: str = "nightly") -> int:
+        """Record a run's start (kind: "nightly", or "live" for `check --live`); mark runs a kill left 'running'."""
+        with self.transaction() as db:
+            db.execute("UPDATE runs SET status = 'killed' WHERE status = 'running'")
+            cursor = db.execute(
+                "INSERT INTO runs (started_at, status, pid, kind) VALUES (?, 'running', ?, ?)", (iso(now), pid, kind)
+            )
+            assert cursor.lastrowid is not None
+            return cursor.lastrowid
+
+    def finish_run(self, run: int, now: datetime, status: str, summary: dict[str, Any]) -> None:
+        """Record a run's end and its summary."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE runs SET finished_at = ?, status = ?, summary = ? WHERE id = ?",
+                (iso(now), status, json.dumps(summary), run),
+            )
+
+    def record_checks(
+        self,
+        checks: Sequence[tuple[CheckRow, CaptureRow | None, tuple[str, int] | None]],
+        new_files: Sequence[tuple[str, int]],
+        now: datetime,
+    ) -> None:
+        """A batch of checks (and the WARC files opened for them) in one transaction: all or none."""
+        with self.transaction() as db:
+            for name, size in new_files:
+                db.execute("INSERT OR REPLACE INTO warc_files VALUES (?, ?, ?)", (name, iso(now), size))
+            for check, capture, warc_size in checks:
+                self._record_check(db, check, capture, warc_size)
+
+    def _record_check(
+        self,
+        db: sqlite3.Connection,
+        check: CheckRow,
+        capture: CaptureRow | None,
+        warc_size: tuple[str, int] | None,
+    ) -> None:
+        capture_id = self._insert_capture(db, check.link, capture) if capture is not None else None
+        if warc_size is not None:
+            db.execute("UPDATE warc_files SET committed_size = ? WHERE name = ?", (warc_size[1], warc_size[0]))
+        db.execute(_CHECKS.sql, _CHECKS.values(check, capture_id))
+        if check.retried or check.keeps_state:
+            return
+        # Only a page judged ok becomes "what the footnote cited": not a soft 404, a challenge, a parked page.
+        first = capture_id if capture is not None and capture.http_status < 300 and check.verdict == "ok" else None
+        db.execute(
+            """UPDATE links SET verdict = ?, reason = ?, verdict_since = ?, http_status = ?, last_checked = ?,
+               failures_in_row = ?, failing_since = ?, final_url = COALESCE(?, final_url),
+               etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified),
+               last_capture = COALESCE(?, last_capture),
+               first_capture = COALESCE(first_capture, ?),
+               first_archived = COALESCE(first_archived, ?)
+               WHERE id = ?""",
+            (
+                check.verdict,
+                check.reason,
+                iso(check.verdict_since),
+                check.http_status,
+                iso(check.started_at),
+                check.failures_in_row,
+                iso(check.failing_since),
+                check.final_url,
+                check.etag,
+                check.last_modified,
+                capture_id,
+                first,
+                iso(capture.fetched_at) if first and capture else None,
+                check.link,
+            ),
+        )
+
+    @staticmethod
+    def _insert_capture(db: sqlite3.Connection, link: int, capture: CaptureRow) -> int:
+        cursor = db.execute(_CAPTURES.sql, _CAPTURES.values(capture, link))
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    # ----- web archives' copies -------------------------------------------------------------
+
+    def record_memento(
+        self,
+        link: int,
+        reference: str,
+        status: str,
+        now: datetime,
+        *,
+        archive: str | None = None,
+        memento_url: str | None = None,
+        memento_datetime: datetime | None = None,
+        capture: CaptureRow | None = None,
+        warc_size: tuple[str, int] | None = None,
+        detail: str = "",
+    ) -> None:
+        """A lookup's answer (found, none or error), with the stored copy, in one transaction."""
+        with self.transaction() as db:
+            capture_id = self._insert_capture(db, link, capture) if capture is not None else None
+            if warc_size is not None:
+                db.execute("UPDATE warc_files SET committed_size = ? WHERE name = ?", (warc_size[1], warc_size[0]))
+            db.execute(
+                """INSERT INTO mementos (link, reference, status, archive, memento_url, memento_datetime, capture,
+                   looked_up_at, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(link, reference) DO UPDATE SET status=excluded.status, archive=excluded.archive,
+                   memento_url=excluded.memento_url, memento_datetime=excluded.memento_datetime,
+                   capture=excluded.capture, looked_up_at=excluded.looked_up_at, detail=excluded.detail""",
+                (link, reference, status, archive, memento_url, iso(memento_datetime), capture_id, iso(now), detail),
+            )
+
+    def record_save(self, link: int, now: datetime, status: str, detail: str) -> None:
+        """A Save Page Now request made for a link."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO saves (link, requested_at, status, detail) VALUES (?, ?, ?, ?)",
+                (link, iso(now), status, detail),
+            )
