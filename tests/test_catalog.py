@@ -61,3 +61,28 @@ def test_a_long_report_its_repeated_links_and_a_second_report_sharing_them(tmp_p
         assert catalog.save_report(_report("long"), notes, canonical, host_of, NOW) == 0
         assert len(_cited(catalog, "long")) == 1_202
         assert [row[0] for row in catalog.db.execute("SELECT id FROM links ORDER BY id")][:1_200] == first_ids
+
+
+def test_a_read_only_catalog_has_no_write_method(tmp_path: Path) -> None:
+    """Commands that only read open a CatalogReader: the writer's methods are not there to call."""
+    from archiver.storage.catalog import CatalogReader
+
+    Catalog.open(tmp_path).close()
+    with CatalogReader.open_readonly(tmp_path) as reader:
+        for write in ("save_report", "record_checks", "start_run", "finish_run", "record_memento", "transaction"):
+            assert not hasattr(reader, write), write
+        assert reader.report_names() == []
+
+
+def test_insert_columns_come_from_the_rows_fields() -> None:
+    """A capture column is a CaptureRow field (and a migration): the INSERT lists every field, nothing else."""
+    from dataclasses import fields
+
+    from archiver.outcomes import CaptureRow, CheckRow
+    from archiver.storage.catalog.writer import _CAPTURES, _CHECKS
+
+    assert _CAPTURES.sql.startswith("INSERT INTO captures (" + ", ".join(f.name for f in fields(CaptureRow)))
+    check_columns = _CHECKS.sql.split("(", 1)[1].split(")", 1)[0].split(", ")
+    assert "verdict_since" not in check_columns and "keeps_state" not in check_columns
+    assert {"link", "verdict", "reason", "retried", "capture"} <= set(check_columns)
+    assert len(check_columns) == len([f for f in fields(CheckRow) if not f.metadata]) + 1

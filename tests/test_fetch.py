@@ -484,3 +484,20 @@ def test_https_through_a_proxy_tunnel(
     assert result.failure is None, result.detail
     assert result.status == 200 and b"Union State" in body(result)
     assert proxy.tunnels == [f"127.0.0.1:{state.port}"]
+
+
+def test_the_fetcher_is_the_http_capturer(web: fixture_server.Server, tmp_path: Path) -> None:
+    """The link check's seam: capture() answers with a Fetch that says it was a plain HTTP capture,
+    sent conditionally when the check gives a validator."""
+    from archiver.fetching.capture import Capturer
+    from archiver.outcomes import CapturedWith
+
+    async def go() -> Fetch:
+        async with Fetcher(LOCAL, tmp_path) as fetcher:
+            capturer: Capturer = fetcher
+            return await capturer.capture(web.url("/page/captured"), etag='"v1"', timeout=5)
+
+    web.pages["captured"] = fixture_server.ARTICLE
+    result = asyncio.run(go())
+    assert result.failure is None and result.captured_with == CapturedWith.HTTP == "http"
+    assert web.requests[-1].headers.get("if-none-match") == '"v1"'

@@ -173,8 +173,8 @@ def test_a_lone_job_waits_at_most_the_linger_time_and_hurry_sends_what_waits_at_
         pool.warm()
         try:
             assert await asyncio.wait_for(pool.run(square, 3), 30) == 9  # alone, it went when its wait was over
-            pool._hurry = False
-            pool.linger = 3600  # now they would wait an hour for company
+            pool._queue.hurrying = False
+            pool._queue.linger = 3600  # now they would wait an hour for company
             waiting = [asyncio.ensure_future(pool.run(whose, x)) for x in range(4)]
             await asyncio.sleep(0.5)
             assert not any(task.done() for task in waiting)

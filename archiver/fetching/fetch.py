@@ -11,19 +11,17 @@ import ssl
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
-import httpcore
 import httpx
 
 from archiver.config import Settings
 from archiver.fetching import poolsync
-from archiver.fetching.body import MIN_SPILL, SPILL, Body, read_body, spill_threshold
-from archiver.fetching.failures import failure_of
+from archiver.fetching.body import MIN_SPILL, SPILL, spill_threshold
+from archiver.fetching.exchange import REDIRECT_CODES, Answer, Origin, Wire, send
 from archiver.fetching.guard import Resolver, system_resolve
 from archiver.fetching.netguard import refusal
 from archiver.fetching.transport import connection_pool
@@ -33,8 +31,6 @@ from archiver.reading.refang import to_uri
 
 __all__ = ["MIN_SPILL", "SPILL", "Fetcher", "Resolver", "descriptors_needed", "spill_threshold", "ssl_context"]
 
-REDIRECT_CODES = {301, 302, 303, 307, 308}
-_HOP_BODY_LIMIT = 64 * 1024
 _MAX_CLIENTS = 512  # origins with an open pool (and its keep-alive connections) at once
 
 
@@ -62,14 +58,6 @@ def _header_text(value: str) -> str:
         return value
 
 
-@dataclass(eq=False, slots=True)
-class _Origin:
-    """What one origin's requests go through: its connection pool (direct, or through a proxy) and cookies."""
-
-    pool: httpcore.AsyncConnectionPool
-    cookies: httpx.Cookies
-
-
 class Fetcher:
     """An HTTP client that fetches URLs politely-agnostic (politeness is the caller's) and safely."""
 
@@ -89,9 +77,9 @@ class Fetcher:
         self._resolve = resolver or system_resolve
         # One client per origin: httpx's pool scans all of its connections on every request, so a
         # single pool for thousands of links over many hosts costs CPU quadratic in the hosts.
-        self._clients: OrderedDict[str, _Origin] = OrderedDict()
+        self._clients: OrderedDict[str, Origin] = OrderedDict()
         self._active: Counter[str] = Counter()
-        self._headers = [
+        headers = [
             (name.encode("ascii"), value.encode("latin-1"))
             for name, value in (
                 ("User-Agent", settings.user_agent),
@@ -103,10 +91,11 @@ class Fetcher:
                 ("Connection", "keep-alive"),
             )
         ]
-        self._timeouts = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout, pool=None).as_dict()
+        timeouts = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout, pool=None).as_dict()
+        self._wire = Wire(headers, timeouts, settings, tmp_dir)
         poolsync.install()  # httpcore's locks and shields on asyncio's own (poolsync.py names the upstream issue)
 
-    def _new_origin(self, key: str) -> _Origin:
+    def _new_origin(self, key: str) -> Origin:
         settings = self.settings
         pool = connection_pool(
             key,
@@ -116,9 +105,9 @@ class Fetcher:
             resolve=self._resolve,
             allow_private=settings.allow_private,
         )
-        return _Origin(pool, httpx.Cookies())
+        return Origin(pool, httpx.Cookies())
 
-    async def _origin_for(self, url: str) -> tuple[str, _Origin]:
+    async def _origin_for(self, url: str) -> tuple[str, Origin]:
         parts = urlsplit(url)
         key = f"{parts.scheme}://{parts.netloc.lower()}"
         client = self._clients.get(key)
@@ -293,7 +282,7 @@ class Fetcher:
 
     async def _get(
         self, url: str, etag: str | None, modified: str | None, form: dict[str, str] | None, extra: dict[str, str]
-    ) -> _Answer | tuple[Failure, str]:
+    ) -> Answer | tuple[Failure, str]:
         headers = dict(extra)
         if etag:
             headers["If-None-Match"] = etag
@@ -303,132 +292,6 @@ class Fetcher:
         key, origin = await self._origin_for(url)
         self._active[key] += 1
         try:
-            return await self._exchange(origin, url, headers, fetched_at, form)
+            return await send(self._wire, origin, url, headers, fetched_at, form)
         finally:
             self._active[key] -= 1
-
-    async def _exchange(
-        self,
-        origin: _Origin,
-        url: str,
-        headers: dict[str, str],
-        fetched_at: datetime,
-        form: dict[str, str] | None = None,
-    ) -> _Answer | tuple[Failure, str]:
-        # Every network error becomes a Failure value, here and in _read_body.
-        try:
-            method = "POST" if form is not None else "GET"
-            try:
-                request = self._request(origin, method, url, headers, form)
-            except ValueError as exc:  # a port out of range, a header value that cannot be sent
-                return Failure.BAD_URL, f"cannot make a request of {url}: {exc}"
-            response = await origin.pool.handle_async_request(request)
-        except Exception as exc:
-            return failure_of(exc)
-        try:
-            exchange = Exchange(
-                url=url,
-                method=method,
-                request_headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers),
-                status=response.status,
-                reason=_reason_of(response),
-                http_version=response.extensions.get("http_version", b"HTTP/1.1").decode("ascii", "ignore"),
-                headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers),
-                fetched_at=fetched_at,
-                peer=_peer_of(response),
-            )
-            if exchange.header("set-cookie") is not None:
-                origin.cookies.extract_cookies(
-                    httpx.Response(response.status, headers=response.headers, request=httpx.Request(method, url))
-                )
-            if response.status in REDIRECT_CODES and exchange.header("location"):
-                small = b""
-                async for chunk in response.aiter_stream():
-                    small += chunk
-                    if len(small) > _HOP_BODY_LIMIT:
-                        break
-                return _Answer(_with_body(exchange, small[:_HOP_BODY_LIMIT]), None)
-            return _Answer(exchange, await read_body(response, exchange, self.settings, self.tmp_dir))
-        except Exception as exc:
-            return failure_of(exc)
-        finally:
-            await response.aclose()
-
-    def _request(
-        self, origin: _Origin, method: str, url: str, extra: dict[str, str], form: dict[str, str] | None
-    ) -> httpcore.Request:
-        """The request as it goes on the wire (url is a URI: ASCII, punycode host, percent-encoded):
-        Host first, then our headers, the extra ones, the site's cookies, a form's body."""
-        parts = urlsplit(url)
-        host, port = parts.hostname or "", parts.port  # port: ValueError when out of range
-        if port == 0:
-            raise ValueError("port 0 is no port to connect to")
-        netloc = parts.netloc.rpartition("@")[2]  # a URL's user:password is never sent as its Host
-        headers = [(b"Host", netloc.encode("ascii"))]
-        if extra:  # a caller's header replaces ours of the same name
-            replaced = {name.lower().encode("ascii") for name in extra}
-            headers += [(name, value) for name, value in self._headers if name.lower() not in replaced]
-            headers += [(name.encode("ascii"), value.encode("latin-1")) for name, value in extra.items()]
-        else:
-            headers += self._headers
-        if origin.cookies:
-            jar = httpx.Request(method, url)
-            origin.cookies.set_cookie_header(jar)
-            cookie = jar.headers.get("cookie")
-            if cookie:
-                headers.append((b"Cookie", cookie.encode("latin-1")))
-        content = b""
-        if form is not None:
-            content = urlencode(form).encode("ascii")
-            headers += [
-                (b"Content-Type", b"application/x-www-form-urlencoded"),
-                (b"Content-Length", str(len(content)).encode("ascii")),
-            ]
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        return httpcore.Request(
-            method,
-            httpcore.URL(scheme=parts.scheme, host=host, port=port, target=target),
-            headers=headers,
-            content=content,
-            extensions={"timeout": self._timeouts},
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class _Answer:
-    exchange: Exchange
-    body: Body | None  # None for a redirect, whose small body is in the exchange
-
-
-def _with_body(exchange: Exchange, body: bytes) -> Exchange:
-    return Exchange(
-        exchange.url,
-        exchange.method,
-        exchange.request_headers,
-        exchange.status,
-        exchange.reason,
-        exchange.http_version,
-        exchange.headers,
-        exchange.fetched_at,
-        exchange.peer,
-        body,
-    )
-
-
-def _reason_of(response: httpcore.Response) -> str:
-    """The status line's reason phrase, or the standard one for its code (as httpx reads it)."""
-    phrase = response.extensions.get("reason_phrase")
-    if phrase is None:
-        return httpx.codes.get_reason_phrase(response.status)
-    return str(phrase.decode("ascii", "ignore"))
-
-
-def _peer_of(response: httpcore.Response) -> str | None:
-    stream = response.extensions.get("network_stream")
-    if stream is None:
-        return None
-    try:
-        address = stream.get_extra_info("server_addr")
-    except Exception:
-        return None
-    return str(address[0]) if address else None

@@ -148,6 +148,79 @@ class _Job:
     queued: float  # event loop time it began to wait
 
 
+class _Queue:
+    """Jobs waiting for a worker, and when they go: a batch's worth, the oldest waited LINGER, or hurrying."""
+
+    def __init__(self, batch: int, batch_bytes: int, linger: float) -> None:
+        self.batch = max(1, batch)
+        self.batch_bytes = batch_bytes
+        self.linger = linger
+        self.hurrying = False
+        self.jobs: deque[_Job] = deque()
+        self.size = 0  # bytes of arguments waiting
+        # When the oldest waiting job has waited long enough, and the event loop that will say so.
+        self.wake: tuple[asyncio.AbstractEventLoop, asyncio.TimerHandle] | None = None
+
+    def add(self, job: _Job, *, first: bool = False) -> None:
+        if first:
+            self.jobs.appendleft(job)
+        else:
+            self.jobs.append(job)
+        self.size += len(job.payload)
+
+    def drop_abandoned(self) -> None:
+        """Jobs at the head whose callers stopped waiting before they started."""
+        while self.jobs and self.jobs[0].answer.done():
+            self.size -= len(self.jobs.popleft().payload)
+
+    def ready(self, loop: asyncio.AbstractEventLoop, lingered: Callable[[asyncio.AbstractEventLoop], None]) -> bool:
+        """Do the waiting jobs go now? If not, `lingered` is called when the oldest has waited LINGER."""
+        if self.hurrying or len(self.jobs) >= self.batch or self.size >= self.batch_bytes:
+            return True
+        due = self.jobs[0].queued + self.linger
+        if loop.time() >= due:
+            return True
+        wake = self.wake
+        if wake is None or wake[0] is not loop or wake[1].when() > due:  # none yet, another loop's, or too late
+            if wake is not None:
+                wake[1].cancel()
+            self.wake = (loop, loop.call_at(due, lingered, loop))
+        return False
+
+    def take(self, idle: int) -> list[_Job]:
+        """The next batch: up to BATCH jobs and BATCH_BYTES (one job at least); hurrying, an even share
+        for each idle worker, so that the night's last pages end together."""
+        size = self.batch
+        if self.hurrying:
+            size = min(size, -(-len(self.jobs) // max(1, idle)))
+        jobs: list[_Job] = []
+        weight = 0
+        while self.jobs and len(jobs) < size:
+            job = self.jobs[0]
+            if jobs and weight + len(job.payload) > self.batch_bytes:
+                break
+            self.jobs.popleft()
+            self.size -= len(job.payload)
+            if job.answer.done():  # its caller stopped waiting before it started
+                continue
+            jobs.append(job)
+            weight += len(job.payload)
+        return jobs
+
+    def fail_all(self, error: BaseException) -> None:
+        for waiting in self.jobs:
+            if not waiting.answer.done():
+                waiting.answer.set_exception(error)
+        self.clear()
+
+    def clear(self) -> None:
+        self.jobs.clear()
+        self.size = 0
+        if self.wake is not None:
+            self.wake[1].cancel()
+            self.wake = None
+
+
 class WorkerPool:
     """Worker processes with a time and memory limit per job; a worker that fails is replaced.
 
@@ -169,10 +242,7 @@ class WorkerPool:
         self.workers = max(1, workers)
         self.timeout = timeout
         self.memory_limit = memory_limit
-        self.batch = max(1, batch)
-        self.batch_bytes = batch_bytes
-        self.linger = linger
-        self._hurry = False
+        self._queue = _Queue(batch, batch_bytes, linger)
         self._context = multiprocessing.get_context("forkserver")
         self._context.set_forkserver_preload(PRELOAD)
         self._idle: list[_Worker] = []
@@ -180,17 +250,13 @@ class WorkerPool:
         self._count = 0  # workers up or being started: never more than self.workers
         self._starting: threading.Thread | None = None
         self._warm_error: Exception | None = None
-        self._pending: deque[_Job] = deque()
-        self._pending_bytes = 0
-        # When the oldest waiting job has waited long enough, and the event loop that will say so.
-        self._wake: tuple[asyncio.AbstractEventLoop, asyncio.TimerHandle] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # told when a worker the warming thread started is up
         self._lock = threading.Lock()  # the warming thread hands its workers over under it
 
     @property
     def holds(self) -> int:
         """How many jobs the pool may hold at once when it is kept busy: a batch waiting, one in each worker."""
-        return (self.workers + 1) * self.batch
+        return (self.workers + 1) * self._queue.batch
 
     @property
     def started(self) -> int:
@@ -201,11 +267,11 @@ class WorkerPool:
     def hurry(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         """No more waiting for company: what waits goes to the idle workers now, and so does every later job
         (the night's last pages: nothing is coming after them). Once is enough: the run may say it every turn."""
-        if self._hurry:
+        if self._queue.hurrying:
             return  # every job since went at once
-        self._hurry = True
+        self._queue.hurrying = True
         loop = loop or self._loop
-        if loop is not None and self._pending:
+        if loop is not None and self._queue.jobs:
             self._dispatch(loop)
 
     def _claim(self) -> bool:
@@ -250,53 +316,20 @@ class WorkerPool:
         self._starting = threading.Thread(target=start, name="workers-warm", daemon=True)
         self._starting.start()
 
-    def _ready(self, loop: asyncio.AbstractEventLoop) -> bool:
-        """Do the waiting jobs go now? A batch's worth, or the oldest has waited LINGER, or the pool hurries."""
-        if self._hurry or len(self._pending) >= self.batch or self._pending_bytes >= self.batch_bytes:
-            return True
-        due = self._pending[0].queued + self.linger
-        if loop.time() >= due:
-            return True
-        wake = self._wake
-        if wake is None or wake[0] is not loop or wake[1].when() > due:  # none yet, another loop's, or too late
-            if wake is not None:
-                wake[1].cancel()
-            self._wake = (loop, loop.call_at(due, self._lingered, loop))
-        return False
-
     def _lingered(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._wake = None
+        self._queue.wake = None
         self._dispatch(loop)
-
-    def _take(self, idle: int) -> list[_Job]:
-        """The next batch: up to BATCH jobs and BATCH_BYTES (one job at least); hurrying, an even share
-        for each idle worker, so that the night's last pages end together."""
-        size = self.batch
-        if self._hurry:
-            size = min(size, -(-len(self._pending) // max(1, idle)))
-        jobs: list[_Job] = []
-        weight = 0
-        while self._pending and len(jobs) < size:
-            job = self._pending[0]
-            if jobs and weight + len(job.payload) > self.batch_bytes:
-                break
-            self._pending.popleft()
-            self._pending_bytes -= len(job.payload)
-            if job.answer.done():  # its caller stopped waiting before it started
-                continue
-            jobs.append(job)
-            weight += len(job.payload)
-        return jobs
 
     def _dispatch(self, loop: asyncio.AbstractEventLoop) -> None:
         """Give waiting jobs to idle workers, a batch each; start missing workers (in the background) for the rest."""
-        if self._pending and self._count < self.workers and self._warm_error is None:
+        queue = self._queue
+        if queue.jobs and self._count < self.workers and self._warm_error is None:
             self.warm()  # the first pages wait for company: the workers boot meanwhile
-        while self._pending:
-            if self._pending[0].answer.done():  # its caller stopped waiting before it started
-                self._pending_bytes -= len(self._pending.popleft().payload)
-                continue
-            if not self._ready(loop):
+        while queue.jobs:
+            queue.drop_abandoned()
+            if not queue.jobs:
+                return
+            if not queue.ready(loop, self._lingered):
                 return
             with self._lock:
                 worker = self._idle.pop() if self._idle else None
@@ -306,15 +339,11 @@ class WorkerPool:
             if worker is None:
                 if self._warm_error is not None and self.started == 0:
                     error, self._warm_error = self._warm_error, None
-                    for waiting in self._pending:
-                        if not waiting.answer.done():
-                            waiting.answer.set_exception(error)
-                    self._pending.clear()
-                    self._pending_bytes = 0
+                    queue.fail_all(error)
                 elif self._count < self.workers:
                     self.warm()
                 return
-            jobs = self._take(idle)
+            jobs = queue.take(idle)
             if not jobs:
                 self._release(worker, healthy=True)
                 continue
@@ -332,7 +361,7 @@ class WorkerPool:
         worker.timer = loop.call_later(self.timeout, self._timed_out, worker, jobs[0], loop)
         if worker.loop is not loop:
             # The loop watches a worker's pipe for as long as the worker lives: no watch set up per page.
-            self._unwatch(worker)
+            _unwatch(worker)
             loop.add_reader(worker.conn.fileno(), self._readable, worker, loop)
             worker.loop = loop
 
@@ -352,7 +381,7 @@ class WorkerPool:
                     self._idle.remove(worker)
                     self._count -= 1
             if gone:
-                self._unwatch(worker)
+                _unwatch(worker)
                 worker.stop(kill=True)
             return
         if not job.answer.done():  # a caller that stopped waiting (the run stopping) gets nothing
@@ -371,8 +400,7 @@ class WorkerPool:
         while worker.jobs:
             job = worker.jobs.pop()
             job.queued = -math.inf
-            self._pending.appendleft(job)
-            self._pending_bytes += len(job.payload)
+            self._queue.add(job, first=True)
 
     def _timed_out(self, worker: _Worker, job: _Job, loop: asyncio.AbstractEventLoop) -> None:
         # A hung worker never answers: it goes, and a fresh one takes its place.
@@ -386,14 +414,6 @@ class WorkerPool:
         self._release(worker, healthy=False)
         self._dispatch(loop)
 
-    @staticmethod
-    def _unwatch(worker: _Worker) -> None:
-        """Stop watching a worker's pipe (before it is closed: a closed descriptor's number is reused)."""
-        if worker.loop is not None and not worker.loop.is_closed():
-            with contextlib.suppress(Exception):
-                worker.loop.remove_reader(worker.conn.fileno())
-        worker.loop = None
-
     def _release(self, worker: _Worker, healthy: bool) -> None:
         with self._lock:
             self._busy.discard(worker)
@@ -402,7 +422,7 @@ class WorkerPool:
             else:
                 self._count -= 1
         if not healthy:
-            self._unwatch(worker)
+            _unwatch(worker)
             worker.stop(kill=True)
 
     async def _once(self, func: Callable[..., T], args: tuple[Any, ...]) -> T:
@@ -410,8 +430,7 @@ class WorkerPool:
         self._loop = loop
         payload = _pickle((func, args))  # an argument that cannot travel fails its own call, here
         job = _Job(payload, loop.create_future(), loop.time())
-        self._pending.append(job)
-        self._pending_bytes += len(payload)
+        self._queue.add(job)
         self._dispatch(loop)
         kind, value = await job.answer  # cancelled: the job is dropped before it starts, or its answer is
         if kind == "ok":
@@ -443,17 +462,21 @@ class WorkerPool:
         with self._lock:
             idle, busy = self._idle, list(self._busy)
             self._idle, self._busy, self._count = [], set(), 0
-        self._pending.clear()
-        self._pending_bytes = 0
-        if self._wake is not None:
-            self._wake[1].cancel()
-            self._wake = None
+        self._queue.clear()
         for worker in idle:
-            self._unwatch(worker)
+            _unwatch(worker)
             worker.stop(kill=False)
         for worker in busy:
-            self._unwatch(worker)
+            _unwatch(worker)
             worker.stop(kill=True)
+
+
+def _unwatch(worker: _Worker) -> None:
+    """Stop watching a worker's pipe (before it is closed: a closed descriptor's number is reused)."""
+    if worker.loop is not None and not worker.loop.is_closed():
+        with contextlib.suppress(Exception):
+            worker.loop.remove_reader(worker.conn.fileno())
+    worker.loop = None
 
 
 def _pickle(job: tuple[Callable[..., Any], tuple[Any, ...]]) -> bytes:
