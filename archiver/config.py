@@ -27,11 +27,9 @@ class Settings:
     per_host: int = 2  # simultaneous connections to one host
     delay: float = 1.0  # seconds between two request starts to one host
     # Simultaneous fetches in all (the sites' share is per_host and delay). A fetch mostly waits for its
-    # site: at 2,000 links over 50 hosts (2 per host, 0.25 s apart, 75 ms answers) 16 held the run to
-    # 1.10x the politeness ideal, 32 to 1.05x; at 20,000 over 200 hosts 32 held it to 48 s (20,000 x 75 ms
-    # / 32), 64 to 32.6 s, 128 to 31.2-34.1 s, 256 to 31.1 s: bound by the CPU from 64 on, the rerun by
-    # politeness (25.4 s). Real sites answer in 0.2-1 s, not 75 ms: 128 (bench/bench.py --concurrency).
-    # Pages waiting for a worker hold no slot; extraction's backlog bounds the fetches (pool.holds).
+    # site, and real sites answer slower than the bench's: enough fetches that the night is bound by
+    # politeness or the CPU, never by this number (docs/benchmarks.md has the measurements). Pages
+    # waiting for a worker hold no slot; extraction's backlog bounds the fetches (pool.holds).
     concurrency: int = 128
     user_agent: str = f"archiver/{__version__} (source-link archiver; +https://github.com/archiver-project/archiver)"
     # Time-outs, in seconds.
@@ -76,9 +74,8 @@ class Settings:
     def workers(self) -> int:
         """How many extraction workers a run starts: one per core unless set.
 
-        Measured on two cores (bench/bench.py --workers): at 20,000 links two workers took 67 s and
-        5.1 ms of CPU a link, one took 80 s and 5.7 ms (it queues pages while the run's own process
-        has the other core); and with two, one slow page never holds up all the others."""
+        One fewer than the cores queues pages while the run's own process has a core to itself, and
+        was slower and costlier (docs/benchmarks.md); with two, one slow page never holds up the rest."""
         return self.extract_workers or os.cpu_count() or 2
 
     def replace(self, **changes: Any) -> Settings:

@@ -21,8 +21,8 @@ from archiver.fetching.failures import failure_of
 from archiver.outcomes import Exchange, Failure, warc_digest
 
 SPILL = 2 * 1024 * 1024  # bodies up to this stay in memory: a temporary file costs more than the page
-# What the fetches in flight may hold in memory together (32 fetches of SPILL bytes): with more fetches,
-# each body goes to a temporary file sooner (at 128, past 512 KB; news pages are mostly 50-300 KB).
+# What the fetches in flight may hold in memory together: with more fetches in flight, each body goes
+# to a temporary file sooner, so memory stays the same however high the concurrency.
 BODIES_IN_MEMORY = 64 * 1024 * 1024
 MIN_SPILL = 256 * 1024
 

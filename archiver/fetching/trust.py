@@ -13,8 +13,8 @@ from archiver.errors import ConfigError
 class _TrustOnFirstHandshake(ssl.SSLContext):
     """A client context that loads its trusted CAs at its first TLS handshake, not when the run starts.
 
-    Loading certifi's bundle takes 20-40 ms, on the way to the night's first request, and a night of
-    plain-HTTP sites never needs it. asyncio (and any socket wrapper) makes every TLS session with
+    Loading certifi's bundle takes tens of milliseconds, on the way to the night's first request, and a
+    night of plain-HTTP sites never needs it. asyncio (and any socket wrapper) makes every TLS session with
     wrap_bio or wrap_socket: the CAs are in place before either returns.
     """
 

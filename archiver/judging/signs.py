@@ -105,8 +105,8 @@ _GEO = [
     r"недоступн(?:ий|а|е) у вашій країні",
     r"blocked in your country",
 ]
-# Written in lower case and searched in lowered text: with re.IGNORECASE these alternations took
-# 14 times as long (1 ms a short page, the four of them).
+# Written in lower case and searched in lowered text: re.IGNORECASE makes such long alternations
+# many times slower (docs/benchmarks.md).
 _NOT_FOUND_RE = re.compile("|".join(_NOT_FOUND))
 _PARKED_RE = re.compile("|".join(_PARKED))
 _CHALLENGE_RE = re.compile("|".join(_CHALLENGE))

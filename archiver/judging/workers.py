@@ -39,10 +39,9 @@ _OUT_OF_MEMORY = "out of memory"
 # the same priority, the scheduler gave the run a third of two cores, and it set the pace of the night.
 WORKER_NICENESS = 10
 # A page that waits alone for the run to hand it over costs more: the worker sleeps between pages
-# and wakes to cold caches. 1,500 bench pages arriving at 200 a second (two workers, four rounds):
-# 2.58-3.01 ms a page one by one, 2.25-2.48 in batches of 32, 2.15-2.37 of 64; in one worker's
-# loop, back to back, 2.0-2.2. So pages wait for company: BATCH of them, BATCH_BYTES of arguments,
-# or LINGER seconds for the oldest; hurry() ends the waiting for the night's last pages.
+# and wakes to cold caches (docs/benchmarks.md, "Why the defaults"). So pages wait for company: BATCH
+# of them, BATCH_BYTES of arguments, or LINGER seconds for the oldest; hurry() ends the waiting for
+# the night's last pages.
 BATCH = 32
 BATCH_BYTES = 4 * 1024 * 1024
 LINGER = 0.25

@@ -8,8 +8,8 @@ import sys
 from collections.abc import Iterator
 
 # The event loop shares the GIL with the storage thread: an answer that arrives while the storage
-# thread runs Python waits for the hand-over (5 ms by default); a shorter interval keeps fetches
-# moving at no cost in CPU (docs/benchmarks.md has the figures).
+# thread runs Python waits for the hand-over (the interpreter's default interval); a shorter interval
+# keeps fetches moving at no cost in CPU (docs/benchmarks.md has the figures).
 GIL_SWITCH_INTERVAL = 0.001
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 # The process's own symbols, libc's among them: ctypes.util.find_library would run `ldconfig -p` in a
-# subprocess at every start (11 ms, in the run and in the workers' forkserver).
+# subprocess at every start, in the run and in the workers' forkserver.
 _libc = ctypes.CDLL(None, use_errno=True)
 _syncfs = getattr(_libc, "syncfs", None)
 
@@ -52,9 +52,8 @@ def spread_subdirectories(directory: Path) -> None:
 
     Otherwise they share their parent's group, and every file created in them is one more inode taken
     there: on ext4 without a journal, each new inode is sought past every inode of the group freed in
-    the last minutes, so a run right after deleting an archive beside this one paid 0.5-0.7 ms of kernel
-    time a text file (3,000 files after deleting 30,000: 467-762 us a file in the parent's group, 38-40 with this).
-    Other file systems refuse the request, which changes nothing."""
+    the last minutes, so a run right after deleting an archive beside this one paid for each text file
+    in kernel time (docs/benchmarks.md). Other file systems refuse the request, which changes nothing."""
     import fcntl
 
     with contextlib.suppress(OSError):

@@ -33,8 +33,8 @@ from archiver.storage.warcstore import Revisit, Stored, WarcStore
 
 T = TypeVar("T")
 MAX_BATCH = 256
-# How long a batch's first write waits for others. Measured at 200 links a second (bench/bench.py):
-# batches of 4-5 links without it, the thread's CPU down by a third with 50 ms.
+# How long a batch's first write waits for others: without it batches stay small and each costs a
+# commit's CPU and fsync (docs/benchmarks.md).
 GATHER = 0.05
 
 Rows = tuple[CheckRow, CaptureRow | None]

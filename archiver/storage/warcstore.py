@@ -27,10 +27,9 @@ SERVER_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modifi
 IDENTICAL_PAYLOAD = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
 # Stored de-chunked, so the stored message must not claim chunking.
 _DROPPED_HEADERS = {"transfer-encoding"}
-# The fastest level: three quarters of a WARC write was compression at zlib's level 6, and level 1
-# cost 45 % less for files about 8 % larger on news pages (wget, Heritrix: 6; warcio: 9). ISA-L's
-# deflate (isal, where it has wheels) writes the same gzip members in a third of zlib's time at its
-# level 1, a little smaller: 22 against 61 us for a bench page of 16 KB, 0.207 against 0.213 of it.
+# The fastest level: most of a WARC write is compression, and level 1 costs much less for files a
+# little larger (wget and Heritrix use 6, warcio 9). ISA-L's deflate (isal, where it has wheels)
+# writes the same gzip members faster still; docs/benchmarks.md has the figures.
 try:
     from isal import isal_zlib as deflate
 except ImportError:  # a platform isal has no wheel for
