@@ -56,6 +56,9 @@ class Settings:
     # Public web archives' copies, for links that are dead or were never captured.
     wayback_url: str = "https://web.archive.org"  # its CDX API and raw (id_) captures; "" to skip it
     memento_timemaps: tuple[str, ...] = ()  # more Memento archives: TimeMap prefixes the URL is appended to
+    # Apprise URLs told after a night that found newly dead, changed or blocked links (mailto://, slack://...).
+    notify: tuple[str, ...] = ()
+    name: str = ""  # the archive's name in notifications (default: its directory's name)
     web_archive_lookups: bool = True
     replay_url: str = ""  # where the organisation replays this archive (pywb, ReplayWeb.page): exports link to it
     web_archive_delay: float = 1.0  # seconds between two requests to a web archive

@@ -10,6 +10,7 @@ A link that fails is a value (``fetch.Failure``), never an exception.
      │    │                 permissions, a broken catalog: see archive_fault)
      │    └── LockedError   another run holds the archive's lock
      ├── ConfigError        the configuration file or a flag is invalid
+     │    └── MissingExtra  a feature's optional dependencies are not installed
      └── NotFoundError      an unknown report or footnote number
 """
 
@@ -37,6 +38,14 @@ class LockedError(ArchiveError):
 
 class ConfigError(ArchiverError):
     """The configuration file or a flag is invalid."""
+
+
+class MissingExtra(ConfigError):
+    """A feature needs an extra that is not installed: says which, and the command that installs it."""
+
+    def __init__(self, feature: str, extra: str) -> None:
+        super().__init__(f"{feature} needs the {extra} extra: pip install 'archiver[{extra}]'")
+        self.extra = extra
 
 
 class NotFoundError(ArchiverError):

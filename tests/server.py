@@ -85,6 +85,7 @@ class Request:
     query: dict[str, list[str]]
     headers: dict[str, str]
     host: str
+    body: bytes = b""  # a POST's body (Content-Length), for routes that read it
 
 
 @dataclass
@@ -476,9 +477,25 @@ class _Handler(socketserver.BaseRequestHandler):
         for line in lines[1:]:
             key, _, value = line.partition(":")
             headers[key.strip().lower()] = value.strip()
+        body = data.split(b"\r\n\r\n", 1)[1]
+        length = int(headers.get("content-length", "0") or 0) if headers.get("content-length", "").isdigit() else 0
+        try:
+            while len(body) < min(length, 16 << 20):
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                body += chunk
+        except OSError:
+            return
         parts = urlsplit(target)  # absolute in proxy form, else origin form
         request = Request(
-            method, target, parts.path or "/", parse_qs(parts.query), headers, parts.hostname or headers.get("host", "")
+            method,
+            target,
+            parts.path or "/",
+            parse_qs(parts.query),
+            headers,
+            parts.hostname or headers.get("host", ""),
+            body,
         )
         state = self.server.state
         with state.lock:
@@ -749,6 +766,15 @@ def save_page_now(server: Server, request: Request, conn: socket.socket) -> byte
     if elsewhere:  # Save Page Now answering with a redirect to another origin
         return _response(302, b"", [("Location", elsewhere)])
     return _response(200, b'{"job_id": "spn2-test"}', [("Content-Type", "application/json")])
+
+
+@route("/hook")
+def hook(server: Server, request: Request, conn: socket.socket) -> bytes:
+    """A webhook (apprise's json://): records each message; answers hook_status (default 200)."""
+    status = int(server.archive.get("hook_status", 200))
+    if status == 200:
+        server.archive.setdefault("hooks", []).append(json.loads(request.body or b"{}"))
+    return _response(status, b"{}", [("Content-Type", "application/json")])
 
 
 @route("/stacked-encoding")

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from . import server as fixture_server
+from .helpers import FAST, archiver
 from .server import ARTICLE, OTHER_ARTICLE
-from .test_run import FAST
 
 REPORT = """Check test report
 
@@ -31,7 +29,7 @@ Claim one.[1] Claim two.[2] A missing note.[3] A note with no link.[4]
 
 
 @pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, fixture_server.Server]]:
+def check_archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, fixture_server.Server]]:
     web, stop = fixture_server.start()
     root = tmp_path_factory.mktemp("check")
     archive = root / "archive"
@@ -50,17 +48,8 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, fi
     stop()
 
 
-def archiver(*args: str, archive: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "archiver", *args, "--archive", str(archive)],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-
-
-def test_check_json(archive: tuple[Path, fixture_server.Server]) -> None:
-    root, web = archive
+def test_check_json(check_archive: tuple[Path, fixture_server.Server]) -> None:
+    root, web = check_archive
     result = archiver("check", "rep", "1", "--json", archive=root)
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
@@ -81,8 +70,8 @@ def test_check_json(archive: tuple[Path, fixture_server.Server]) -> None:
     assert "Mishustin said" in gone["archived_text"]  # what the footnote cited, kept
 
 
-def test_check_for_people(archive: tuple[Path, fixture_server.Server]) -> None:
-    root, _ = archive
+def test_check_for_people(check_archive: tuple[Path, fixture_server.Server]) -> None:
+    root, _ = check_archive
     result = archiver("check", "rep", "1", archive=root)
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -93,8 +82,8 @@ def test_check_for_people(archive: tuple[Path, fixture_server.Server]) -> None:
     assert "what changed by" in out
 
 
-def test_missing_and_empty_notes_say_which(archive: tuple[Path, fixture_server.Server]) -> None:
-    root, _ = archive
+def test_missing_and_empty_notes_say_which(check_archive: tuple[Path, fixture_server.Server]) -> None:
+    root, _ = check_archive
     missing = archiver("check", "rep", "3", archive=root)
     assert missing.returncode == 0
     assert "cited in the body of rep but has no note" in missing.stdout
@@ -103,8 +92,8 @@ def test_missing_and_empty_notes_say_which(archive: tuple[Path, fixture_server.S
     assert "has a note but no link" in empty["message"]
 
 
-def test_unknown_report_and_number(archive: tuple[Path, fixture_server.Server]) -> None:
-    root, _ = archive
+def test_unknown_report_and_number(check_archive: tuple[Path, fixture_server.Server]) -> None:
+    root, _ = check_archive
     unknown = archiver("check", "nope", "1", archive=root)
     assert unknown.returncode == 1
     assert unknown.stderr.strip() == "archiver: error: no report 'nope' in the archive (tracked: rep)"
@@ -113,8 +102,8 @@ def test_unknown_report_and_number(archive: tuple[Path, fixture_server.Server]) 
     assert "report 'rep' has no footnote 99 (its footnotes: 1–4)" in number.stderr
 
 
-def test_live_checks_again_now(archive: tuple[Path, fixture_server.Server]) -> None:
-    root, web = archive
+def test_live_checks_again_now(check_archive: tuple[Path, fixture_server.Server]) -> None:
+    root, web = check_archive
     before = web.hits["/page/stable"]
     answer = json.loads(archiver("check", "rep", "2", "--live", "--allow-private", "--json", archive=root).stdout)
     assert web.hits["/page/stable"] == before + 1
@@ -123,11 +112,11 @@ def test_live_checks_again_now(archive: tuple[Path, fixture_server.Server]) -> N
 
 
 def test_live_while_a_run_holds_the_archive_answers_from_the_archive(
-    archive: tuple[Path, fixture_server.Server],
+    check_archive: tuple[Path, fixture_server.Server],
 ) -> None:
     from archiver.storage.lock import ArchiveLock
 
-    root, web = archive
+    root, web = check_archive
     before = web.hits["/page/stable"]
     with ArchiveLock(root):
         result = archiver("check", "rep", "2", "--live", "--allow-private", "--json", archive=root)

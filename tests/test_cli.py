@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import click
@@ -14,20 +11,7 @@ from click.testing import CliRunner
 from archiver.cli import cli
 
 from .conftest import ROOT, SAMPLE
-
-
-def archiver(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run the installed program the way a user or cron does."""
-    return subprocess.run(
-        [sys.executable, "-m", "archiver", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        timeout=120,
-    )
+from .helpers import archiver
 
 
 def test_footnotes_json_on_the_sample_directory(tmp_path: Path) -> None:

@@ -5,11 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import pytest
 
 from archiver.config import Settings
 from archiver.pipeline import run
@@ -18,8 +15,8 @@ from archiver.storage.catalog import Catalog
 from archiver.webarchives.webarchive import Memento, nearest, parse_cdx, parse_timemap, raw_url, reference_moment
 
 from . import server as fixture_server
+from .helpers import SETTINGS, write_report
 from .server import ARTICLE, OTHER_ARTICLE, archive_capture, page
-from .test_nightly import SETTINGS
 
 A_PAGE = page("Union State talks", ARTICLE)
 B_PAGE = page("Harvest", OTHER_ARTICLE)
@@ -35,11 +32,7 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def web() -> Iterator[fixture_server.Server]:
-    state, stop = fixture_server.start()
-    yield state
-    stop()
+FRESH_WEB = True  # a server of its own for each test (the fake web archive keeps state)
 
 
 def settings(web: fixture_server.Server, **changes: object) -> Settings:
@@ -53,13 +46,6 @@ def settings(web: fixture_server.Server, **changes: object) -> Settings:
     return SETTINGS.replace(**(defaults | changes))
 
 
-def write_report(directory: Path, name: str, published: str, urls: list[str]) -> Path:
-    notes = "\n\n".join(f"[{i}] {url}" for i, url in enumerate(urls, start=1))
-    path = directory / f"{name}.txt"
-    path.write_text(f"Report {name}\n\n{published}\n\nBody.[1]\n\n{notes}\n")
-    return path
-
-
 def status(archive: Path) -> dict[str, dict[str, object]]:
     with Catalog.open(archive) as catalog:
         return {row.url.split("/", 3)[3]: row.as_json() for row in catalog.status_rows()}
@@ -71,7 +57,7 @@ def test_closest_before_else_after_and_none(web: fixture_server.Server, tmp_path
         archive_capture(web, before, stamp, A_PAGE)
     archive_capture(web, after, "20210101000000", B_PAGE)
     archive_capture(web, after, "20201201000000", B_PAGE)
-    report = write_report(tmp_path, "r", "September 3, 2020", [before, after, nothing])
+    report = write_report(tmp_path, name="r", published="September 3, 2020", urls=[before, after, nothing])
     archive = tmp_path / "archive"
     summary = run(archive, [report], settings(web), clock=Clock())
     assert summary.web_archive == {"found": 2, "none": 1}
@@ -97,7 +83,7 @@ def test_a_captured_not_found_page_is_skipped(web: fixture_server.Server, tmp_pa
     url = web.url("/page/gone")
     archive_capture(web, url, "20200815000000", A_PAGE)
     archive_capture(web, url, "20200902000000", NOT_FOUND)  # closer, but it is the "not found" itself
-    report = write_report(tmp_path, "r", "2020-09-03", [url])
+    report = write_report(tmp_path, name="r", published="2020-09-03", urls=[url])
     archive = tmp_path / "archive"
     run(archive, [report], settings(web), clock=Clock())
     assert status(archive)["page/gone"]["memento_datetime"] == "2020-08-15T00:00:00Z"
@@ -107,7 +93,7 @@ def test_archive_down_then_back(web: fixture_server.Server, tmp_path: Path) -> N
     url = web.url("/page/gone")
     archive_capture(web, url, "20200815000000", A_PAGE)
     web.archive["mode"] = "down"
-    report = write_report(tmp_path, "r", "2020-09-03", [url])
+    report = write_report(tmp_path, name="r", published="2020-09-03", urls=[url])
     archive = tmp_path / "archive"
     clock = Clock()
     summary = run(archive, [report], settings(web, retries=1), clock=clock)
@@ -126,7 +112,7 @@ def test_archive_429_is_retried(web: fixture_server.Server, tmp_path: Path) -> N
     url = web.url("/page/gone")
     archive_capture(web, url, "20200815000000", A_PAGE)
     web.archive["mode"] = "429-once"
-    report = write_report(tmp_path, "r", "2020-09-03", [url])
+    report = write_report(tmp_path, name="r", published="2020-09-03", urls=[url])
     archive = tmp_path / "archive"
     summary = run(archive, [report], settings(web), clock=Clock())
     assert summary.web_archive == {"found": 1}
@@ -137,8 +123,8 @@ def test_several_reports_with_different_dates(web: fixture_server.Server, tmp_pa
     url = web.url("/page/shared")
     archive_capture(web, url, "20200901000000", A_PAGE)
     archive_capture(web, url, "20210501000000", B_PAGE)
-    early = write_report(tmp_path, "early", "September 3, 2020", [url])
-    late = write_report(tmp_path, "late", "June 1, 2021", [url])
+    early = write_report(tmp_path, name="early", published="September 3, 2020", urls=[url])
+    late = write_report(tmp_path, name="late", published="June 1, 2021", urls=[url])
     archive = tmp_path / "archive"
     summary = run(archive, [late, early], settings(web), clock=Clock())
     assert summary.web_archive == {"found": 2}
@@ -154,7 +140,7 @@ def test_no_lookup_for_ok_links_and_lookup_for_never_captured(web: fixture_serve
     web.pages["alive"] = ARTICLE
     alive, hanging = web.url("/page/alive"), web.url("/hang")
     archive_capture(web, hanging, "20200815000000", A_PAGE)
-    report = write_report(tmp_path, "r", "2020-09-03", [alive, hanging])
+    report = write_report(tmp_path, name="r", published="2020-09-03", urls=[alive, hanging])
     archive = tmp_path / "archive"
     run(archive, [report], settings(web, read_timeout=0.3, total_timeout=1, retries=0), clock=Clock())
     looked_up = [r.query["url"][0] for r in web.requests if r.path == "/cdx/search/cdx"]
@@ -168,7 +154,7 @@ def test_no_lookup_for_ok_links_and_lookup_for_never_captured(web: fixture_serve
 def test_memento_timemap_archive(web: fixture_server.Server, tmp_path: Path) -> None:
     url = web.url("/page/gone")
     archive_capture(web, "timemap:" + url, "20200820000000", A_PAGE)
-    report = write_report(tmp_path, "r", "2020-09-03", [url])
+    report = write_report(tmp_path, name="r", published="2020-09-03", urls=[url])
     archive = tmp_path / "archive"
     summary = run(
         archive, [report], settings(web, wayback_url="", memento_timemaps=(f"{web.base}/timemap/link/",)), clock=Clock()
@@ -181,7 +167,7 @@ def test_save_missing_asks_only_for_live_links_without_a_capture(web: fixture_se
     web.pages.update({"held": ARTICLE, "unheld": ARTICLE})
     held, unheld = web.url("/page/held"), web.url("/page/unheld")
     archive_capture(web, held, "20200815000000", A_PAGE)
-    report = write_report(tmp_path, "r", "2020-09-03", [held, unheld])
+    report = write_report(tmp_path, name="r", published="2020-09-03", urls=[held, unheld])
     archive = tmp_path / "archive"
     summary = run(archive, [report], settings(web, save_missing=True, save_delay=0.0), clock=Clock())
     saves = [r for r in web.requests if r.path == "/save"]
@@ -192,7 +178,7 @@ def test_save_missing_asks_only_for_live_links_without_a_capture(web: fixture_se
 def test_check_and_export_show_the_copy(web: fixture_server.Server, tmp_path: Path) -> None:
     url = web.url("/page/gone")
     archive_capture(web, url, "20200901000000", A_PAGE)
-    report = write_report(tmp_path, "r", "2020-09-03", [url])
+    report = write_report(tmp_path, name="r", published="2020-09-03", urls=[url])
     archive = tmp_path / "archive"
     run(archive, [report], settings(web), clock=Clock())
     check = subprocess.run(
@@ -264,7 +250,7 @@ def test_an_unreachable_archive_is_not_asked_again_in_the_run(tmp_path: Path) ->
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     urls = [f"http://127.0.0.1:{port}/gone/{i}" for i in range(5)]
-    report = write_report(tmp_path, "r", "2020-09-03", urls)
+    report = write_report(tmp_path, name="r", published="2020-09-03", urls=urls)
     archive = tmp_path / "archive"
     changes = {"retries": 0, "wayback_url": "http://archive.invalid", "web_archive_delay": 0.0}
     summary = run(

@@ -17,9 +17,8 @@ from bs4 import BeautifulSoup
 from warcio.archiveiterator import ArchiveIterator
 
 from . import server as fixture_server
+from .helpers import FAST, archiver, chromium
 from .server import ARTICLE, OTHER_ARTICLE
-from .test_export import _chromium
-from .test_run import FAST, archiver
 
 REPLAY = "https://replay.example.org/sources"
 HTML_REPORT = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>Evidence</title>
@@ -48,7 +47,7 @@ def defanged(url: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path, fixture_server.Server]]:
+def evidence_archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path, fixture_server.Server]]:
     web, stop = fixture_server.start()
     root = tmp_path_factory.mktemp("evidence")
     archive = root / "archive"
@@ -66,8 +65,10 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Pa
     stop()
 
 
-def test_the_annotated_html_report_carries_robust_links(archive: tuple[Path, Path, fixture_server.Server]) -> None:
-    root, store, web = archive
+def test_the_annotated_html_report_carries_robust_links(
+    evidence_archive: tuple[Path, Path, fixture_server.Server],
+) -> None:
+    root, store, web = evidence_archive
     out = root / "evidence-annotated.html"
     result = archiver("export", "--format", "report", "--report", "evidence", "--output", str(out), archive=store)
     assert result.returncode == 0, result.stderr
@@ -88,8 +89,8 @@ def test_the_annotated_html_report_carries_robust_links(archive: tuple[Path, Pat
     assert "Footnotes cited without a note" in soup.get_text() and "[3]" in soup.get_text()
 
 
-def test_the_annotated_text_and_markdown_reports(archive: tuple[Path, Path, fixture_server.Server]) -> None:
-    _, store, web = archive
+def test_the_annotated_text_and_markdown_reports(evidence_archive: tuple[Path, Path, fixture_server.Server]) -> None:
+    _, store, web = evidence_archive
     kept, gone = web.url("/page/kept"), web.url("/page/gone")
     text = archiver("export", "--format", "report", "--report", "plain", archive=store).stdout
     assert f"[1] {kept} (archived copy: {REPLAY}/" in text and "; commentary" in text
@@ -105,9 +106,9 @@ def test_the_annotated_text_and_markdown_reports(archive: tuple[Path, Path, fixt
 
 
 def test_without_a_replay_url_the_mark_gives_the_capture_date(
-    archive: tuple[Path, Path, fixture_server.Server], tmp_path: Path
+    evidence_archive: tuple[Path, Path, fixture_server.Server], tmp_path: Path
 ) -> None:
-    _, store, web = archive
+    _, store, web = evidence_archive
     config = store / "archiver.toml"
     saved = config.read_text()
     config.write_text(FAST)
@@ -123,9 +124,9 @@ def test_without_a_replay_url_the_mark_gives_the_capture_date(
 
 
 def test_a_wacz_of_the_sources_that_validates_and_replays(
-    archive: tuple[Path, Path, fixture_server.Server], tmp_path: Path
+    evidence_archive: tuple[Path, Path, fixture_server.Server], tmp_path: Path
 ) -> None:
-    _, store, web = archive
+    _, store, web = evidence_archive
     out = tmp_path / "sources.wacz"
     result = archiver("export", "--format", "wacz", "--report", "evidence", "--output", str(out), archive=store)
     assert result.returncode == 0, result.stderr
@@ -160,8 +161,8 @@ def test_a_wacz_of_the_sources_that_validates_and_replays(
     assert cited and any(gone["ts"].replace("-", "").replace(":", "").replace("T", "")[:14] in e for e in cited)
 
 
-def test_the_annotated_report_renders_in_a_browser(archive: tuple[Path, Path, fixture_server.Server]) -> None:
-    root, store, _ = archive
+def test_the_annotated_report_renders_in_a_browser(evidence_archive: tuple[Path, Path, fixture_server.Server]) -> None:
+    root, store, _ = evidence_archive
     out = root / "render.html"
     assert (
         archiver(
@@ -169,7 +170,7 @@ def test_the_annotated_report_renders_in_a_browser(archive: tuple[Path, Path, fi
         ).returncode
         == 0
     )
-    browser_path = _chromium()
+    browser_path = chromium()
     if browser_path is None:
         if os.environ.get("CI"):
             pytest.fail("CI must have Debian's chromium: .ci/run installs it")

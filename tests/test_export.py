@@ -7,7 +7,6 @@ import io
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,8 +18,8 @@ from warcio.archiveiterator import ArchiveIterator
 from archiver.showing.names import safe_name
 
 from . import server as fixture_server
+from .helpers import FAST, archiver, chromium
 from .server import ARTICLE, OTHER_ARTICLE
-from .test_run import FAST
 
 REPORT = """Export test report: <Minsk> & "Moscow"
 
@@ -35,7 +34,7 @@ Claim one.[1] Claim two.[2] Missing.[3]
 
 
 @pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, fixture_server.Server]]:
+def export_archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, fixture_server.Server]]:
     web, stop = fixture_server.start()
     root = tmp_path_factory.mktemp("export")
     archive = root / "archive"
@@ -54,18 +53,8 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, fi
     stop()
 
 
-def archiver(*args: str, archive: Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "archiver", *args, "--archive", str(archive)],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        cwd=cwd,
-    )
-
-
-def test_jsonl(archive: tuple[Path, fixture_server.Server]) -> None:
-    root, web = archive
+def test_jsonl(export_archive: tuple[Path, fixture_server.Server]) -> None:
+    root, web = export_archive
     result = archiver("export", archive=root)
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
@@ -97,8 +86,8 @@ def test_jsonl(archive: tuple[Path, fixture_server.Server]) -> None:
     assert [json.loads(line)["report"] for line in only.stdout.splitlines()] == ["other report"]
 
 
-def test_csv_round_trip(archive: tuple[Path, fixture_server.Server], tmp_path: Path) -> None:
-    root, _ = archive
+def test_csv_round_trip(export_archive: tuple[Path, fixture_server.Server], tmp_path: Path) -> None:
+    root, _ = export_archive
     target = tmp_path / "out.csv"
     result = archiver("export", "--format", "csv", "--output", str(target), archive=root)
     assert result.returncode == 0, result.stderr
@@ -111,8 +100,8 @@ def test_csv_round_trip(archive: tuple[Path, fixture_server.Server], tmp_path: P
         assert int(row["n"]) == expected["n"]
 
 
-def test_existing_file_needs_force(archive: tuple[Path, fixture_server.Server], tmp_path: Path) -> None:
-    root, _ = archive
+def test_existing_file_needs_force(export_archive: tuple[Path, fixture_server.Server], tmp_path: Path) -> None:
+    root, _ = export_archive
     target = tmp_path / "out.jsonl"
     target.write_text("precious")
     refused = archiver("export", "--output", str(target), archive=root)
@@ -123,8 +112,8 @@ def test_existing_file_needs_force(archive: tuple[Path, fixture_server.Server], 
     assert target.read_text().count("\n") == 4
 
 
-def test_markdown(archive: tuple[Path, fixture_server.Server]) -> None:
-    root, web = archive
+def test_markdown(export_archive: tuple[Path, fixture_server.Server]) -> None:
+    root, web = export_archive
     result = archiver("export", "--format", "md", "--report", "exp", archive=root)
     assert result.returncode == 0
     md = result.stdout
@@ -136,8 +125,8 @@ def test_markdown(archive: tuple[Path, fixture_server.Server]) -> None:
     assert ", captured 20" in md
 
 
-def test_warc_round_trip(archive: tuple[Path, fixture_server.Server], tmp_path: Path) -> None:
-    root, web = archive
+def test_warc_round_trip(export_archive: tuple[Path, fixture_server.Server], tmp_path: Path) -> None:
+    root, web = export_archive
     target = tmp_path / "exp.warc.gz"
     result = archiver("export", "--format", "warc", "--report", "exp", "--output", str(target), archive=root)
     assert result.returncode == 0, result.stderr
@@ -171,12 +160,8 @@ def test_safe_names() -> None:
     assert safe_name("a b") != safe_name("a_b")
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def test_dashboard_in_a_real_browser(archive: tuple[Path, fixture_server.Server], tmp_path: Path) -> None:
-    root, _ = archive
+def test_dashboard_in_a_real_browser(export_archive: tuple[Path, fixture_server.Server], tmp_path: Path) -> None:
+    root, _ = export_archive
     out = tmp_path / "dash"
     result = archiver("dashboard", "--output", str(out), archive=root)
     assert result.returncode == 0, result.stderr
@@ -188,7 +173,7 @@ def test_dashboard_in_a_real_browser(archive: tuple[Path, fixture_server.Server]
         text = re.sub(r'<link rel="stylesheet" href="(\.\./)*style\.css">', "", page.read_text(), count=1)
         assert not re.search(r"<(script|img|iframe|link)\b[^>]*\b(src|href)=|url\(", text), page
 
-    browser_path = _chromium()
+    browser_path = chromium()
     if browser_path is None:
         if os.environ.get("CI"):
             pytest.fail("CI must have Debian's chromium: .ci/run installs it")
@@ -234,12 +219,14 @@ def test_dashboard_in_a_real_browser(archive: tuple[Path, fixture_server.Server]
         browser.close()
 
 
-def test_the_catalog_reads_typed_rows_built_from_their_columns(archive: tuple[Path, fixture_server.Server]) -> None:
+def test_the_catalog_reads_typed_rows_built_from_their_columns(
+    export_archive: tuple[Path, fixture_server.Server],
+) -> None:
     """Rows are built from the query's columns by position: each field must hold what its name says."""
     from archiver.storage.catalog import CatalogReader
     from archiver.storage.readrows import CaptureRecord, CheckRecord, ExportRow, LinkRow, NoteWithLinks, StatusRow
 
-    root, web = archive
+    root, web = export_archive
     with CatalogReader.open_readonly(root) as catalog:
         rows = list(catalog.status_rows())
         assert all(isinstance(row, StatusRow) for row in rows)
@@ -269,3 +256,27 @@ def test_the_catalog_reads_typed_rows_built_from_their_columns(archive: tuple[Pa
         assert all(isinstance(note, NoteWithLinks) for note in notes)
         assert [(note.n, note.problems) for note in notes] == [(1, ()), (2, ()), (3, ("missing",))]
         assert [link.verdict for link in notes[1].links] == ["dead"] and notes[0].links[0].fetched_at
+
+
+HIDE_WACZ = """
+import sys
+sys.modules["wacz"] = sys.modules["wacz.main"] = None  # as if the wacz extra were not installed
+sys.argv = ["archiver", *sys.argv[1:]]
+from archiver.cli import main
+main()
+"""
+
+
+def test_wacz_without_its_extra_is_one_line(export_archive: tuple[Path, fixture_server.Server], tmp_path: Path) -> None:
+    """The core install has no py-wacz: the export says which extra to install, writes nothing, exits 1."""
+    root, _ = export_archive
+    out = tmp_path / "sources.wacz"
+    result = subprocess.run(
+        [sys.executable, "-c", HIDE_WACZ, "export", "--format", "wacz", "-o", str(out), "--archive", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == ("archiver: error: WACZ export needs the wacz extra: pip install 'archiver[wacz]'")
+    assert not out.exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import random
 import resource
@@ -26,23 +27,13 @@ from archiver.webarchives.copies import CopyFinder
 
 from . import faults
 from . import server as fixture_server
+from .helpers import SETTINGS
+from .helpers import write_report as _write_report
 from .server import ARTICLE, OTHER_ARTICLE
 from .test_copies import settings as archive_settings
-from .test_nightly import SETTINGS
 
-
-@pytest.fixture
-def web() -> Iterator[fixture_server.Server]:
-    state, stop = fixture_server.start()
-    yield state
-    stop()
-
-
-def write_report(directory: Path, urls: list[str], name: str = "faults") -> Path:
-    notes = "\n\n".join(f"[{i}] {url}" for i, url in enumerate(urls, start=1))
-    path = directory / f"{name}.txt"
-    path.write_text(f"Faults\n\nSeptember 3, 2020\n\nBody.[1]\n\n{notes}\n", encoding="utf-8")
-    return path
+FRESH_WEB = True
+write_report = functools.partial(_write_report, name="faults", title="Faults")
 
 
 def rows(archive: Path) -> dict[str, dict[str, Any]]:

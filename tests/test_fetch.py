@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-import ssl
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,13 +22,6 @@ from . import server as fixture_server
 LOCAL = Settings(
     allow_private=True, connect_timeout=2, read_timeout=2, total_timeout=5, max_decoded=20 << 20, max_body=10 << 20
 )
-
-
-@pytest.fixture(scope="module")
-def web() -> Iterator[fixture_server.Server]:
-    state, stop = fixture_server.start()
-    yield state
-    stop()
 
 
 def fetch(url: str, tmp_path: Path, settings: Settings = LOCAL, **kwargs: object) -> Fetch:
@@ -249,17 +240,6 @@ def test_conditional_request_gets_304(web: fixture_server.Server, tmp_path: Path
             return await fetcher.fetch(web.url("/article"), etag=etag)
 
     assert asyncio.run(again()).status == 304
-
-
-@pytest.fixture(scope="module")
-def tls_web() -> Iterator[tuple[fixture_server.Server, trustme.CA]]:
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    cert.configure_cert(context)
-    state, stop = fixture_server.start(context)
-    yield state, ca
-    stop()
 
 
 def test_tls_with_a_test_ca_from_ssl_cert_file(

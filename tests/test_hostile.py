@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -22,24 +22,15 @@ from archiver.reading.refang import MAX_URL_LENGTH, to_uri
 from archiver.storage.catalog import Catalog
 
 from . import server as fixture_server
+from .helpers import SETTINGS
+from .helpers import write_report as _write_report
 from .server import ARTICLE
-from .test_nightly import SETTINGS
 
 GiB = 1 << 30
 
 
-@pytest.fixture
-def web() -> Iterator[fixture_server.Server]:
-    state, stop = fixture_server.start()
-    yield state
-    stop()
-
-
-def write_report(directory: Path, urls: list[str], name: str = "hostile") -> Path:
-    notes = "\n\n".join(f"[{i}] {url}" for i, url in enumerate(urls, start=1))
-    path = directory / f"{name}.txt"
-    path.write_text(f"Hostile\n\nSeptember 3, 2020\n\nBody.[1]\n\n{notes}\n", encoding="utf-8")
-    return path
+FRESH_WEB = True
+write_report = functools.partial(_write_report, name="hostile", title="Hostile")
 
 
 def rows(archive: Path) -> dict[str, dict[str, object]]:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "archiver"
 STAGES = ("reading", "fetching", "storage", "judging", "webarchives", "showing")
-FOLDERS = {*STAGES, "pipeline"}
-TOP = {"__init__", "__main__", "cli", "config", "errors", "outcomes"}
+FOLDERS = {*STAGES, "pipeline", "cli"}
+TOP = {"__init__", "__main__", "config", "errors", "outcomes"}
 
 
 def _stage(module: str) -> str:
@@ -38,7 +38,7 @@ def test_ls_reads_as_the_flow() -> None:
     folders = {p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__"}
     assert modules == TOP
     assert folders == FOLDERS
-    for stage in STAGES:
+    for stage in FOLDERS:
         doc = ast.get_docstring(ast.parse((PACKAGE / stage / "__init__.py").read_text()))
         assert doc and "Imports" in doc, f"{stage}/__init__.py must say its job and what it may import"
 
@@ -48,11 +48,11 @@ def test_dependencies_run_one_way() -> None:
     stage_of = {(a, b): (_stage(a), _stage(b)) for a, b in edges}
     for (importer, imported), (source, target) in stage_of.items():
         if imported.startswith("archiver.pipeline"):  # the run is wired there; only the command line calls it
-            assert importer == "archiver.cli" or importer.startswith("archiver.pipeline"), (
+            assert importer.startswith(("archiver.cli", "archiver.pipeline")), (
                 f"{importer} imports the pipeline: no stage may"
             )
-        if imported == "archiver.cli":
-            assert importer == "archiver.__main__", f"{importer} imports the CLI"
+        if imported.startswith("archiver.cli"):
+            assert importer == "archiver.__main__" or importer.startswith("archiver.cli"), f"{importer} imports the CLI"
         if source == "reading":
             assert target in ("reading", "errors"), f"{importer} (reading) imports {imported}"
         if source == "judging":

@@ -2,34 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from archiver.config import Settings
 from archiver.pipeline import run
 from archiver.storage.catalog import Catalog
 
 from . import server as fixture_server
+from .helpers import SETTINGS
+from .helpers import write_report as _write_report
 from .server import ARTICLE, OTHER_ARTICLE
 
-SETTINGS = Settings(
-    allow_private=True,
-    delay=0.0,
-    per_host=4,
-    concurrency=8,
-    connect_timeout=2,
-    read_timeout=1,
-    total_timeout=3,
-    retries=1,
-    backoff=0.05,
-    extract_workers=1,
-    web_archive_lookups=False,
-)
 LONG = ARTICLE * 2
 
 
@@ -49,18 +37,8 @@ class Clock:
         self.tick = 0
 
 
-@pytest.fixture
-def web() -> Iterator[fixture_server.Server]:
-    state, stop = fixture_server.start()
-    yield state
-    stop()
-
-
-def report(tmp_path: Path, urls: list[str]) -> Path:
-    notes = "\n\n".join(f"[{i}] {url}" for i, url in enumerate(urls, start=1))
-    path = tmp_path / "web.txt"
-    path.write_text(f"Synthetic web\n\nSeptember 3, 2020\n\nBody.[1]\n\n{notes}\n")
-    return path
+FRESH_WEB = True
+write_report = functools.partial(_write_report, name="web", title="Synthetic web")
 
 
 def verdicts(archive: Path) -> dict[str, tuple[str, str]]:
@@ -113,7 +91,7 @@ def test_four_nights_on_a_changing_web(web: fixture_server.Server, tmp_path: Pat
     archive = tmp_path / "archive"
     settings = SETTINGS.replace(proxy=web.base)  # the test server answers for every host name
     clock = Clock()
-    path = report(tmp_path, urls)
+    path = write_report(tmp_path, urls)
 
     run(archive, [path], settings, clock=clock)
     night1 = verdicts(archive)
@@ -195,7 +173,7 @@ def test_four_nights_on_a_changing_web(web: fixture_server.Server, tmp_path: Pat
 def test_failing_needs_the_time_span_too(web: fixture_server.Server, tmp_path: Path) -> None:
     archive = tmp_path / "archive"
     clock = Clock()
-    path = report(tmp_path, [web.url("/status/503")])
+    path = write_report(tmp_path, [web.url("/status/503")])
     for _ in range(4):  # four runs in one night: many failures, but not 48 hours of them
         run(archive, [path], SETTINGS.replace(retries=0), clock=clock)
     assert verdicts(archive)["status/503"][0] == "failing"
@@ -204,7 +182,7 @@ def test_failing_needs_the_time_span_too(web: fixture_server.Server, tmp_path: P
 def test_probe_is_asked_only_when_a_page_looks_suspect(web: fixture_server.Server, tmp_path: Path) -> None:
     web.pages["/quiet/a"] = LONG
     archive = tmp_path / "archive"
-    path = report(tmp_path, [web.url("/quiet/a"), web.url("/article")])
+    path = write_report(tmp_path, [web.url("/quiet/a"), web.url("/article")])
     clock = Clock()
     run(archive, [path], SETTINGS, clock=clock)
     clock.next_night()
@@ -222,7 +200,7 @@ def test_a_lone_suspect_link_gets_its_probe(web: fixture_server.Server, tmp_path
     # The only link in flight waits for its site's probe: the run must start that probe, not wait for ever.
     web.pages["/quiet/lone"] = LONG
     archive = tmp_path / "archive"
-    path = report(tmp_path, [web.url("/quiet/lone")])
+    path = write_report(tmp_path, [web.url("/quiet/lone")])
     clock = Clock()
     run(archive, [path], SETTINGS, clock=clock)
     web.pages.pop("/quiet/lone")
@@ -244,7 +222,7 @@ def test_a_deleted_telegram_post_is_dead_at_first_sight(web: fixture_server.Serv
     fixture_server.telegram_page = channel_page  # ...which every post that does not exist shows too
     try:
         archive = tmp_path / "archive"
-        path = report(tmp_path, ["http://t.me/nexta_live/10405", "http://t.me/nexta_live/10395"])
+        path = write_report(tmp_path, ["http://t.me/nexta_live/10405", "http://t.me/nexta_live/10395"])
         run(archive, [path], SETTINGS.replace(proxy=web.base), clock=Clock())
     finally:
         fixture_server.telegram_page = original
@@ -263,7 +241,7 @@ def test_one_clock_dates_every_record_of_a_nightly_sequence(web: fixture_server.
     archive = tmp_path / "archive"
     settings = SETTINGS.replace(proxy=web.base)
     clock = Clock()
-    path = report(tmp_path, [f"http://news.example/{p}" for p in ("page/stable", "page/rewritten", "status/404")])
+    path = write_report(tmp_path, [f"http://news.example/{p}" for p in ("page/stable", "page/rewritten", "status/404")])
     run(archive, [path], settings, clock=clock)
     web.pages["rewritten"] = OTHER_ARTICLE * 2
     clock.next_night()
@@ -303,7 +281,7 @@ def test_the_nights_last_pages_do_not_wait_for_company(
     for name in ("one", "two", "three"):
         web.pages[f"batch-{name}"] = ARTICLE
     archive = tmp_path / "archive"
-    path = report(tmp_path, [web.url(f"/page/batch-{name}") for name in ("one", "two", "three")])
+    path = write_report(tmp_path, [web.url(f"/page/batch-{name}") for name in ("one", "two", "three")])
     started = time.monotonic()
     run(archive, [path], SETTINGS, clock=Clock())
     assert time.monotonic() - started < 15  # hurried: none of the three waited for the batch that never came

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
@@ -17,13 +16,6 @@ from archiver.fetching.fetch import Fetcher
 from archiver.outcomes import Failure
 
 from . import server as fixture_server
-
-
-@pytest.fixture(scope="module")
-def web() -> Iterator[fixture_server.Server]:
-    state, stop = fixture_server.start()
-    yield state
-    stop()
 
 
 def test_install_puts_them_in_httpcores_pool_connection_and_http11_modules() -> None:

@@ -10,64 +10,13 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from . import server as fixture_server
-
-FAST = """
-delay = 0.0
-per_host = 4
-concurrency = 8
-connect_timeout = 2.0
-read_timeout = 1.0
-total_timeout = 4.0
-retries = 1
-backoff = 0.1
-max_body = 5242880
-max_decoded = 5242880
-extract_workers = 1
-web_archive_lookups = false
-"""
-
-
-@pytest.fixture(scope="module")
-def web() -> Iterator[fixture_server.Server]:
-    state, stop = fixture_server.start()
-    yield state
-    stop()
-
-
-def archiver(
-    *args: str, archive: Path, timeout: float = 180, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "archiver", *args, "--archive", str(archive)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **env} if env else None,
-    )
-
-
-def write_report(directory: Path, name: str, urls: list[str], defang: bool = True) -> Path:
-    body = " ".join(f"Claim {i}.[{i}]" for i in range(1, len(urls) + 1))
-    notes = "\n\n".join(
-        f"[{i}] {u.replace('127.0.0.1', '127(.)0(.)0(.)1') if defang else u};" for i, u in enumerate(urls, start=1)
-    )
-    path = directory / f"{name}.txt"
-    path.write_text(f"Test report {name}\n\nSeptember 3, 2020\n\n{body}\n\n{notes}\n", encoding="utf-8")
-    return path
-
-
-def make_archive(tmp_path: Path, config: str = FAST) -> Path:
-    archive = tmp_path / "archive"
-    archive.mkdir()
-    (archive / "archiver.toml").write_text(config)
-    return archive
+from .helpers import FAST, archiver, make_archive, write_report
 
 
 def status(archive: Path) -> dict[str, dict[str, object]]:
@@ -103,7 +52,7 @@ CASES = {
 def test_run_then_status_then_rerun(web: fixture_server.Server, tmp_path: Path) -> None:
     archive = make_archive(tmp_path)
     urls = [web.url(path) for path in CASES]
-    report = write_report(tmp_path, "local", urls)
+    report = write_report(tmp_path, urls, "local", defang=True)
     result = archiver("run", str(report), "--allow-private", "--json", archive=archive)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
@@ -198,7 +147,7 @@ def test_run_then_status_then_rerun(web: fixture_server.Server, tmp_path: Path) 
 
 def test_status_table_groups_by_verdict(web: fixture_server.Server, tmp_path: Path) -> None:
     archive = make_archive(tmp_path)
-    report = write_report(tmp_path, "two", [web.url("/article"), web.url("/status/404")])
+    report = write_report(tmp_path, [web.url("/article"), web.url("/status/404")], "two", defang=True)
     assert archiver("run", str(report), "--allow-private", archive=archive).returncode == 0
     # On a terminal: a summary per verdict, then the links that are not ok, grouped, the worst first.
     result = archiver("status", archive=archive, env={"FORCE_COLOR": "1", "COLUMNS": "200"})
@@ -215,7 +164,7 @@ def test_status_table_groups_by_verdict(web: fixture_server.Server, tmp_path: Pa
 
 def test_private_addresses_refused_by_default(web: fixture_server.Server, tmp_path: Path) -> None:
     archive = make_archive(tmp_path)
-    report = write_report(tmp_path, "private", [web.url("/article")])
+    report = write_report(tmp_path, [web.url("/article")], "private", defang=True)
     before = web.hits["/article"]
     result = archiver("run", str(report), "--json", archive=archive)
     assert result.returncode == 0
@@ -238,7 +187,7 @@ def test_sample_report_offline_exits_0_with_reasons(tmp_path: Path) -> None:
 
 def test_bad_report_does_not_stop_the_run(web: fixture_server.Server, tmp_path: Path) -> None:
     archive = make_archive(tmp_path)
-    good = write_report(tmp_path, "good", [web.url("/article")])
+    good = write_report(tmp_path, [web.url("/article")], "good", defang=True)
     (tmp_path / "bad.txt").write_bytes(b"\x00\x01\x02binary")
     # A path that does not exist is a usage error before anything runs (a typo in a crontab).
     result = archiver("run", str(good), str(tmp_path / "missing.txt"), "--allow-private", archive=archive)
@@ -275,7 +224,7 @@ def test_bad_configuration_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_a_missing_ca_file_stops_the_run_before_it_begins(web: fixture_server.Server, tmp_path: Path) -> None:
-    report = write_report(tmp_path, "r", [web.url("/article")])
+    report = write_report(tmp_path, [web.url("/article")], "r", defang=True)
     archive = tmp_path / "archive"
     result = archiver("run", str(report), archive=archive, env={"SSL_CERT_FILE": str(tmp_path / "missing.pem")})
     assert result.returncode == 1
@@ -286,7 +235,7 @@ def test_a_missing_ca_file_stops_the_run_before_it_begins(web: fixture_server.Se
 
 
 def _slow_report(web: fixture_server.Server, tmp_path: Path, n: int, seconds: float) -> Path:
-    return write_report(tmp_path, "slow", [web.url(f"/slow?s={seconds}&id={i}") for i in range(n)], defang=False)
+    return write_report(tmp_path, [web.url(f"/slow?s={seconds}&id={i}") for i in range(n)], "slow")
 
 
 def test_two_runs_at_once(web: fixture_server.Server, tmp_path: Path) -> None:
@@ -379,9 +328,9 @@ def test_max_duration_stops_in_time_and_the_next_run_starts_with_what_was_left(
 
 def test_a_new_reports_links_join_the_night_first_on_their_site(web: fixture_server.Server, tmp_path: Path) -> None:
     archive = make_archive(tmp_path, FAST.replace("per_host = 4", "per_host = 1").replace("delay = 0.0", "delay = 0.6"))
-    old = write_report(tmp_path, "old", [web.url("/article?id=old1"), web.url("/article?id=old2")])
+    old = write_report(tmp_path, [web.url("/article?id=old1"), web.url("/article?id=old2")], "old", defang=True)
     assert archiver("run", str(old), "--allow-private", archive=archive).returncode == 0
-    new = write_report(tmp_path, "new", [web.url("/article?id=new1"), web.url("/article?id=new2")])
+    new = write_report(tmp_path, [web.url("/article?id=new1"), web.url("/article?id=new2")], "new", defang=True)
     before = len(web.requests)
     # The tracked links start at once; the new report is read meanwhile, and its never captured
     # links go to the front of the site's queue (one connection, 0.6 s apart: plenty to read a report).
@@ -397,7 +346,7 @@ def test_a_new_reports_links_join_the_night_first_on_their_site(web: fixture_ser
 
 def test_recheck_interval_lets_stable_links_skip_runs(web: fixture_server.Server, tmp_path: Path) -> None:
     archive = make_archive(tmp_path, FAST + "recheck_interval = 24.0\n")
-    report = write_report(tmp_path, "two", [web.url("/plain-article"), web.url("/status/500")])
+    report = write_report(tmp_path, [web.url("/plain-article"), web.url("/status/500")], "two", defang=True)
     assert archiver("run", str(report), "--allow-private", archive=archive).returncode == 0
     hits = web.hits["/plain-article"], web.hits["/status/500"]
     result = archiver("run", "--allow-private", "--json", archive=archive)
@@ -437,8 +386,8 @@ def test_two_reports_of_one_name_in_one_run(web: fixture_server.Server, tmp_path
     archive = make_archive(tmp_path)
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    first = write_report(tmp_path / "a", "same", [web.url("/article")])
-    second = write_report(tmp_path / "b", "same", [web.url("/gzip")])
+    first = write_report(tmp_path / "a", [web.url("/article")], "same", defang=True)
+    second = write_report(tmp_path / "b", [web.url("/gzip")], "same", defang=True)
     result = archiver("run", str(first), str(second), "--allow-private", "--json", archive=archive)
     assert result.returncode == 0
     summary = json.loads(result.stdout)
@@ -477,7 +426,7 @@ def test_every_record_reads_with_warcio_whatever_the_content_encoding(
     """warcio's content_stream() and `warcio check` read every record we write (brotli included: warcio#73)."""
     archive = make_archive(tmp_path)
     paths = ["/article", "/gzip", "/brotli", "/deflate-raw", "/chunked", "/redirect/2", "/status/404"]
-    report = write_report(tmp_path, "encodings", [web.url(p) for p in paths])
+    report = write_report(tmp_path, [web.url(p) for p in paths], "encodings", defang=True)
     assert archiver("run", str(report), "--allow-private", archive=archive).returncode == 0
     asked = [r.headers.get("accept-encoding", "") for r in web.requests if r.path in paths]
     assert asked and all("br" not in value.split(", ") for value in asked)  # as wget and Heritrix: no br
@@ -526,7 +475,7 @@ def test_a_low_limit_on_open_files_does_not_fail_the_sites(web: fixture_server.S
     urls = [f"{web.base}/slow?s=0.5&id={i}" for i in range(40)]
     config = FAST.replace("per_host = 4", "per_host = 40").replace("concurrency = 8", "concurrency = 40")
     archive = make_archive(tmp_path, config)
-    report = write_report(tmp_path, "many-at-once", urls)
+    report = write_report(tmp_path, urls, "many-at-once", defang=True)
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 
     def low_limit() -> None:

@@ -13,7 +13,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,39 +29,14 @@ from archiver.showing.annotate import Annotations, LinkCopy, annotate_html, text
 from archiver.showing.sanitize import CONTENT_SECURITY_POLICY, web_url
 
 from . import server as fixture_server
+from .helpers import FAST, archiver, chromium, make_archive
 from .server import ARTICLE
-from .test_export import _chromium
-from .test_run import FAST
 
 ESC = "\x1b"
 
 
-@pytest.fixture(scope="module")
-def web() -> Iterator[fixture_server.Server]:
-    state, stop = fixture_server.start()
-    yield state
-    stop()
-
-
-def archiver(*args: str, archive: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "archiver", *args, "--archive", str(archive)],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**os.environ, **(env or {})},
-    )
-
-
 def export_html(archive: Path, report: str, out: Path) -> subprocess.CompletedProcess[str]:
     return archiver("export", "--format", "report", "--report", report, "--to", "html", "-o", str(out), archive=archive)
-
-
-def new_archive(tmp_path: Path, extra: str = "") -> Path:
-    archive = tmp_path / "archive"
-    archive.mkdir()
-    (archive / "archiver.toml").write_text(FAST + extra)
-    return archive
 
 
 # ----- 1. script injection in the HTML export ------------------------------------------------------------
@@ -87,7 +62,7 @@ HOSTILE_HTML_REPORT = """<!DOCTYPE html><html><head><title>Hostile report</title
 
 def _open_in_chromium(path: Path) -> tuple[str, str]:
     """The page's title and body HTML after it loaded, focus and all, in a real Chromium."""
-    browser_path = _chromium()
+    browser_path = chromium()
     if browser_path is None:
         if os.environ.get("CI"):
             pytest.fail("CI must have Debian's chromium: .ci/run installs it")
@@ -110,7 +85,7 @@ def _open_in_chromium(path: Path) -> tuple[str, str]:
 
 
 def test_text_report_export_runs_no_script(tmp_path: Path) -> None:
-    archive = new_archive(tmp_path)
+    archive = make_archive(tmp_path)
     report = tmp_path / "inject.txt"
     report.write_text(INJECTING_NOTE)
     assert archiver("run", str(report), "--allow-private", archive=archive).returncode == 0
@@ -128,7 +103,7 @@ def test_text_report_export_runs_no_script(tmp_path: Path) -> None:
 
 
 def test_html_report_export_is_sanitised(tmp_path: Path) -> None:
-    archive = new_archive(tmp_path)
+    archive = make_archive(tmp_path)
     report = tmp_path / "hostile.html"
     report.write_text(HOSTILE_HTML_REPORT)
     assert archiver("run", str(report), "--allow-private", archive=archive).returncode == 0
@@ -182,7 +157,7 @@ def test_only_web_urls_survive(value: str, web: bool) -> None:
 
 
 def test_dashboard_carries_the_policy(tmp_path: Path) -> None:
-    archive = new_archive(tmp_path)
+    archive = make_archive(tmp_path)
     report = tmp_path / "r.txt"
     report.write_text("R [1].\n\n[1] http://127.0.0.1:9/x\n")
     assert archiver("run", str(report), "--allow-private", archive=archive).returncode == 0
@@ -196,7 +171,7 @@ def test_dashboard_carries_the_policy(tmp_path: Path) -> None:
 
 
 def test_deeply_nested_report_beside_a_good_one(web: fixture_server.Server, tmp_path: Path) -> None:
-    archive = new_archive(tmp_path)
+    archive = make_archive(tmp_path)
     reports = tmp_path / "reports"
     reports.mkdir()
     (reports / "nested.html").write_text("<html><body><h1>Nested</h1>" + "<div>" * 5000 + "x" + "</div>" * 5000)
@@ -211,7 +186,7 @@ def test_deeply_nested_report_beside_a_good_one(web: fixture_server.Server, tmp_
 
 def test_a_report_over_the_time_limit_is_that_reports_failure(web: fixture_server.Server, tmp_path: Path) -> None:
     """Read in a worker process with a time limit: a report that takes too long is named, the rest go on."""
-    archive = new_archive(tmp_path, "extract_timeout = 0.05\n")
+    archive = make_archive(tmp_path, FAST + "extract_timeout = 0.05\n")
     reports = tmp_path / "reports"
     reports.mkdir()
     rows = "".join(f"<p>[{i}] note {i} http://example(.)com/{i}</p>" for i in range(1, 6000))
@@ -313,7 +288,7 @@ def test_stacked_encodings_are_refused_in_constant_memory(web: fixture_server.Se
 
 
 def test_escape_sequences_reach_no_output(web: fixture_server.Server, tmp_path: Path) -> None:
-    archive = new_archive(tmp_path)
+    archive = make_archive(tmp_path)
     report = tmp_path / "esc.txt"
     report.write_text(f"Escapes [1].\n\n[1] {web.url('/escape-title')}\n")
     outputs = [archiver("run", str(report), "--allow-private", archive=archive)]
@@ -337,7 +312,7 @@ def test_control_characters() -> None:
 
 
 def test_csv_cells_never_start_a_formula(web: fixture_server.Server, tmp_path: Path) -> None:
-    archive = new_archive(tmp_path)
+    archive = make_archive(tmp_path)
     report = tmp_path / "f.txt"
     report.write_text(f"Formula [1].\n\n[1] {web.url('/formula')}\n")
     assert archiver("run", str(report), "--allow-private", archive=archive).returncode == 0
@@ -361,7 +336,9 @@ def test_save_page_now_credentials_stay_with_their_origin(tmp_path: Path) -> Non
         web.archive["save_redirect"] = other.url("/elsewhere")
         web.pages["live"] = ARTICLE
         url = web.url("/page/live?a=1&output=xml&limit=99")
-        archive = new_archive(tmp_path, "web_archive_lookups = true\nweb_archive_delay = 0.0\nsave_delay = 0.0\n")
+        archive = make_archive(
+            tmp_path, FAST + "web_archive_lookups = true\nweb_archive_delay = 0.0\nsave_delay = 0.0\n"
+        )
         (archive / "archiver.toml").write_text(
             (archive / "archiver.toml").read_text().replace("web_archive_lookups = false\n", "")
             + f'wayback_url = "{web.base}"\n'
@@ -405,7 +382,7 @@ def test_address_guard_keeps_public_ipv6() -> None:
 
 
 def test_proxy_password_is_never_printed(tmp_path: Path) -> None:
-    archive = new_archive(tmp_path)
+    archive = make_archive(tmp_path)
     for proxy in ("http://user:s3cr3t@[bad", "ftp://user:s3cr3t@proxy.example:21", "http://user:s3cr3t@host:99999"):
         result = archiver("run", "--proxy", proxy, archive=archive)
         assert result.returncode != 0

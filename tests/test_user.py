@@ -20,23 +20,10 @@ import pytest
 from archiver.reading.reports import parse_report
 
 from . import server as fixture_server
+from .helpers import FAST, archiver, make_archive, write_report
 from .server import ARTICLE, OTHER_ARTICLE
-from .test_run import FAST, archiver, make_archive
 
-
-@pytest.fixture
-def web() -> Iterator[fixture_server.Server]:
-    state, stop = fixture_server.start()
-    yield state
-    stop()
-
-
-def report_file(path: Path, urls: list[str], title: str = "A report", extra: str = "") -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    notes = "\n\n".join(f"[{i}] {url}" for i, url in enumerate(urls, start=1))
-    body = " ".join(f"Claim {i}.[{i}]" for i in range(1, len(urls) + 1))
-    path.write_text(f"{title}\n\nSeptember 3, 2020\n\n{body}{extra}\n\n{notes}\n", encoding="utf-8")
-    return path
+FRESH_WEB = True
 
 
 def status(archive: Path, *args: str) -> list[dict[str, object]]:
@@ -54,8 +41,8 @@ def test_a_report_of_the_same_name_is_refused_unless_replace_is_asked(
 ) -> None:
     archive = make_archive(tmp_path)
     web.pages.update({"a": ARTICLE, "b": OTHER_ARTICLE})
-    first = report_file(tmp_path / "coll" / "a" / "report.txt", [web.url("/page/a")], "Report A")
-    second = report_file(tmp_path / "coll" / "b" / "report.txt", [web.url("/page/b")], "Report B")
+    first = write_report(tmp_path / "coll" / "a", [web.url("/page/a")], "report", title="Report A")
+    second = write_report(tmp_path / "coll" / "b", [web.url("/page/b")], "report", title="Report B")
     assert archiver("run", str(first), "--allow-private", archive=archive).returncode == 0
 
     result = archiver("run", str(second), "--allow-private", "--json", archive=archive)
@@ -87,7 +74,7 @@ def test_a_report_of_the_same_name_is_refused_unless_replace_is_asked(
 
 def test_a_refused_live_check_keeps_the_verdict_and_its_date(web: fixture_server.Server, tmp_path: Path) -> None:
     archive = make_archive(tmp_path)
-    report = report_file(tmp_path / "gone.txt", [web.url("/status/404")])
+    report = write_report(tmp_path, [web.url("/status/404")], "gone")
     assert archiver("run", str(report), "--allow-private", archive=archive).returncode == 0
     (before,) = status(archive)
     assert before["verdict"] == "dead"
@@ -159,7 +146,7 @@ def test_a_read_only_archive_can_be_read_and_a_run_says_why_it_cannot(
 ) -> None:
     archive = make_archive(tmp_path)
     web.pages["ro"] = ARTICLE
-    report = report_file(tmp_path / "ro.txt", [web.url("/page/ro")])
+    report = write_report(tmp_path, [web.url("/page/ro")], "ro")
     assert archiver("run", str(report), "--allow-private", archive=archive).returncode == 0
     with read_only(archive):
         assert [row["verdict"] for row in status(archive)] == ["ok"]
@@ -262,7 +249,7 @@ def test_without_a_date_the_web_archive_lookup_uses_when_the_report_was_added(
 def test_markup_in_notes_prints_as_written_and_long_urls_stay_whole(web: fixture_server.Server, tmp_path: Path) -> None:
     long_url = web.url("/page/" + "very-long-path-segment-" * 8 + "iz.ru")
     web.pages["very-long-path-segment-" * 8 + "iz.ru"] = ARTICLE
-    report = report_file(tmp_path / "markup [bold].txt", [long_url], extra=" See [/] and [bold]x[/bold].")
+    report = write_report(tmp_path, [long_url], "markup [bold]", extra=" See [/] and [bold]x[/bold].")
     report.write_text(report.read_text() + "\n[2] [/] not a link [bold] either\n")
     result = subprocess.run(
         [sys.executable, "-m", "archiver", "footnotes", str(report)], capture_output=True, text=True
@@ -302,7 +289,7 @@ def _on_a_terminal(args: list[str], timeout: float = 60) -> tuple[int, str]:
 
 def test_a_warc_export_to_a_terminal_is_refused(web: fixture_server.Server, tmp_path: Path) -> None:
     archive = make_archive(tmp_path)
-    report = report_file(tmp_path / "w.txt", [web.url("/article")])
+    report = write_report(tmp_path, [web.url("/article")], "w")
     assert archiver("run", str(report), "--allow-private", archive=archive).returncode == 0
     code, output = _on_a_terminal(
         [sys.executable, "-m", "archiver", "export", "--format", "warc", "--archive", str(archive)]
@@ -319,7 +306,7 @@ def test_failed_web_archive_lookups_show_in_the_summary_on_a_terminal(
         + f'wayback_url = "http://127.0.0.1:{web.port}/down-archive"\nweb_archive_delay = 0.0\n',
     )
     web.archive["mode"] = "down"
-    report = report_file(tmp_path / "lookups.txt", [web.url("/status/404")])
+    report = write_report(tmp_path, [web.url("/status/404")], "lookups")
     code, output = _on_a_terminal(
         [sys.executable, "-m", "archiver", "run", str(report), "--allow-private", "--archive", str(archive)]
     )
@@ -330,7 +317,7 @@ def test_failed_web_archive_lookups_show_in_the_summary_on_a_terminal(
 def test_ctrl_c_says_what_it_finishes_and_no_worker_traceback(web: fixture_server.Server, tmp_path: Path) -> None:
     archive = make_archive(tmp_path, FAST.replace("total_timeout = 4.0", "total_timeout = 20.0"))
     urls = [web.url(f"/slow?s=3&id={i}") for i in range(4)] + [web.url(f"/slow?s=0.1&id=q{i}") for i in range(8)]
-    report = report_file(tmp_path / "slow.txt", urls)
+    report = write_report(tmp_path, urls, "slow")
     process = subprocess.Popen(
         [sys.executable, "-m", "archiver", "run", str(report), "--allow-private", "--archive", str(archive)],
         stdout=subprocess.PIPE,
@@ -352,8 +339,8 @@ def test_ctrl_c_says_what_it_finishes_and_no_worker_traceback(web: fixture_serve
 def test_status_filters(web: fixture_server.Server, tmp_path: Path) -> None:
     archive = make_archive(tmp_path)
     web.pages.update({"one": ARTICLE, "two": ARTICLE * 2})
-    a = report_file(tmp_path / "a.txt", [web.url("/page/one"), web.url("/status/404")])
-    b = report_file(tmp_path / "b.txt", [web.url("/page/two"), web.url("/status/403")])
+    a = write_report(tmp_path, [web.url("/page/one"), web.url("/status/404")], "a")
+    b = write_report(tmp_path, [web.url("/page/two"), web.url("/status/403")], "b")
     assert archiver("run", str(a), str(b), "--allow-private", archive=archive).returncode == 0
     assert {row["url"] for row in status(archive, "--verdict", "dead,blocked")} == {
         web.url("/status/404"),
@@ -373,7 +360,7 @@ def test_check_says_since_when_a_link_changed_and_names_unusable_links(
 ) -> None:
     archive = make_archive(tmp_path)
     web.pages["moving"] = ARTICLE * 2
-    report = report_file(tmp_path / "c.txt", [web.url("/page/moving")])
+    report = write_report(tmp_path, [web.url("/page/moving")], "c")
     report.write_text(report.read_text() + "\n[2] mailto:press@example.org; javascript:void(0)\n")
     assert archiver("run", str(report), "--allow-private", archive=archive).returncode == 0
     web.pages["moving"] = OTHER_ARTICLE * 2
@@ -391,7 +378,7 @@ def test_dashboard_links_its_urls_shows_a_diff_and_tells_runs_of_a_day_apart(
 ) -> None:
     archive = make_archive(tmp_path)
     web.pages["dash"] = ARTICLE * 2
-    report = report_file(tmp_path / "d.txt", [web.url("/page/dash")])
+    report = write_report(tmp_path, [web.url("/page/dash")], "d")
     assert archiver("run", str(report), "--allow-private", archive=archive).returncode == 0
     web.pages["dash"] = OTHER_ARTICLE * 2
     assert archiver("run", "--allow-private", archive=archive).returncode == 0
@@ -406,7 +393,7 @@ def test_dashboard_links_its_urls_shows_a_diff_and_tells_runs_of_a_day_apart(
 def test_a_long_reports_dashboard_page_lists_ok_footnotes_compactly(web: fixture_server.Server, tmp_path: Path) -> None:
     archive = make_archive(tmp_path)
     urls = [web.url(f"/plain-article?n={i}") for i in range(45)] + [web.url("/status/404")]
-    report = report_file(tmp_path / "long.txt", urls)
+    report = write_report(tmp_path, urls, "long")
     assert archiver("run", str(report), "--allow-private", archive=archive).returncode == 0
     index = Path(archiver("dashboard", archive=archive).stdout.strip())
     page = (index.parent / "reports" / "long.html").read_text()

@@ -3,6 +3,8 @@
 run() takes the archive's lock, opens the catalog and the workers, and tears them down in one place;
 the night itself (night.py's services, engine.py's loop, linkcheck.py's one link, intake.py's
 reports) runs on an asyncio event loop beside the storage thread that owns the catalog's writer.
+
+Imports every stage (it wires them); nothing imports it but the CLI.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from archiver.pipeline.intake import ReportIntake, admit, read_reports
 from archiver.pipeline.night import Clock, Night
 from archiver.pipeline.process import OTHER_DESCRIPTORS, quick_gil_handover, room_for_open_files
 from archiver.pipeline.summary import Admission, RunSummary
+from archiver.showing.notify import notify_night
 from archiver.storage.catalog import Catalog, CatalogReader
 from archiver.storage.lock import ArchiveLock
 from archiver.storage.storagethread import StorageThread
@@ -101,6 +104,9 @@ def run(
             status = "interrupted"
         finally:
             _close(job, status)
+        if status != "failed" and settings.notify:
+            sent = notify_night(catalog, settings, archive, started, clock())
+            summary.notifications = [result.as_dict() for result in sent]
     return summary
 
 

@@ -40,6 +40,7 @@ class RunSummary:
     verdicts: dict[str, int] = field(default_factory=dict)
     repaired_warc_files: list[str] = field(default_factory=list)
     web_archive: dict[str, int] = field(default_factory=dict)
+    notifications: list[dict[str, Any]] = field(default_factory=list)  # one per service told (or not) tonight
 
     def as_dict(self) -> dict[str, Any]:
         """The --json summary."""
@@ -62,4 +63,5 @@ class RunSummary:
             "verdicts": self.verdicts,
             "repaired_warc_files": self.repaired_warc_files,
             "web_archive": self.web_archive,
+            "notifications": self.notifications,
         }

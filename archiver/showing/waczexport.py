@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from archiver import __version__
-from archiver.errors import ArchiverError
+from archiver.errors import ArchiverError, MissingExtra
 from archiver.reading.refang import to_uri
 from archiver.showing.export import check_report, export_warc
 from archiver.storage.catalog import CatalogReader
@@ -46,7 +46,10 @@ def _pages(catalog: CatalogReader, report: str | None) -> list[dict[str, Any]]:
 
 def export_wacz(catalog: CatalogReader, archive: Path, output: Path, report: str | None = None) -> int:
     """Write a WACZ 1.1.1 package of the captures (of one report, or all) to output; the number of pages."""
-    from wacz.main import main as wacz_main  # py-wacz: index (cdxj-indexer), datapackage, digests
+    try:
+        from wacz.main import main as wacz_main  # py-wacz: index (cdxj-indexer), datapackage, digests
+    except ImportError:
+        raise MissingExtra("WACZ export", "wacz") from None
 
     check_report(catalog, report)
     name = f"archiver-{report or 'all'}"

@@ -244,6 +244,19 @@ class ReportCounts:
 
 
 @dataclass(frozen=True, slots=True)
+class NewsRow:
+    """A link whose verdict (dead, changed, blocked) a notification service has not been told yet."""
+
+    link: int
+    url: str
+    verdict: str
+    reason: str
+    verdict_since: str
+    memento_url: str | None
+    cited_by: tuple[Citation, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class RunRow:
     """A run, with its summary decoded."""
 

@@ -107,6 +107,16 @@ MIGRATIONS: list[str] = [
     CREATE INDEX captures_text ON captures(link, text_digest);
     CREATE INDEX checks_run ON checks(run, link);
     """,
+    # 7: notifications. A service is known by the SHA-256 of its URL (the URL holds its secrets); a link
+    # is told once per service and verdict spell (verdict_since), and only of spells since the service
+    # was first configured.
+    """
+    CREATE TABLE notify_services (service TEXT PRIMARY KEY, first_seen TEXT NOT NULL);
+    CREATE TABLE notices (
+        service TEXT NOT NULL, link INTEGER NOT NULL REFERENCES links(id), verdict TEXT NOT NULL,
+        since TEXT NOT NULL, sent_at TEXT NOT NULL, PRIMARY KEY (service, link, verdict, since)
+    );
+    """,
 ]
 
 

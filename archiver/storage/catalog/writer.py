@@ -20,8 +20,10 @@ from typing import Any, Protocol
 
 from archiver.errors import ArchiveError
 from archiver.outcomes import LINK_STATE, CaptureRow, CheckRow
+from archiver.storage.catalog import notices
 from archiver.storage.catalog.reader import CatalogReader
 from archiver.storage.catalog.schema import CATALOG_NAME, connect, iso, migrate
+from archiver.storage.readrows import NewsRow
 
 
 class Report(Protocol):
@@ -291,6 +293,18 @@ class Catalog(CatalogReader):
         cursor = db.execute(_CAPTURES.sql, _CAPTURES.values(capture, link))
         assert cursor.lastrowid is not None
         return cursor.lastrowid
+
+    # ----- notifications --------------------------------------------------------------------
+
+    def register_service(self, service: str, now: datetime) -> None:
+        """A notification service seen for the first time is owed only what happens from now on."""
+        with self.transaction() as db:
+            notices.register_service(db, service, now)
+
+    def record_notices(self, service: str, told: Sequence[NewsRow], now: datetime) -> None:
+        """What a service was told, so that a rerun of the night never tells it twice."""
+        with self.transaction() as db:
+            notices.record_notices(db, service, told, now)
 
     # ----- web archives' copies -------------------------------------------------------------
 

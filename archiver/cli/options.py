@@ -1,0 +1,90 @@
+"""What the commands share: their common flags, the consoles, and the one-line error."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from archiver.config import Settings, check_proxy
+from archiver.errors import ConfigError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+err_console = Console(stderr=True)
+
+
+def json_option(func: F) -> F:
+    """--json: print JSON for scripts instead of a table for people."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(func)
+
+
+def archive_option(func: F) -> F:
+    """--archive DIR, else $ARCHIVER_ARCHIVE, else ./archive."""
+    return click.option(
+        "--archive",
+        "archive",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Archive directory (default: $ARCHIVER_ARCHIVE, else ./archive).",
+    )(func)
+
+
+def network_options(func: F) -> F:
+    """--proxy and --allow-private, honoured by every fetch."""
+    func = click.option(
+        "--allow-private", is_flag=True, default=None, help="Allow fetching loopback, private and link-local addresses."
+    )(func)
+    return click.option(
+        "--proxy",
+        metavar="URL",
+        default=None,
+        callback=_proxy_url,
+        help="Proxy for every fetch (else HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY).",
+    )(func)
+
+
+def _proxy_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return check_proxy(value)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def out_console() -> Console:
+    """stdout for people; off a terminal nothing is wrapped or cut, so a pipe to grep sees whole lines."""
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=1_000_000, soft_wrap=True)
+    return console
+
+
+def error(message: str) -> None:
+    """One line on stderr in the program's voice."""
+    click.echo(f"archiver: error: {message}", err=True)
+
+
+def notify_option(func: F) -> F:
+    """--notify URL (repeatable): an apprise URL told after the night, beside archiver.toml's `notify`."""
+    return click.option(
+        "--notify",
+        "notify",
+        multiple=True,
+        metavar="URL",
+        help="Tell this apprise URL (mailto://, slack://, tgram://, json://...) what broke; repeatable.",
+    )(func)
+
+
+def with_notify(settings: Settings, urls: tuple[str, ...]) -> Settings:
+    """The configured notification URLs and those given on the command line."""
+    return settings.replace(notify=tuple(dict.fromkeys((*settings.notify, *urls)))) if urls else settings
+
+
+def stopping(in_flight: int) -> None:
+    """Said on the first Ctrl-C or SIGTERM."""
+    click.echo(f"stopping: finishing {in_flight} fetches in flight (again to interrupt at once)", err=True)
