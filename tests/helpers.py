@@ -96,3 +96,16 @@ def make_archive(root: Path, config: str = FAST) -> Path:
 def chromium() -> str | None:
     """Debian's Chromium, when installed (CI installs it)."""
     return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+# Chromium for the tests: it resolves no name but 127.0.0.1 and localhost, and makes no background
+# request of its own (updates, sync, safe browsing), so the browser tests stay on this machine too.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+]

@@ -86,6 +86,7 @@ class Request:
     headers: dict[str, str]
     host: str
     body: bytes = b""  # a POST's body (Content-Length), for routes that read it
+    at: float = field(default_factory=time.monotonic)  # when its head arrived (spacing, order)
 
 
 @dataclass
@@ -169,6 +170,21 @@ def article(server: Server, request: Request, conn: socket.socket) -> bytes:
     if request.headers.get("if-none-match") == etag:
         return _response(304, headers=[("ETag", etag)])
     return html(body, extra_headers=[("ETag", etag), ("Last-Modified", "Thu, 03 Sep 2020 10:00:00 GMT")])
+
+
+@route("/modified")
+def modified(server: Server, request: Request, conn: socket.socket) -> bytes:
+    """The article with a Last-Modified and no ETag: 304 when asked If-Modified-Since that date."""
+    stamp = "Thu, 03 Sep 2020 10:00:00 GMT"
+    if request.headers.get("if-modified-since") == stamp:
+        return _response(304, headers=[("Last-Modified", stamp)])
+    return html(page("Union State talks", ARTICLE), extra_headers=[("Last-Modified", stamp)])
+
+
+@route("/agent")
+def agent(server: Server, request: Request, conn: socket.socket) -> bytes:
+    """The article, its title naming the User-Agent that asked."""
+    return html(page("Asked by " + request.headers.get("user-agent", "nobody"), ARTICLE))
 
 
 @route("/plain-article")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 from pathlib import Path
 
@@ -74,9 +75,12 @@ def test_usage_error_exits_2() -> None:
 
 
 def test_python_dash_m_and_version() -> None:
+    from archiver import __version__
+
     result = archiver("--version")
     assert result.returncode == 0
-    assert "archiver" in result.stdout
+    assert result.stdout.strip() == f"archiver, version {__version__}"
+    assert __version__ == importlib.metadata.version("archiver")
 
 
 def test_every_command_has_help_and_a_readme_mention() -> None:

@@ -17,7 +17,7 @@ from bs4 import BeautifulSoup
 from warcio.archiveiterator import ArchiveIterator
 
 from . import server as fixture_server
-from .helpers import FAST, archiver, chromium
+from .helpers import CHROMIUM_ARGS, FAST, archiver, chromium
 from .server import ARTICLE, OTHER_ARTICLE
 
 REPLAY = "https://replay.example.org/sources"
@@ -178,7 +178,7 @@ def test_the_annotated_report_renders_in_a_browser(evidence_archive: tuple[Path,
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=browser_path, args=["--no-sandbox", "--disable-gpu"])
+        browser = playwright.chromium.launch(executable_path=browser_path, args=CHROMIUM_ARGS)
         page = browser.new_page()
         page.goto(out.as_uri())
         assert page.title() == "Evidence"

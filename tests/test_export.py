@@ -18,7 +18,7 @@ from warcio.archiveiterator import ArchiveIterator
 from archiver.showing.names import safe_name
 
 from . import server as fixture_server
-from .helpers import FAST, archiver, chromium
+from .helpers import CHROMIUM_ARGS, FAST, archiver, chromium
 from .server import ARTICLE, OTHER_ARTICLE
 
 REPORT = """Export test report: <Minsk> & "Moscow"
@@ -181,17 +181,7 @@ def test_dashboard_in_a_real_browser(export_archive: tuple[Path, fixture_server.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=browser_path,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        browser = playwright.chromium.launch(executable_path=browser_path, args=CHROMIUM_ARGS)
         page = browser.new_page()
         page.goto(index.as_uri())
         assert page.title() == "Archive health"

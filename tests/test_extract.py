@@ -33,6 +33,7 @@ def test_golden_pages(name: str, update_goldens: bool) -> None:
     golden = PAGES / name.replace(".html", ".json")
     if update_goldens:
         golden.write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        pytest.skip(f"{golden.name} rewritten: review the diff, then run again without --update-goldens")
     assert record == json.loads(golden.read_text(encoding="utf-8"))
 
 
@@ -44,7 +45,7 @@ def test_article_is_the_article_not_the_chrome() -> None:
         assert chrome not in got.text
     assert got.date == "2020-09-03"
     assert got.authors == "Анна Иванова"
-    assert got.language in ("ru", None)
+    assert got.language == "ru"
 
 
 def test_telegram_post_is_the_post_not_the_site() -> None:

@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+import brotlicffi as brotli
 import pytest
 import trustme
 
@@ -132,8 +133,11 @@ def test_compression_and_chunking(web: fixture_server.Server, tmp_path: Path, pa
     assert result.failure is None, result.detail
     assert b"Union State talks" in body(result)
     assert result.open_body() is not None
-    if path in ("/gzip", "/brotli", "/deflate-raw"):
+    if path in ("/gzip", "/brotli", "/deflate-raw", "/gzip-then-br"):
         assert raw(result) != body(result)  # the raw entity stays compressed, as received
+        assert result.response is not None and result.response.header("content-encoding")
+    if path == "/brotli":  # the raw entity is brotli's, and decodes to the page
+        assert brotli.decompress(raw(result)) == body(result)
 
 
 @pytest.mark.parametrize("path", ["/gzip-bomb", "/brotli-bomb"])
@@ -392,7 +396,7 @@ def test_keep_alive_connections_are_reused_and_a_closed_one_is_not(tmp_path: Pat
                 results = []
                 for index in range(3):
                     results.append(await fetcher.fetch(f"http://127.0.0.1:{server.port}/story-{index}"))
-                    await asyncio.sleep(0.3)
+                    await asyncio.sleep(1.0)  # well past the server's 0.1 s: the close has happened
                 return results
 
         results = asyncio.run(three())

@@ -112,7 +112,8 @@ def test_a_slow_drip_costs_at_most_the_links_budget(path: str, web: fixture_serv
         attempts = catalog.db.execute("SELECT started_at, elapsed FROM checks").fetchall()
     # Five retries allowed, but the budget ends them: at most two time-outs fit, and their sum stays in it.
     assert 1 <= len(attempts) <= 2
-    assert sum(elapsed for _, elapsed in attempts) <= 3.0 + 0.5
+    # The budget is the point: without it five retries of 2 s would take 10 s; the margin is for a loaded machine.
+    assert sum(elapsed for _, elapsed in attempts) <= 3.0 + 1.5
 
 
 def test_backoff_grows_with_each_attempt_and_has_jitter() -> None:

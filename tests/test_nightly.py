@@ -284,7 +284,8 @@ def test_the_nights_last_pages_do_not_wait_for_company(
     path = write_report(tmp_path, [web.url(f"/page/batch-{name}") for name in ("one", "two", "three")])
     started = time.monotonic()
     run(archive, [path], SETTINGS, clock=Clock())
-    assert time.monotonic() - started < 15  # hurried: none of the three waited for the batch that never came
+    # Hurried: none of the three waited 30 s for the batch that never came (the bound leaves room for load).
+    assert time.monotonic() - started < 25
     assert [verdict for verdict, _ in verdicts(archive).values()] == ["ok", "ok", "ok"]
     with Catalog.open(archive) as catalog:
         assert all(row.first_archived for row in catalog.status_rows())

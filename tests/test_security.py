@@ -29,7 +29,7 @@ from archiver.showing.annotate import Annotations, LinkCopy, annotate_html, text
 from archiver.showing.sanitize import CONTENT_SECURITY_POLICY, web_url
 
 from . import server as fixture_server
-from .helpers import FAST, archiver, chromium, make_archive
+from .helpers import CHROMIUM_ARGS, FAST, archiver, chromium, make_archive
 from .server import ARTICLE
 
 ESC = "\x1b"
@@ -70,7 +70,7 @@ def _open_in_chromium(path: Path) -> tuple[str, str]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=browser_path, args=["--no-sandbox", "--disable-gpu"])
+        browser = playwright.chromium.launch(executable_path=browser_path, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
             page.goto(path.as_uri())

@@ -148,7 +148,7 @@ def test_a_write_the_run_stopped_waiting_for_is_not_made(tmp_path: Path) -> None
 def test_the_thread_sleeps_through_the_writes_of_its_window(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """It takes a window's writes in one go when the window ends, not woken once a write."""
     ledger = _Ledger()
-    storage = _thread(tmp_path, ledger, gather=1.0)
+    storage = _thread(tmp_path, ledger, gather=3.0)  # five writes 0.05 s apart: a twelvefold margin under load
     drains = []
     original = StorageThread._drain
 

@@ -93,7 +93,7 @@ def test_a_refused_live_check_keeps_the_verdict_and_its_date(web: fixture_server
     assert Path(index).read_text().count("<rect") == 1  # one bar: the nightly run, not the live check
 
 
-def test_a_time_out_after_dead_keeps_it_dead_since_the_same_day(web: fixture_server.Server, tmp_path: Path) -> None:
+def test_a_time_out_after_dead_keeps_it_dead_since_the_same_day() -> None:
     from datetime import UTC, datetime, timedelta
 
     from archiver.judging.verdict import History, Outcome, Verdict, judge
@@ -325,7 +325,9 @@ def test_ctrl_c_says_what_it_finishes_and_no_worker_traceback(web: fixture_serve
         text=True,
         start_new_session=True,
     )
-    time.sleep(2.0)
+    deadline = time.monotonic() + 60
+    while web.hits["/slow"] < 4 and time.monotonic() < deadline:  # the slow fetches are in flight
+        time.sleep(0.05)
     os.killpg(process.pid, signal.SIGINT)  # as a terminal does: the whole process group
     _, err = process.communicate(timeout=60)
     assert process.returncode == 0, err  # one Ctrl-C: what is in flight is finished, the run ends cleanly

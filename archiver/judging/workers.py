@@ -424,11 +424,12 @@ class WorkerPool:
             _unwatch(worker)
             worker.stop(kill=True)
 
-    async def _once(self, func: Callable[..., T], args: tuple[Any, ...]) -> T:
+    async def _once(self, func: Callable[..., T], args: tuple[Any, ...], waited: bool = False) -> T:
         loop = asyncio.get_running_loop()
         self._loop = loop
         payload = _pickle((func, args))  # an argument that cannot travel fails its own call, here
-        job = _Job(payload, loop.create_future(), loop.time())
+        # A job tried again has waited already: it goes with the next batch, never waiting for company.
+        job = _Job(payload, loop.create_future(), -math.inf if waited else loop.time())
         self._queue.add(job)
         self._dispatch(loop)
         kind, value = await job.answer  # cancelled: the job is dropped before it starts, or its answer is
@@ -449,7 +450,7 @@ class WorkerPool:
         except _Crashed:
             pass  # bad luck or the job's fault: once more, on a fresh worker
         try:
-            return await self._once(func, args)
+            return await self._once(func, args, waited=True)
         except _Crashed:
             raise WorkerFailed("the worker process crashed") from None
 
