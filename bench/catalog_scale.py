@@ -32,8 +32,19 @@ from bench.bench import measure
 VERDICTS = ["ok"] * 88 + ["dead"] * 5 + ["changed"] * 3 + ["failing"] * 2 + ["blocked", "pending"]
 
 
-def build(archive: Path, links: int) -> float:
-    """The synthetic archive; returns the seconds it took."""
+def synthetic_text(i: int) -> str:
+    """A distinct article-like text (Russian and English words, common and rare ones) for text number i."""
+    import random
+
+    rng = random.Random(i)
+    common = ["государство", "министр", "заявил", "протест", "Минск", "pipeline", "energy", "ministry", "talks"]
+    rare = [f"слово{n}" for n in range(2000)] + [f"word{n}" for n in range(2000)]
+    sentence = [rng.choice(common) if rng.random() < 0.3 else rng.choice(rare) for _ in range(80)]
+    return f"Synthetic article {i}. " + " ".join(sentence) + "."
+
+
+def build(archive: Path, links: int, texts: int = 1000) -> float:
+    """The synthetic archive (its captures' texts drawn from `texts` distinct ones); the seconds it took."""
     from warcio.statusandheaders import StatusAndHeaders
     from warcio.warcwriter import WARCWriter
 
@@ -49,7 +60,10 @@ def build(archive: Path, links: int) -> float:
         )
         writer.write_record(record)
         length = file.tell()
-    digests = [put_text(archive, f"Synthetic article {i}. " + "A sentence of it. " * 60) for i in range(1000)]
+    if texts == 1000:
+        digests = [put_text(archive, f"Synthetic article {i}. " + "A sentence of it. " * 60) for i in range(1000)]
+    else:
+        digests = [put_text(archive, synthetic_text(i)) for i in range(texts)]
     base = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
     nights = [iso(base + timedelta(days=d)) for d in range(3)]
     with Catalog.open(archive) as catalog, catalog.transaction() as db:
@@ -98,7 +112,7 @@ def build(archive: Path, links: int) -> float:
                 citations.append((f"report_{i // 100:06d}", i % 100 + 1, link))
                 for capture, night in ((first, nights[0]), (last, nights[2])):
                     captures.append(
-                        (capture, link, night, url, url, warc.name, length, length, digests[i % 1000], f"Title {i}")
+                        (capture, link, night, url, url, warc.name, length, length, digests[i % texts], f"Title {i}")
                     )
                 for run, night in enumerate(nights, start=1):
                     checks.append((link, run, night, url, 200, verdict, f"reason {verdict}"))

@@ -9,7 +9,7 @@ import signal
 import sqlite3
 import sys
 
-from archiver.cli import exports, lookups, night, notifying, reading  # noqa: F401  (they add their commands)
+from archiver.cli import exports, lookups, night, notifying, reading, searching  # noqa: F401  (they add their commands)
 from archiver.cli.group import cli
 from archiver.cli.options import error
 from archiver.errors import ArchiverError, archive_fault

@@ -25,7 +25,7 @@ from archiver.showing.render import (
 from archiver.storage.catalog import CatalogReader, StatusFilter
 
 
-def _verdicts(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...]:
+def verdict_list(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...]:
     if not value:
         return ()
     names = tuple(v.strip() for v in value.split(",") if v.strip())
@@ -49,7 +49,7 @@ def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> str
 @click.option(
     "--verdict",
     "verdicts",
-    callback=_verdicts,
+    callback=verdict_list,
     metavar="V[,V...]",
     help="Only links with these verdicts (dead,changed).",
 )

@@ -30,6 +30,7 @@ from archiver.pipeline.night import Clock, Night
 from archiver.pipeline.process import OTHER_DESCRIPTORS, quick_gil_handover, room_for_open_files
 from archiver.pipeline.summary import Admission, RunSummary
 from archiver.showing.notify import notify_night
+from archiver.showing.search import update_index
 from archiver.storage.catalog import Catalog, CatalogReader
 from archiver.storage.lock import ArchiveLock
 from archiver.storage.storagethread import StorageThread
@@ -104,6 +105,8 @@ def run(
             status = "interrupted"
         finally:
             _close(job, status)
+        if status != "failed":
+            update_index(catalog, archive)  # the night's new texts, searchable (each text once)
         if status != "failed" and settings.notify:
             sent = notify_night(catalog, settings, archive, started, clock())
             summary.notifications = [result.as_dict() for result in sent]

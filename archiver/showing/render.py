@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -308,3 +309,32 @@ def print_check(answer: dict[str, Any], console: Console) -> None:
         if link["diff"] and link["verdict"] == "changed":
             console.print(f"  what changed by {link['latest_archived']} ({link['similarity']:.0%} similar):")
             console.print(_quoted(link["diff"], 60))
+
+
+def print_search(hits: Sequence[Any], console: Console) -> None:
+    """Search results for people: the link, its verdict and capture date, what cites it, the snippet with
+    the matches highlighted (on a terminal; marked off one)."""
+    if not hits:
+        console.print("no archived text matches", style="dim")
+        return
+    for number, hit in enumerate(hits, start=1):
+        style = _VERDICT_STYLE.get(hit.verdict, "")
+        head = Text(f"{number}. ")
+        head.append(printable(hit.url), style="bold")
+        head.append("  ")
+        head.append(hit.verdict, style=style)
+        head.append(f"  captured {hit.captured[:10]}", style="dim")
+        console.print(head)
+        console.print(Text("   cited by " + printable(_cited(hit.cited_by, "; ")), style="dim"))
+        console.print(Text("   ") + _marked(printable(hit.snippet), console.is_terminal))
+
+
+def _marked(snippet: str, terminal: bool) -> Text:
+    """A snippet whose <mark>...</mark> spans are highlighted on a terminal, or written [like this] off one."""
+    text = Text()
+    for index, piece in enumerate(re.split(r"</?mark>", snippet)):
+        if index % 2:
+            text.append(piece, style="bold black on yellow") if terminal else text.append(f"[{piece}]")
+        else:
+            text.append(piece)
+    return text

@@ -20,6 +20,7 @@ from archiver.storage.catalog.exports import ExportQueries
 from archiver.storage.catalog.notices import NoticeQueries
 from archiver.storage.catalog.plan import PlanQueries
 from archiver.storage.catalog.schema import CATALOG_NAME, MIGRATIONS, applied, connect, migrate
+from archiver.storage.catalog.searching import SearchQueries
 from archiver.storage.readrows import (
     CaptureRecord,
     CheckRecord,
@@ -43,7 +44,7 @@ class StatusFilter:
     since: str | None = None  # ISO date or moment: verdict changed at or after it
 
 
-class CatalogReader(PlanQueries, ExportQueries, NoticeQueries):
+class CatalogReader(PlanQueries, ExportQueries, NoticeQueries, SearchQueries):
     """One connection to ARCHIVE/catalog.sqlite that only reads."""
 
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:

@@ -117,6 +117,10 @@ MIGRATIONS: list[str] = [
         since TEXT NOT NULL, sent_at TEXT NOT NULL, PRIMARY KEY (service, link, verdict, since)
     );
     """,
+    # 8: search finds the captures of a text by its digest.
+    """
+    CREATE INDEX captures_by_text ON captures(text_digest);
+    """,
 ]
 
 
