@@ -53,6 +53,8 @@ class Settings:
     dead_after_failures: int = 3  # consecutive failing runs before "dead"...
     dead_after_hours: float = 48.0  # ...that also span at least this long
     change_threshold: float = 0.6  # main-text similarity below this is "changed"
+    # ...or more than this share of the first capture's sentences no longer in the page: changed.
+    rewrite_threshold: float = 0.25
     # Public web archives' copies, for links that are dead or were never captured.
     wayback_url: str = "https://web.archive.org"  # its CDX API and raw (id_) captures; "" to skip it
     memento_timemaps: tuple[str, ...] = ()  # more Memento archives: TimeMap prefixes the URL is appended to
@@ -130,6 +132,7 @@ _RANGES: dict[str, tuple[float, float | None, bool]] = {
     "dead_after_failures": (1, None, False),
     "dead_after_hours": (0, None, False),
     "change_threshold": (0, 1, False),
+    "rewrite_threshold": (0, 1, False),
     "web_archive_delay": (0, None, False),
     "save_delay": (0, None, False),
     "extract_workers": (0, None, False),

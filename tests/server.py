@@ -207,6 +207,9 @@ def rotating(server: Server, request: Request, conn: socket.socket) -> bytes:
 
 @route("/page/")
 def controlled(server: Server, request: Request, conn: socket.socket) -> bytes:
+    moved = server.archive.get("redirects", {}).get(request.path)
+    if moved:  # a test moved this page (to its section, to a new address)
+        return _response(301, b"", [("Location", moved)])
     name = request.path.removeprefix("/page/")
     text = server.pages.get(name)
     if text is None:

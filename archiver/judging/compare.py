@@ -20,6 +20,7 @@ class Comparison:
 
     similarity: float  # 0..1: the share of the first text's passages found in the new text
     diff: str  # a short unified diff of the main text, for people
+    lost: float = 0.0  # 0..1: the share of the first text's sentences no longer in the new text
 
 
 def _words(text: str) -> list[str]:
@@ -66,6 +67,33 @@ def similarity(first: str, new: str) -> float:
     return len(old_set & new_set) / len(old_set)
 
 
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?…])\s+|\n+")
+_SENTENCE_WORDS = 6  # shorter pieces are datelines, captions and counters, not the claims a footnote cites
+_FEW_SENTENCES = 3  # a text of fewer sentences is judged by its words alone
+_SENTENCE_KEPT = 0.5  # a sentence with at least half its 4-grams in the new text is still there (a typo fixed)
+
+
+def sentences_lost(first: str, new: str) -> float:
+    """The share of the first text's sentences that the new text no longer holds.
+
+    The footnote cites a claim, and a claim is a sentence: an article with a third of its sentences
+    replaced can still share most of its 4-grams with the capture, yet the cited sentence may be gone.
+    A sentence counts as kept when most of its word 4-grams are still in the new text (digits as one
+    token), so dates, counters and a corrected typo do not make it lost; teasers and datelines are
+    shorter than a sentence and are left out."""
+    sentences = [_words(piece) for piece in _SENTENCE_END_RE.split(first)]
+    sentences = [words for words in sentences if len(words) >= _SENTENCE_WORDS]
+    if len(sentences) < _FEW_SENTENCES:
+        return 0.0
+    present = _shingles(_words(new))
+    lost = 0
+    for words in sentences:
+        grams = _shingles(words)
+        if len(grams & present) < _SENTENCE_KEPT * len(grams):
+            lost += 1
+    return lost / len(sentences)
+
+
 def short_diff(first: str, new: str, label_a: str = "first capture", label_b: str = "now") -> str:
     """A unified diff of the two texts' lines, cut to a readable length."""
     lines = list(difflib.unified_diff(first.splitlines(), new.splitlines(), label_a, label_b, n=1, lineterm=""))
@@ -76,5 +104,6 @@ def short_diff(first: str, new: str, label_a: str = "first capture", label_b: st
 
 def compare(first: str, new: str) -> Comparison:
     """Similarity and diff of a new text against the first archived one."""
-    score = 1.0 if first == new else similarity(first, new)
-    return Comparison(round(score, 4), "" if first == new else short_diff(first, new))
+    if first == new:
+        return Comparison(1.0, "")
+    return Comparison(round(similarity(first, new), 4), short_diff(first, new), round(sentences_lost(first, new), 4))

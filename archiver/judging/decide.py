@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from archiver.judging.analysis import Analysis
 from archiver.judging.compare import Comparison, similarity
-from archiver.judging.signs import RedirectKind, classify_redirect, is_telegram_post
+from archiver.judging.signs import RedirectKind, classify_redirect, is_telegram_post, section_page
 from archiver.judging.verdict import History, Judgement, Outcome, judge
 from archiver.outcomes import CheckRow, Failure, Fetch, LinkState, Verdict
 from archiver.reading.safetext import printable
@@ -34,6 +34,7 @@ class Rules:
     change_threshold: float
     dead_after_failures: int
     dead_after_hours: float
+    rewrite_threshold: float = 1.0  # the share of the cited text's sentences gone that makes it changed
 
 
 def answered(fetch: Fetch) -> bool:
@@ -61,11 +62,16 @@ def known_comparison(link: LinkState) -> Comparison | None:
     return None
 
 
-def redirect_of(link: LinkState, fetch: Fetch) -> RedirectKind | None:
-    """Where a successful answer's redirects went, when away from the article."""
-    if answered(fetch) and fetch.hops and (fetch.status or 0) < 300:
-        return classify_redirect(link.url, fetch.final_url)
-    return None
+def redirect_of(link: LinkState, fetch: Fetch, analysis: Analysis | None = None) -> RedirectKind | None:
+    """Where a successful answer's redirects went, when away from the article: by the URL alone, or a
+    shallower page of the same site whose text is not the article's (its section's index)."""
+    if not (answered(fetch) and fetch.hops and (fetch.status or 0) < 300):
+        return None
+    kind = classify_redirect(link.url, fetch.final_url)
+    comparison = analysis.comparison if analysis is not None else None
+    if kind is None and comparison is not None and section_page(link.url, fetch.final_url, comparison.similarity):
+        return RedirectKind.SECTION
+    return kind
 
 
 def looks_suspect(analysis: Analysis | None, fetch: Fetch, change_threshold: float) -> bool:
@@ -116,6 +122,7 @@ def outcome_of(
         status=fetch.status,
         reason_phrase=fetch.response.reason if fetch.response else "",
         similarity=comparison.similarity if comparison else None,
+        sentences_lost=comparison.lost if comparison else None,
         first_archived=link.first_archived,
         not_modified=fetch.status == 304,
         moved_to=fetch.final_url if fetch.hops else None,
@@ -135,6 +142,7 @@ def decide(link: LinkState, outcome: Outcome, analysis: Analysis | None, rules: 
         change_threshold=rules.change_threshold,
         dead_after_failures=rules.dead_after_failures,
         dead_after=timedelta(hours=rules.dead_after_hours),
+        rewrite_threshold=rules.rewrite_threshold,
     )
     extracted = analysis.extracted if analysis else None
     if extracted is not None and extracted.error and extracted.text is None:

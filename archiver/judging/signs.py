@@ -245,6 +245,19 @@ def classify_redirect(url: str, final_url: str) -> RedirectKind | None:
     return None
 
 
+# A page whose text holds less than this of the article's is not the article (an index, a list of headlines).
+SECTION_SIMILARITY = 0.15
+
+
+def section_page(url: str, final_url: str, similarity: float) -> bool:
+    """Whether an article's redirect went to its section: a shallower page of the same site (fewer path
+    segments) that does not hold the article's text. A moved article (same text, any URL) is not."""
+    source, target = urlsplit(url), urlsplit(final_url)
+    same_site = (target.hostname or "").removeprefix("www.") == (source.hostname or "").removeprefix("www.")
+    shallower = len(_segments(target.path)) < len(_segments(source.path))
+    return same_site and shallower and similarity < SECTION_SIMILARITY
+
+
 def probe_path(url: str, token: str) -> str:
     """A path that cannot exist on the link's site, shaped like the link's own (same depth and suffix)."""
     parts = urlsplit(url)

@@ -47,6 +47,7 @@ class Outcome:
     status: int | None = None
     reason_phrase: str = ""
     similarity: float | None = None  # main text against the first archived text
+    sentences_lost: float | None = None  # the share of the first archived text's sentences no longer there
     first_archived: datetime | None = None
     not_modified: bool = False
     moved_to: str | None = None  # the final URL after a redirect to the same article
@@ -95,8 +96,22 @@ def describe(outcome: Outcome) -> str:
     return f"{outcome.status} {outcome.reason_phrase}".strip()
 
 
+def rewritten(similarity: float | None, lost: float | None, change_threshold: float, rewrite_threshold: float) -> bool:
+    """Whether a page that answers no longer holds the text its footnote cited: its passages mostly gone
+    (similarity below change_threshold), or more than rewrite_threshold of its sentences gone."""
+    if similarity is not None and similarity < change_threshold:
+        return True
+    return lost is not None and lost > rewrite_threshold
+
+
 def judge(
-    outcome: Outcome, history: History, *, change_threshold: float, dead_after_failures: int, dead_after: timedelta
+    outcome: Outcome,
+    history: History,
+    *,
+    change_threshold: float,
+    dead_after_failures: int,
+    dead_after: timedelta,
+    rewrite_threshold: float = 1.0,
 ) -> Judgement:
     """The verdict for a link after one check."""
     now = outcome.checked_at
@@ -173,6 +188,13 @@ def judge(
     if outcome.similarity is not None and outcome.similarity < change_threshold:
         first = f" of {_day(outcome.first_archived)}" if outcome.first_archived else ""
         return settle(Verdict.CHANGED, f"text {outcome.similarity:.0%} similar to the capture{first}")
+    if rewritten(outcome.similarity, outcome.sentences_lost, change_threshold, rewrite_threshold):
+        first = f" of {_day(outcome.first_archived)}" if outcome.first_archived else ""
+        return settle(
+            Verdict.CHANGED,
+            f"{outcome.sentences_lost:.0%} of the capture{first}'s sentences rewritten or gone "
+            f"(text {outcome.similarity:.0%} similar)",
+        )
     if outcome.not_modified:
         return settle(Verdict.OK, f"{status}, not modified")
     moved = f", moved to {outcome.moved_to}" if outcome.moved_to else ""

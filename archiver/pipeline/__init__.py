@@ -173,7 +173,9 @@ def _services(
     job: _Run, plan: _Plan, reader: CatalogReader, store: WarcStore, storage: StorageThread, fetcher: Fetcher
 ) -> Night:
     settings = job.settings
-    rules = Rules(settings.change_threshold, settings.dead_after_failures, settings.dead_after_hours)
+    rules = Rules(
+        settings.change_threshold, settings.dead_after_failures, settings.dead_after_hours, settings.rewrite_threshold
+    )
     return Night(
         archive=job.archive,
         settings=settings,

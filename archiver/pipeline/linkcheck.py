@@ -102,7 +102,7 @@ async def _finish(engine: Engine, host: str, link: LinkState, fetch: Fetch, now:
     night = engine.night
     revisit = choose_revisit(link, fetch, now)
     analysis = await _analyse(engine, link, fetch, revisit)
-    redirect = redirect_of(link, fetch)
+    redirect = redirect_of(link, fetch, analysis)
     soft = None
     if analysis is not None and redirect is None and looks_suspect(analysis, fetch, night.settings.change_threshold):
         with engine.slots.waiting_for_its_probe():

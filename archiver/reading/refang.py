@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -47,6 +48,7 @@ _OTHER_SCHEME_RE = re.compile(
 _GLUE = set("/=?&#%.:@+-_~")
 _TRAILING = ".,;:!?'\"»”’“«*>|…↩\ufe0e\ufe0f"
 _INVISIBLE_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_JOINER_RE = re.compile("[\u200c\u200d]")
 _SPACE_RE = re.compile(r"[\s\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _BARE_RE = re.compile(
     r"^(?:www\d?\.)?[\w-]+(?:\.[\w-]+)*\.(?:[^\W\d_]{2,63}|xn--[\w-]+|\d{1,3})\.?(?::\d{1,5})?(?:[/?#]|$)"
@@ -56,6 +58,11 @@ _CONTINUATION_RE = re.compile(r"^[\w\-._~%/?#=&+@!$*,;:()'\[\]]+$")
 _INCOMPLETE_END = tuple("-_=&?%.")
 _PROSE_STOP_RE = re.compile("[<>`＜＞｜]")
 _LABEL_RE = re.compile(r"[^\W\d_]+:")  # a word and a colon glued to the scheme
+_ADDRESS_RE = re.compile(r"[\w.+-]+@")  # an address-like word and its @ glued to the scheme
+# A dot de-fanged with angle brackets ("google<dot>com", "nist<.>gov"): not where prose ends a link.
+_ANGLE_DOT_RE = re.compile(r"<[ \t]{0,3}(?:\.|dot)[ \t]{0,3}>", re.IGNORECASE)
+# A de-fanged dot that ends a link ("example[.]com/[.]"): written on purpose, never trailing punctuation.
+_FINAL_DOT_RE = re.compile(_DOT + "$", re.IGNORECASE)
 _EMPHASIS_RE = re.compile(r"[_*~]+")
 _EMPHASIS_END_RE = re.compile(r"[_*~]+$")
 _MD_LINK_RE = re.compile(r"\[([^\[\]]*)\]\(\s*(<[^<>\n]+>|(?:[^()\s<>]|\([^()\s<>]*\))+)(?:\s+\"[^\"]*\")?\s*\)")
@@ -72,9 +79,27 @@ class Found:
     url: str | None
 
 
+def drop_invisible(text: str) -> str:
+    """Text without the invisible characters that hide a link's parts (zero-width space, word joiner, BOM,
+    soft hyphen, and a zero-width (non-)joiner between ASCII characters), keeping a joiner that is part of
+    a word in its script (Malayalam's chillu "ള്\u200d", Persian's "می\u200cخواهم")."""
+    if not _INVISIBLE_RE.search(text):
+        return text
+    return "".join(
+        char
+        for index, char in enumerate(text)
+        if not _INVISIBLE_RE.match(char) or (_JOINER_RE.match(char) and _joins_a_word(text, index))
+    )
+
+
+def _joins_a_word(text: str, index: int) -> bool:
+    previous = text[index - 1] if index else ""
+    return bool(previous) and not previous.isascii() and unicodedata.category(previous)[0] in "LM"
+
+
 def refang(text: str) -> str:
     """Undo every de-fanging in one link's text; leave anything else alone."""
-    out = _INVISIBLE_RE.sub("", text)
+    out = drop_invisible(text)
     out = _SEP_RE.sub("://", out)
     out = _DOT_RE.sub(".", out)
     out = _COLON_RE.sub(":", out)
@@ -127,8 +152,9 @@ def _balanced(url: str, closing: str) -> bool:
 
 
 def _cut_at_prose(url: str) -> str:
-    """A link found in prose ends at <, >, a backtick, full-width ＜ ＞ ｜, or a closing quote it never opened."""
-    stop = _PROSE_STOP_RE.search(url)
+    """A link found in prose ends at <, >, a backtick, full-width ＜ ＞ ｜, or a closing quote it never opened
+    (an angle-bracket de-fanged dot, "<.>" or "<dot>", is part of the link)."""
+    stop = _PROSE_STOP_RE.search(_ANGLE_DOT_RE.sub(lambda m: "." * len(m.group()), url))
     if stop:
         url = url[: stop.start()]
     opened = {"“": 0, "«": 0}
@@ -170,9 +196,18 @@ def _valid_host(host: str) -> bool:
     try:
         idna.encode(host.rstrip("."), uts46=True)
     except idna.IDNAError:
-        # idna refuses underscores, which real hosts use; accept plain ASCII.
-        return re.fullmatch(r"[A-Za-z0-9_.-]+", host) is not None
+        # idna refuses underscores, which real hosts use; accept plain ASCII; and a symbol browsers still
+        # map by IDNA 2003 ("✪df.ws").
+        return re.fullmatch(r"[A-Za-z0-9_.-]+", host) is not None or _idna2003(host) is not None
     return True
+
+
+def _idna2003(host: str) -> str | None:
+    """The host's ASCII form by IDNA 2003 (Python's idna codec, as browsers still map some symbols), or None."""
+    try:
+        return host.rstrip(".").encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
 
 
 def clean_url(candidate: str, *, explicit: bool = False) -> str | None:
@@ -206,7 +241,9 @@ def clean_url(candidate: str, *, explicit: bool = False) -> str | None:
     host = host.lower()
     if not host or not _valid_host(host):
         return None
-    tail = quote_controls(tail).replace("[", "%5B").replace("]", "%5D")
+    # The link as written (re-fanged): brackets stay as the author wrote them; to_uri() percent-encodes
+    # them (and anything else a URI may not hold) on the wire and in WARC headers.
+    tail = quote_controls(tail)
     authority = (userinfo + "@" if userinfo else "") + host + (":" + port if port else "")
     return f"{scheme.lower()}://{authority}{tail}"
 
@@ -220,8 +257,9 @@ def _starts_link(token: str, index: int) -> bool:
         return True
     if START_RE.search(before):
         return False  # inside a URL: a Wayback Machine address, a redirect parameter
-    # "Source:https://...", "Источник:https://...", "see:hxxps://...", Markdown emphasis "_https://..._".
-    return bool(_LABEL_RE.fullmatch(before) or _EMPHASIS_RE.fullmatch(before))
+    # "Source:https://...", "Источник:https://...", "see:hxxps://...", Markdown emphasis "_https://..._",
+    # an address-like word glued to it ("test.example@http://vk.com").
+    return bool(_LABEL_RE.fullmatch(before) or _EMPHASIS_RE.fullmatch(before) or _ADDRESS_RE.fullmatch(before))
 
 
 def _pieces(token: str) -> Iterator[tuple[str, bool]]:
@@ -234,6 +272,13 @@ def _pieces(token: str) -> Iterator[tuple[str, bool]]:
         yield token[: starts[0]], False
     for begin, end in zip(starts, [*starts[1:], len(token)], strict=True):
         yield token[begin:end], True
+
+
+def _with_final_dot(raw: str, url: str | None) -> str | None:
+    """The URL of a link whose last character is a de-fanged dot, with that dot (prose rules drop a dot)."""
+    if url is not None and _FINAL_DOT_RE.search(raw) and not url.endswith("."):
+        return url + "."
+    return url
 
 
 def _bare_link(piece: str) -> str | None:
@@ -318,7 +363,7 @@ def _is_site_name(item: Found) -> bool:
 
 def _find_in_prose(text: str) -> list[Found]:
     found: list[Found] = []
-    text = _respace(_INVISIBLE_RE.sub("", join_wrapped(text)))
+    text = _respace(drop_invisible(join_wrapped(text)))
     for token in _SPACE_RE.split(text):
         if not token:
             continue
@@ -334,7 +379,7 @@ def _find_in_prose(text: str) -> list[Found]:
                 if emphasis and cleaned.endswith(emphasis.group(0)):
                     cleaned = strip_trailing(cleaned[: -len(emphasis.group(0))])  # "_https://x/y_"
                 if cleaned:
-                    found.append(Found(cleaned, clean_url(refang(cleaned))))
+                    found.append(Found(cleaned, _with_final_dot(cleaned, clean_url(refang(cleaned)))))
             else:
                 prefix = piece
                 bare = _bare_link(strip_trailing(piece))
@@ -391,7 +436,7 @@ def canonical(url: str) -> str:
     try:
         host = idna.encode(host, uts46=True).decode("ascii") if not host.isascii() else host.lower()
     except idna.IDNAError:
-        host = host.lower()
+        host = _idna2003(host) or host.lower()
     if ":" in host:
         host = f"[{host}]"
     port = parts.port

@@ -121,6 +121,16 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX captures_by_text ON captures(text_digest);
     """,
+    # 9: links as written: brackets were kept percent-encoded (the URI form belongs on the wire); the same
+    # link (its canonical key unchanged) keeps its history, shown as the report wrote it.
+    """
+    UPDATE links SET url = replace(replace(replace(replace(url, '%5B', '['), '%5D', ']'), '%5b', '['), '%5d', ']')
+        WHERE url LIKE '%!%5B%' ESCAPE '!' OR url LIKE '%!%5D%' ESCAPE '!';
+    UPDATE captures SET url = replace(replace(replace(replace(url, '%5B', '['), '%5D', ']'), '%5b', '['), '%5d', ']')
+        WHERE url LIKE '%!%5B%' ESCAPE '!' OR url LIKE '%!%5D%' ESCAPE '!';
+    UPDATE checks SET url = replace(replace(replace(replace(url, '%5B', '['), '%5D', ']'), '%5b', '['), '%5d', ']')
+        WHERE url LIKE '%!%5B%' ESCAPE '!' OR url LIKE '%!%5D%' ESCAPE '!';
+    """,
 ]
 
 
