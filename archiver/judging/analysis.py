@@ -16,6 +16,7 @@ from archiver.judging.signs import (
     visible_text,
 )
 from archiver.judging.workers import TOO_LARGE
+from archiver.storage.searchtext import indexed
 from archiver.storage.textstore import get_text, put_text
 
 # Main texts up to this long travel back to the run (to compare with a soft-404 probe); articles do not.
@@ -34,6 +35,7 @@ class Analysis:
     comparison: Comparison | None
     signs: PageSigns | None
     short_text: str | None  # the main text when short, for the soft-404 probe
+    stems: str | None = None  # a new text's words as the search index keeps them (made here, beside extraction)
 
 
 def _signs(data: bytes, content_type: str, url: str, main_text: str | None) -> PageSigns | None:
@@ -79,7 +81,10 @@ def analyse(
             comparison = compare(first, text)
     signs = _signs(data, content_type, url, text if extract_text or known_digest else None)
     short = text if text is not None and len(text) <= SHORT_TEXT_BACK else None
-    return Analysis(extracted, digest, comparison, signs, short)
+    # The search index's words of a text it cannot know yet, made here in parallel with the night rather
+    # than by the run's own process after it (the first text and a known one are indexed already).
+    stems = indexed(text) if text and digest not in (first_digest, known_digest) else None
+    return Analysis(extracted, digest, comparison, signs, short, stems)
 
 
 def _read_body(body: str | bytes, content_type: str, url: str) -> bytes:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from archiver.config import Settings
+from archiver.errors import ArchiveError
 from archiver.fetching.fetch import Fetcher, Resolver, descriptors_needed, ssl_context
 from archiver.judging.decide import Rules
 from archiver.judging.workers import WorkerPool
@@ -33,6 +34,7 @@ from archiver.showing.notify import notify_night
 from archiver.showing.search import update_index
 from archiver.storage.catalog import Catalog, CatalogReader
 from archiver.storage.lock import ArchiveLock
+from archiver.storage.searchindex import SearchIndex
 from archiver.storage.storagethread import StorageThread
 from archiver.storage.textstore import prepare_text_store
 from archiver.storage.warcstore import WarcStore
@@ -155,6 +157,8 @@ async def _night_async(job: _Run, plan: _Plan, reader: CatalogReader) -> bool:
     try:
         name, size = await loop.run_in_executor(storage, store.start)
         await loop.run_in_executor(storage, job.catalog.register_warc_file, name, size, job.clock())
+        with contextlib.suppress(ArchiveError):  # no search index tonight: the catch-up after it makes one
+            storage.search = await loop.run_in_executor(storage, SearchIndex.open, job.archive)
         async with Fetcher(
             job.settings, job.archive / TMP_DIR, resolver=job.resolver, verify=job.trust, clock=job.clock
         ) as fetcher:
@@ -166,6 +170,8 @@ async def _night_async(job: _Run, plan: _Plan, reader: CatalogReader) -> bool:
             await engine.slots.cancel_all()
         with contextlib.suppress(OSError):  # every record was fsynced when written
             await loop.run_in_executor(storage, store.close)
+        if storage.search is not None:
+            await loop.run_in_executor(storage, storage.search.close)
         storage.shutdown(wait=True)
 
 

@@ -111,7 +111,10 @@ async def _finish(engine: Engine, host: str, link: LinkState, fetch: Fetch, now:
     judgement = decide(link, outcome_of(link, fetch, analysis, redirect, soft, now), analysis, night.rules)
     rows = _rows(engine, link, fetch, judgement, analysis, revisit)
     stored = to_store(link, fetch, revisit, now, night.settings.revisit_interval)
-    await engine.slots.store(night.storage, Write(fetch if stored else None, revisit, rows))
+    stems = None
+    if stored and analysis is not None and analysis.text_digest is not None and analysis.stems is not None:
+        stems = (analysis.text_digest, analysis.stems)  # a new text: indexed as its batch commits
+    await engine.slots.store(night.storage, Write(fetch if stored else None, revisit, rows, stems))
     engine.count(link, judgement, fetch.status)
 
 

@@ -32,10 +32,11 @@ class SearchIndex:
         self.path = path
 
     @classmethod
-    def open(cls, archive: Path) -> SearchIndex:
+    def open(cls, archive: Path, *, shared: bool = False) -> SearchIndex:
+        """Open (and create) the index; shared: its connection may be used by another thread than its opener."""
         path = archive / SEARCH_NAME
         try:
-            connection = sqlite3.connect(path, timeout=30, isolation_level=None)
+            connection = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=not shared)
             connection.execute("PRAGMA journal_mode=WAL")
             connection.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
@@ -50,6 +51,9 @@ class SearchIndex:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
         self.db.close()
 
     @property
@@ -76,6 +80,20 @@ class SearchIndex:
             raise
         self.db.execute("COMMIT")
         return added
+
+    def add_stems(self, stems: Iterable[tuple[str, str]]) -> None:
+        """Index texts whose words were made elsewhere (digest, stems), not yet indexed; one transaction.
+        The last capture seen does not move: the catch-up after the night still walks these captures."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for digest, words in stems:
+                cursor = self.db.execute("INSERT OR IGNORE INTO texts (digest) VALUES (?)", (digest,))
+                if cursor.rowcount:
+                    self.db.execute("INSERT INTO words (rowid, stems) VALUES (?, ?)", (cursor.lastrowid, words))
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
 
     def known(self, digests: Iterable[str]) -> set[str]:
         """Which of these digests are indexed."""

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from archiver.errors import archive_fault
 from archiver.outcomes import CaptureRow, CheckRow, Fetch
 from archiver.storage.catalog import Catalog
+from archiver.storage.searchindex import SearchIndex
 from archiver.storage.textstore import make_durable
 from archiver.storage.warcstore import Revisit, Stored, WarcStore
 
@@ -50,6 +51,7 @@ class Write:
     fetch: Fetch | None
     revisit: Revisit | None
     rows: Callable[[Stored | None], Rows]
+    stems: tuple[str, str] | None = None  # (text digest, its words for the search index), for a new text
 
 
 class _LoopWaiter:
@@ -108,6 +110,7 @@ class StorageThread(Executor):
     ) -> None:
         self.root = root
         self.gather = gather
+        self.search: SearchIndex | None = None  # opened on the thread by open_search(), the night's search index
         self.store = store
         self.catalog = catalog
         self.now = now
@@ -262,8 +265,19 @@ class StorageThread(Executor):
             for single in done:
                 self._store_alone(single.future, single.item)
             return
+        self._index([item.item.stems for item in done if item.item.stems is not None])
         for committed in done:
             _settle(committed.future, None)
+
+    def _index(self, stems: list[tuple[str, str]]) -> None:
+        """A committed batch's new texts into the search index (its own file: no catalog lock). Best effort:
+        what is missed here is indexed after the night, from the catalog's captures."""
+        if not stems or self.search is None:
+            return
+        try:
+            self.search.add_stems(stems)
+        except Exception:  # a broken or locked index file costs the night nothing
+            self.search = None
 
     def _store_alone(self, future: Waiter, item: Write) -> None:
         """A write of a batch that failed for another's fault, made again on its own."""
