@@ -10,6 +10,7 @@ Prints the index's size on disk, its build time and peak memory, and each query'
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -37,11 +38,18 @@ def main() -> None:
     size = sum(p.stat().st_size for p in archive.glob("search.sqlite*"))
     print(f"index: {indexed.wall:.1f} s to build, {indexed.cpu:.1f} s CPU, peak {indexed.peak_rss_mb:.0f} MB RSS, ")
     print(f"       {size / 2**20:.1f} MB on disk ({size / args.links:.0f} bytes a text)")
-    for query in QUERIES:
-        searched = measure([sys.executable, "-m", "archiver", "search", query, "--json", "--archive", str(archive)])
-        assert searched.returncode == 0, searched.stderr
-        found = searched.stdout.count('"url"')
-        print(f"query {query!r:28} {searched.wall:.3f} s wall, {found} results, peak {searched.peak_rss_mb:.0f} MB")
+    for query in QUERIES:  # five times each: the median, and the range (a shared machine jitters)
+        runs = [
+            measure([sys.executable, "-m", "archiver", "search", query, "--json", "--archive", str(archive)])
+            for _ in range(5)
+        ]
+        assert all(run.returncode == 0 for run in runs), runs[0].stderr
+        walls = sorted(run.wall for run in runs)
+        found = runs[0].stdout.count('"url"')
+        print(
+            f"query {query!r:28} {statistics.median(walls):.3f} s wall ({walls[0]:.3f}-{walls[-1]:.3f}), "
+            f"{found} results, peak {max(run.peak_rss_mb for run in runs):.0f} MB"
+        )
     print(f"(work directory {root})")
 
 

@@ -87,7 +87,7 @@ def search(
             if not found:
                 break
             offset += len(found)
-            hits += _hits(catalog, archive, query, found, report, verdicts)
+            hits += _hits(catalog, archive, query, found, report, verdicts, limit - len(hits))
     return hits[:limit]
 
 
@@ -98,15 +98,20 @@ def _hits(
     found: list[tuple[str, float]],
     report: str | None,
     verdicts: Sequence[str],
+    room: int,
 ) -> list[Hit]:
+    """The hits of the texts found, in rank order, until there is no room left (a snippet is made only
+    for a text that is shown)."""
     by_digest: dict[str, list[TextVersion]] = {}
     for version in catalog.text_versions([digest for digest, _ in found], report, verdicts):
         by_digest.setdefault(version.digest, []).append(version)
-    hits = []
+    hits: list[Hit] = []
     for digest, score in found:  # in the index's order: best first
         versions = sorted(by_digest.get(digest, []), key=lambda v: (v.captured, v.url))
         if not versions:
             continue
+        if len(hits) >= room:
+            break
         shown = snippet(get_text(archive, digest) or "", query)
         hits += [Hit(v.url, v.cited_by, v.captured, v.verdict, shown, score) for v in versions]
     return hits
