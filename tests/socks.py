@@ -35,7 +35,7 @@ class SocksServer:
                 outer.targets.append((host, port))
                 upstream = socket.create_connection((host, port), timeout=10)
                 client.sendall(b"\x05\x00\x00\x01" + socket.inet_aton("127.0.0.1") + struct.pack("!H", port))
-                _relay(client, upstream)
+                relay(client, upstream)
 
         self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
@@ -51,7 +51,9 @@ class SocksServer:
         self._server.server_close()
 
 
-def _relay(a: socket.socket, b: socket.socket) -> None:
+def relay(a: socket.socket, b: socket.socket) -> None:
+    """Copy bytes both ways between two connected sockets until both sides are done; then close b."""
+
     def pump(source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 import threading
 import time
@@ -19,6 +18,7 @@ from archiver.fetching.fetch import MIN_SPILL, SPILL, Fetcher, spill_threshold, 
 from archiver.outcomes import Failure, Fetch
 
 from . import server as fixture_server
+from .socks import relay
 
 LOCAL = Settings(
     allow_private=True, connect_timeout=2, read_timeout=2, total_timeout=5, max_decoded=20 << 20, max_body=10 << 20
@@ -431,23 +431,7 @@ class _ConnectProxy(_RawServer):
         host, port = target.rsplit(":", 1)
         upstream = socket.create_connection((host, int(port)))
         client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-
-        def pump(source: socket.socket, sink: socket.socket) -> None:
-            try:
-                while data := source.recv(65536):
-                    sink.sendall(data)
-            except OSError:
-                pass
-            finally:
-                for end in (source, sink):
-                    with contextlib.suppress(OSError):
-                        end.shutdown(socket.SHUT_RDWR)
-
-        back = threading.Thread(target=pump, args=(upstream, client), daemon=True)
-        back.start()
-        pump(client, upstream)
-        back.join()
-        upstream.close()
+        relay(client, upstream)
         client.close()
 
 
