@@ -172,6 +172,22 @@ def article(server: Server, request: Request, conn: socket.socket) -> bytes:
     return html(body, extra_headers=[("ETag", etag), ("Last-Modified", "Thu, 03 Sep 2020 10:00:00 GMT")])
 
 
+@route("/raw/")
+def raw(server: Server, request: Request, conn: socket.socket) -> bytes:
+    """Test-controlled bytes: server.archive["raw"][name] = (content type, body); an ETag and a
+    Last-Modified made from the body, 304 when asked with either."""
+    found = server.archive.get("raw", {}).get(request.path.removeprefix("/raw/"))
+    if found is None:
+        return html(page("Not found", "No such page. "), 404)
+    content_type, body = found
+    etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
+    stamp = "Thu, 03 Sep 2020 10:00:00 GMT"
+    asked = request.headers.get("if-none-match")
+    if asked == etag or (asked is None and request.headers.get("if-modified-since") == stamp):  # RFC 9110
+        return _response(304, headers=[("ETag", etag)])
+    return _response(200, body, [("Content-Type", content_type), ("ETag", etag), ("Last-Modified", stamp)])
+
+
 @route("/modified")
 def modified(server: Server, request: Request, conn: socket.socket) -> bytes:
     """The article with a Last-Modified and no ETag: 304 when asked If-Modified-Since that date."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -264,7 +265,8 @@ def test_extract_timeout_and_worker_memory_keep_the_capture_without_its_text(
         records = sum(w.stat().st_size for w in (archive / "warc").glob("*.warc.gz"))
         night(archive)
         (row,) = status(archive).values()
-        assert "no text: too large to extract" in str(row["reason"]), (setting, row)
+        # The cap met: "too large to extract", or, where a worker cannot even start under it, "crashed".
+        assert re.search(r"no text: (too large to extract|the worker process crashed)", str(row["reason"])), row
         assert sum(w.stat().st_size for w in (archive / "warc").glob("*.warc.gz")) > records  # the capture is kept
 
 

@@ -9,7 +9,15 @@ import signal
 import sqlite3
 import sys
 
-from archiver.cli import exports, lookups, night, notifying, reading, searching  # noqa: F401  (they add their commands)
+from archiver.cli import (  # noqa: F401  (they add their commands)
+    exports,
+    feeding,
+    lookups,
+    night,
+    notifying,
+    reading,
+    searching,
+)
 from archiver.cli.group import cli
 from archiver.cli.options import error
 from archiver.errors import ArchiverError, archive_fault

@@ -22,6 +22,7 @@ from archiver.cli.options import (
 from archiver.config import archive_path, load_settings
 from archiver.errors import LockedError
 from archiver.reading.safetext import printable
+from archiver.reading.webpages import is_url
 from archiver.showing.render import (
     RunProgress,
     print_json,
@@ -29,8 +30,29 @@ from archiver.showing.render import (
 )
 
 
+def _web_urls(values: tuple[str, ...]) -> tuple[str, ...]:
+    for value in values:
+        if not is_url(value.strip()):
+            raise click.BadParameter(f"{value!r} is not an http(s) URL of a feed")
+    return values
+
+
+class ReportSource(click.ParamType):  # type: ignore[type-arg]
+    """A report file or directory that exists, or a report page's http(s) URL."""
+
+    name = "path_or_url"
+
+    def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> Path | str:
+        if is_url(value):
+            return value
+        path = Path(value)
+        if not path.exists():
+            self.fail(f"Path {value!r} does not exist.", param, ctx)
+        return path
+
+
 @cli.command("run")
-@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, type=ReportSource())
 @archive_option
 @network_options
 @click.option("--per-host", type=click.IntRange(min=1), default=None, help="Simultaneous connections to one host [2].")
@@ -64,9 +86,17 @@ from archiver.showing.render import (
     help="Let a report file replace an archived report of the same name (never done silently).",
 )
 @notify_option
+@click.option(
+    "--feed",
+    "feeds",
+    multiple=True,
+    metavar="URL",
+    callback=lambda ctx, param, value: _web_urls(value),
+    help="Register an RSS or Atom feed whose entries' pages are reports (every later run polls it); repeatable.",
+)
 @json_option
 def run_command(
-    paths: tuple[Path, ...],
+    paths: tuple[Path | str, ...],
     archive: Path | None,
     proxy: str | None,
     allow_private: bool | None,
@@ -79,6 +109,7 @@ def run_command(
     no_web_archive: bool,
     replace: bool,
     notify: tuple[str, ...],
+    feeds: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Add reports (files or directories) to the archive, then check every tracked link.
@@ -114,13 +145,21 @@ def run_command(
     with RunProgress(err_console) as progress:
         try:
             summary = run_archive(
-                root, list(paths), settings, on_checked=progress.checked, on_stopping=stopping, replace=replace
+                root,
+                list(paths),
+                settings,
+                on_checked=progress.checked,
+                on_stopping=stopping,
+                replace=replace,
+                feeds=[feed.strip() for feed in feeds if feed.strip()],
             )
         except LockedError as exc:
             error(f"{exc}; this run exits (runs never wait for each other: the next one picks up the work)")
             sys.exit(75)
     for failed in summary.reports_failed:
         error(printable(failed["error"]))
+    for failed_feed in summary.feeds["failed"]:
+        error(printable(f"feed {failed_feed['feed']}: {failed_feed['error']}"))
     for told in summary.notifications:
         if not told["sent"]:
             error(f"notification to {told['service']} failed: {told['error']} (owed again next run)")

@@ -30,6 +30,7 @@ from archiver.pipeline.intake import ReportIntake, admit, read_reports
 from archiver.pipeline.night import Clock, Night
 from archiver.pipeline.process import OTHER_DESCRIPTORS, quick_gil_handover, room_for_open_files
 from archiver.pipeline.summary import Admission, RunSummary
+from archiver.reading.webpages import is_url
 from archiver.showing.notify import notify_night
 from archiver.showing.search import update_index
 from archiver.storage.catalog import Catalog, CatalogReader
@@ -71,14 +72,16 @@ class _Plan:
 
     links: list[tuple[int, str]]  # (link id, host) of the tracked links due, in order
     reports: list[Path]  # report files to read during the night
+    pages: list[str]  # report pages (URLs) to read during the night
     intake: ReportIntake
     recheck: float  # hours: stable ok links checked more recently wait
     only_links: set[str] | None
+    polling: bool  # registered feeds to poll tonight
 
 
 def run(
     archive: Path,
-    paths: Iterable[Path],
+    paths: Iterable[Path | str],
     settings: Settings,
     *,
     on_checked: Callable[[Checked], None] = lambda checked: None,
@@ -87,11 +90,14 @@ def run(
     resolver: Resolver | None = None,
     only_links: set[str] | None = None,
     replace: bool = False,
+    feeds: Iterable[str] = (),
 ) -> RunSummary:
     """The nightly job: add the reports, check every tracked link, update verdicts. Safe to rerun or kill.
 
     only_links: check just these URLs (`check --live`), not every tracked link.
     replace: a report file may replace an archived report of the same name (never silently).
+    paths: report files and directories, and report pages (http(s) URLs); feeds: feeds to register
+    (every run polls every registered feed).
     """
     trust = ssl_context()  # a CA file that is not there stops the run before it starts, not half-way
     archive.mkdir(parents=True, exist_ok=True)
@@ -102,6 +108,8 @@ def run(
         job = _Run(archive, settings, clock, catalog, pool, summary, trust, resolver, on_checked, on_stopping)
         status = "failed"  # an archive fault (disk full, a broken catalog): what was committed stays
         try:
+            for feed in feeds:
+                catalog.add_feed(feed, started)
             status = _night(job, _prepare(job, list(paths), only_links, replace))
         except KeyboardInterrupt:
             status = "interrupted"
@@ -115,7 +123,7 @@ def run(
     return summary
 
 
-def _prepare(job: _Run, paths: list[Path], only_links: set[str] | None, replace: bool) -> _Plan:
+def _prepare(job: _Run, paths: list[Path | str], only_links: set[str] | None, replace: bool) -> _Plan:
     """Before the night: mend the WARC files a kill cut short, clear what a killed run left, plan the links."""
     archive, catalog, summary = job.archive, job.catalog, job.summary
     summary.repaired_warc_files = WarcStore.repair(archive, catalog.warc_committed())
@@ -123,7 +131,10 @@ def _prepare(job: _Run, paths: list[Path], only_links: set[str] | None, replace:
     shutil.rmtree(tmp, ignore_errors=True)  # bodies of a killed run: never committed
     tmp.mkdir(parents=True, exist_ok=True)
     prepare_text_store(archive)  # before any worker makes text/ab/ folders
-    if paths:
+    files = [Path(p) for p in paths if not (isinstance(p, str) and is_url(p))]
+    pages = [p for p in paths if isinstance(p, str) and is_url(p)]
+    polling = only_links is None and bool(catalog.feeds())
+    if paths or polling:
         job.pool.warm()  # reports to read: new links likely, so the workers boot while the reports are read
     recheck = 0.0 if only_links is not None else job.settings.recheck_interval
     # The links already tracked start at once; the reports are read and saved while they are
@@ -131,7 +142,7 @@ def _prepare(job: _Run, paths: list[Path], only_links: set[str] | None, replace:
     links = catalog.links_to_check(summary.started_at, recheck, only_links)
     summary.links_to_check = len(links)
     intake = ReportIntake(catalog, summary.started_at, summary, replace)
-    return _Plan(links, paths, intake, recheck, only_links)
+    return _Plan(links, files, pages if only_links is None else [], intake, recheck, only_links, polling)
 
 
 def _night(job: _Run, plan: _Plan) -> str:
@@ -206,10 +217,10 @@ async def _check_everything(engine: Engine, plan: _Plan, loop: asyncio.AbstractE
     settings = engine.night.settings
     engine.deadline = loop.time() + settings.max_duration if settings.max_duration else None
     engine.install_signal_handlers(loop)
-    if plan.reports:
+    if plan.reports or plan.pages or plan.polling:
         engine.slots.reading = True
         planned = {link_id for link_id, _ in plan.links}
-        engine.slots.spawn(read_reports(engine, plan.intake, plan.reports, planned))
+        engine.slots.spawn(read_reports(engine, plan.intake, plan.reports, planned, plan.pages))
     await engine.check_all(plan.links)
     engine.night.pool.hurry(loop)  # the web archives' copies come one by one
     engine.night.summary.web_archive = await engine.web_archives()

@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING
 
 from archiver.errors import archive_fault
 from archiver.judging.workers import TOO_LARGE, WorkerFailed, WorkerPool
+from archiver.pipeline import webreports
 from archiver.pipeline.summary import Admission, RunSummary
 from archiver.reading.footnotes import footnotes
 from archiver.reading.refang import canonical, host_of
 from archiver.reading.reports import Report, Unreadable, read_or_say_why, report_files
+from archiver.reading.webpages import is_url
 from archiver.storage.catalog import Catalog
 from archiver.storage.incidents import log_incident, log_trace, one_line
 from archiver.storage.reportcopies import keep_copy
@@ -86,7 +88,7 @@ class ReportIntake:
             )
             summary.reports_failed.append({"path": report.path, "error": reason})
             return None
-        if report.digest and report.source:
+        if report.digest and report.source and not is_url(report.source):
             keep_copy(self.catalog.path.parent, Path(report.source), report.digest)  # as written, for export
         if admission is not Admission.UNCHANGED:
             summary.new_links += self.catalog.save_report(report, footnotes(report), canonical, host_of, self.now)
@@ -94,8 +96,15 @@ class ReportIntake:
         return report.stem if admission is not Admission.UNCHANGED else None
 
 
-async def read_reports(engine: Engine, intake: ReportIntake, reports: list[Path], planned: set[int]) -> None:
-    """Read and save each report, one at a time; its due links not already planned join the night."""
+async def read_reports(
+    engine: Engine,
+    intake: ReportIntake,
+    reports: list[Path],
+    planned: set[int],
+    pages: list[str] = (),  # type: ignore[assignment]
+) -> None:
+    """Read and save each report (files, then pages from the web, then every registered feed's new
+    entries), one at a time; its due links not already planned join the night."""
     night = engine.night
     loop = asyncio.get_running_loop()
 
@@ -114,6 +123,9 @@ async def read_reports(engine: Engine, intake: ReportIntake, reports: list[Path]
             planned.update(link_id for link_id, _ in fresh)
             night.summary.links_to_check += len(fresh)
             engine.add(fresh)
+        for url in pages:
+            await webreports.read_report_page(engine, intake, url, planned)
+        await webreports.poll_feeds(engine, intake, planned)
     finally:
         engine.slots.reading = False
         engine.slots.wake()

@@ -41,6 +41,7 @@ class RunSummary:
     repaired_warc_files: list[str] = field(default_factory=list)
     web_archive: dict[str, int] = field(default_factory=dict)
     notifications: list[dict[str, Any]] = field(default_factory=list)  # one per service told (or not) tonight
+    feeds: dict[str, Any] = field(default_factory=lambda: {"polled": 0, "new_entries": 0, "failed": []})
 
     def as_dict(self) -> dict[str, Any]:
         """The --json summary."""
@@ -64,4 +65,5 @@ class RunSummary:
             "repaired_warc_files": self.repaired_warc_files,
             "web_archive": self.web_archive,
             "notifications": self.notifications,
+            "feeds": self.feeds,
         }

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urljoin
 
 from bs4 import BeautifulSoup
 from bs4.element import Comment, NavigableString, Tag
@@ -63,7 +64,7 @@ _NOTES_HEADING_RE = re.compile(
 _BACKREF_RE = re.compile(r"[\u21a9\ufe0e\ufe0f]")
 
 
-def _walk(node: Tag) -> Iterator[Segment]:
+def _walk(node: Tag, base: str = "") -> Iterator[Segment]:
     """The text and link targets under a node, in document order. Iterative: a report of a thousand
     nested elements must not exhaust Python's recursion limit."""
     stack: list[Any] = [iter(node.children)]
@@ -86,10 +87,25 @@ def _walk(node: Tag) -> Iterator[Segment]:
                 continue
             href = child.get("href") if child.name == "a" else None
             if isinstance(href, str) and href.strip() and not href.strip().startswith("#"):
-                yield Segment(href.strip(), is_href=True)
+                target = href.strip()
+                if base and not _SCHEMED_RE.match(target):
+                    target = urljoin(base, target)  # a report page's relative link, against the page's URL
+                yield Segment(target, is_href=True)
             if child.name in _BLOCKS:
                 stack.append(iter((_BLOCK_END,)))  # the block's line break, once its children are done
             stack.append(iter(child.children))
+
+
+_SCHEMED_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:")
+_CANONICAL_RE = re.compile(r"<link\b[^>]*\brel=[\"']?canonical\b[^>]*>", re.IGNORECASE)
+_HREF_RE = re.compile(r"\bhref=[\"']?([^\"'\s>]+)", re.IGNORECASE)
+
+
+def canonical_link(text: str, base: str) -> str | None:
+    """The page's own rel=canonical URL (absolute), if it names one."""
+    tag = _CANONICAL_RE.search(text[:200_000])
+    href = _HREF_RE.search(tag.group(0)) if tag else None
+    return urljoin(base, href.group(1).strip()) if href else None
 
 
 class _BlockEnd:
@@ -113,8 +129,8 @@ def _tidy(text: str) -> str:
     return tidy(_BACKREF_RE.sub("", text))
 
 
-def _note(n: int, element: Tag, strip_marker: bool) -> Note:
-    segments = _merge(_walk(element))
+def _note(n: int, element: Tag, strip_marker: bool, base: str = "") -> Note:
+    segments = _merge(_walk(element, base))
     if strip_marker:
         for index, segment in enumerate(segments):
             if segment.is_href:
@@ -242,8 +258,8 @@ def _top_lines(soup: BeautifulSoup, limit: int = 15) -> list[str]:
     return lines
 
 
-def parse(text: str, *, stem: str, path: str) -> Report:
-    """Parse an HTML report."""
+def parse(text: str, *, stem: str, path: str, base: str = "") -> Report:
+    """Parse an HTML report (base: the URL of a report page, for its relative links)."""
     soup = BeautifulSoup(text, "lxml")
     notes: dict[int, Note] = {}
     note_elements: list[Tag] = []
@@ -256,7 +272,7 @@ def parse(text: str, *, stem: str, path: str) -> Report:
             value = li.get("value")
             if isinstance(value, str) and value.strip().isdigit():
                 number = int(value)
-            notes.setdefault(number, _note(number, li, strip_marker=False))
+            notes.setdefault(number, _note(number, li, strip_marker=False, base=base))
             note_elements.append(li)
             number += 1
 
@@ -278,7 +294,7 @@ def parse(text: str, *, stem: str, path: str) -> Report:
         if match or (id_match and element.name != "span"):
             n = int(match.group(1)) if match else int(id_match.group(1)) if id_match else 0
             if n and n not in notes:
-                notes[n] = _note(n, element, strip_marker=True)
+                notes[n] = _note(n, element, strip_marker=True, base=base)
                 note_elements.append(element)
                 in_note.add(id(element))
 

@@ -59,8 +59,9 @@ class Report:
     body: str
     citations: tuple[int, ...]
     notes: tuple[Note, ...] = field(default=())
-    source: str = ""  # the file's resolved path: with the digest, the report's identity in an archive
+    source: str = ""  # the file's resolved path (a page's canonical URL): with the digest, its identity
     digest: str = ""  # SHA-256 of the file's bytes
+    published_from: str | None = None  # where `published` came from: "report" (itself) or "feed"
 
 
 # Only the runs tidy changes: a tab or no-break space, or two or more characters (most single spaces stay).

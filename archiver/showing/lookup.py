@@ -120,6 +120,7 @@ def lookup_footnote(catalog: CatalogReader, archive: Path, report: str, n: int) 
         "n": n,
         "title": meta.title,
         "published": meta.published,
+        "published_from": meta.published_from or ("report" if meta.published else None),
         "text": note.text,
         "problems": problems,
         "unparsed": list(note.unparsed),

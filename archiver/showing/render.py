@@ -42,6 +42,7 @@ def report_dict(report: Report) -> dict[str, Any]:
         "path": report.path,
         "title": report.title,
         "published": report.published,
+        "published_from": report.published_from or ("report" if report.published else None),
         "authors": list(report.authors),
         "format": report.format,
         "footnotes": [footnote_dict(f) for f in footnotes(report)],

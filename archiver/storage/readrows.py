@@ -83,6 +83,7 @@ class ReportRow:
     updated_at: str | None
     source: str | None
     digest: str | None
+    published_from: str | None = None  # "report" or "feed" (a report read from a feed's entry)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,21 @@ def keep_copy(root: Path, source: Path, digest: str) -> Path:
     return path
 
 
+def keep_bytes(root: Path, data: bytes, digest: str, suffix: str) -> Path:
+    """Keep a report's bytes (a page read from the web) once, atomically; its path."""
+    path = copy_path(root, digest, suffix)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    return path
+
+
 def find_copy(root: Path, digest: str | None, source: str | None) -> Path | None:
     """The archived copy of a report file, else the file where it was read (if it is still the same), else None."""
     if digest:

@@ -17,6 +17,7 @@ from typing import Any, Self
 
 from archiver.errors import ArchiveError
 from archiver.storage.catalog.exports import ExportQueries
+from archiver.storage.catalog.feeds import FeedQueries
 from archiver.storage.catalog.notices import NoticeQueries
 from archiver.storage.catalog.plan import PlanQueries
 from archiver.storage.catalog.schema import CATALOG_NAME, MIGRATIONS, applied, connect, migrate
@@ -44,7 +45,7 @@ class StatusFilter:
     since: str | None = None  # ISO date or moment: verdict changed at or after it
 
 
-class CatalogReader(PlanQueries, ExportQueries, NoticeQueries, SearchQueries):
+class CatalogReader(PlanQueries, ExportQueries, NoticeQueries, SearchQueries, FeedQueries):
     """One connection to ARCHIVE/catalog.sqlite that only reads."""
 
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:

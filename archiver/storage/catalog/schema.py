@@ -131,6 +131,20 @@ MIGRATIONS: list[str] = [
     UPDATE checks SET url = replace(replace(replace(replace(url, '%5B', '['), '%5D', ']'), '%5b', '['), '%5d', ']')
         WHERE url LIKE '%!%5B%' ESCAPE '!' OR url LIKE '%!%5D%' ESCAPE '!';
     """,
+    # 10: reports read from the web (their validators, where their date came from) and the feeds polled.
+    """
+    ALTER TABLE reports ADD COLUMN etag TEXT;
+    ALTER TABLE reports ADD COLUMN last_modified TEXT;
+    ALTER TABLE reports ADD COLUMN published_from TEXT;
+    CREATE TABLE feeds (
+        url TEXT PRIMARY KEY, title TEXT, added_at TEXT NOT NULL, last_polled TEXT, etag TEXT,
+        last_modified TEXT, last_error TEXT
+    );
+    CREATE TABLE feed_entries (
+        feed TEXT NOT NULL REFERENCES feeds(url) ON DELETE CASCADE, key TEXT NOT NULL, link TEXT NOT NULL,
+        updated TEXT, report TEXT, read_at TEXT NOT NULL, PRIMARY KEY (feed, key)
+    );
+    """,
 ]
 
 

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from archiver.errors import ArchiveError
 from archiver.outcomes import LINK_STATE, CaptureRow, CheckRow
 from archiver.storage.catalog import notices
+from archiver.storage.catalog.feeds import FeedWrites
 from archiver.storage.catalog.reader import CatalogReader
 from archiver.storage.catalog.schema import CATALOG_NAME, connect, iso, migrate
 from archiver.storage.readrows import NewsRow
@@ -97,7 +98,7 @@ _CHECKS = _Insert.of(
 )
 
 
-class Catalog(CatalogReader):
+class Catalog(CatalogReader, FeedWrites):
     """The writing connection to ARCHIVE/catalog.sqlite (WAL mode); it reads as CatalogReader does."""
 
     @classmethod
