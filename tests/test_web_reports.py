@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -218,3 +219,21 @@ def test_page_names_and_identities() -> None:
     assert page_name("https://example.org/", lambda n: False) == "example.org"
     assert without_tracking("https://e.org/a?id=7&utm_source=x&fbclid=y&gclid=z") == "https://e.org/a?id=7"
     assert page_key("https://E.org/a?utm_medium=m") == page_key("https://e.org/a")
+
+
+def test_report_pages_and_feeds_wait_for_their_sites_turn_and_are_retried(
+    web: fixture_server.Server, tmp_path: Path
+) -> None:
+    """One connection to the site, 0.5 s apart: the feed, its entry's page and the page's links take turns
+    like any link (lower bounds: no load makes them smaller); a page answering 503 once is asked again."""
+    (page,) = _pages(web, ["polite-report"])
+    rss = RSS.format(encoding="utf-8", title="P", base=web.base, items=ITEM.format(title="P", link=page, guid="p"))
+    feed_url = serve(web, "polite.rss", "application/rss+xml", rss.encode())
+    archive = make_archive(tmp_path)
+    since = len(web.requests)
+    summary = run(archive, web.url("/flaky"), "--feed", feed_url, "--per-host", "1", "--delay", "0.5")
+    assert sorted(summary["reports"]["added"]) == ["flaky", "polite-report"]
+    starts = sorted(r.at for r in web.requests[since:])
+    assert len(starts) >= 5  # the 503 and its retry, the feed, the entry's page, the cited page
+    assert all(b - a >= 0.5 - 0.01 for a, b in itertools.pairwise(starts)), starts
+    assert [r.path for r in web.requests[since:]].count("/flaky") == 2

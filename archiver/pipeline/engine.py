@@ -7,7 +7,8 @@ import asyncio
 import contextlib
 import random
 import signal
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
 
 from archiver.errors import archive_fault
 from archiver.fetching.politeness import HostScheduler
@@ -16,7 +17,7 @@ from archiver.judging.verdict import Judgement
 from archiver.outcomes import Checked, LinkState
 from archiver.pipeline import linkcheck
 from archiver.pipeline.night import Night
-from archiver.pipeline.probes import Job, Probe, Probes, ask
+from archiver.pipeline.probes import Errand, Job, Probe, Probes, ask
 from archiver.pipeline.slots import Slots
 from archiver.storage.incidents import log_incident
 from archiver.webarchives.copies import CopyFinder
@@ -39,6 +40,8 @@ class Engine:
         self.deferred = 0  # links of hosts that asked to be left alone until the next run
         self.done = 0
         self.total = 0
+        self.errands: set[Errand] = set()  # the night's own requests waiting for (or holding) a site's turn
+        self.errands_queued = 0  # of them, in the scheduler's queues
 
     # ----- the loop -----------------------------------------------------------------------------------
 
@@ -53,9 +56,10 @@ class Engine:
             self.stop = self.stop or self.past_deadline()
             if not self.stop and slots.room() > 0:
                 for host, job in scheduler.take(loop.time(), slots.room()):
-                    slots.spawn(self._probe(str(host), job) if isinstance(job, Probe) else self._check(str(host), *job))
+                    slots.spawn(self._task(str(host), job))
             if self.stop:
                 self.probes.abandon()
+                self._abandon_errands()
             if not slots.tasks and (self.stop or scheduler.pending == 0):
                 break
             full = slots.needs_backout(scheduler.pending)  # only a finished task makes room: no start times
@@ -63,7 +67,8 @@ class Engine:
                 pool.hurry(loop)
             wake = None if full else scheduler.next_wake()
             await slots.wait(self._timeout(None if wake is None else max(0.0, wake - loop.time())))
-        self.night.summary.links_left = scheduler.pending - self.probes.not_started() + self.deferred
+        left = scheduler.pending - self.probes.not_started() - self.errands_queued  # links only
+        self.night.summary.links_left = left + self.deferred
 
     def add(self, due: list[tuple[int, str]]) -> None:
         """Links a report read during the night made due: to the front of their site's queue."""
@@ -118,6 +123,9 @@ class Engine:
         for job in self.scheduler.drop_host(host):
             if isinstance(job, Probe):
                 self.probes.never(job.url)
+            elif isinstance(job, Errand):
+                self.errands_queued -= 1
+                job.abandon()  # a report page or feed of this host: tried again next run
             else:
                 self.deferred += 1
 
@@ -137,7 +145,48 @@ class Engine:
         summary.this_run[judgement.verdict] = summary.this_run.get(judgement.verdict, 0) + 1
         self.night.on_checked(Checked(link.url, judgement.verdict, judgement.reason, status, self.done, self.total))
 
+    @contextlib.asynccontextmanager
+    async def turn(self, host: str) -> AsyncIterator[None]:
+        """Wait for a site's turn as its links do (per-host connections, delay, Retry-After), hold it while
+        the body runs: how the night's own requests (report pages, feeds) stay polite."""
+        loop = asyncio.get_running_loop()
+        errand = Errand(loop.create_future(), loop.create_future())
+        self.errands.add(errand)
+        self.errands_queued += 1
+        self.scheduler.add(host, errand, front=True)
+        self.slots.wake()
+        try:
+            await errand.granted  # Abandoned when the night stops first
+            yield
+        finally:
+            self.errands.discard(errand)
+            if not errand.finished.done():
+                errand.finished.set_result(None)
+
+    def _abandon_errands(self) -> None:
+        for errand in list(self.errands):
+            errand.abandon()
+
     # ----- the tasks ----------------------------------------------------------------------------------
+
+    def _task(self, host: str, job: Job) -> Coroutine[Any, Any, None]:
+        if isinstance(job, Probe):
+            return self._probe(host, job)
+        if isinstance(job, Errand):
+            self.errands_queued -= 1
+            return self._errand(host, job)
+        return self._check(host, *job)
+
+    async def _errand(self, host: str, errand: Errand) -> None:
+        """Give an errand its site's turn and free the site's slot when it is done."""
+        if errand.granted.done():  # abandoned before its turn
+            self.release(host)
+            return
+        errand.granted.set_result(None)
+        try:
+            await errand.finished
+        finally:
+            self.release(host)
 
     async def _check(self, host: str, link_id: int, attempt: int) -> None:
         """Load what the link's check needs to know (the plan holds only its id), then check it."""

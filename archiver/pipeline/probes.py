@@ -27,7 +27,23 @@ class Probe:
     url: str
 
 
-Job = tuple[int, int] | Probe  # (link id, attempt), or a soft-404 probe
+class Abandoned(Exception):
+    """An errand's turn will not come tonight (the night stopped, or its site asked to be left alone)."""
+
+
+@dataclass(eq=False, slots=True)
+class Errand:
+    """A request of the night's own (a report page, a feed) waiting for its site's turn like any link."""
+
+    granted: asyncio.Future[None]  # its turn came: the host's slot is held for it (Abandoned: never)
+    finished: asyncio.Future[None]  # it is done: the slot is free
+
+    def abandon(self) -> None:
+        if not self.granted.done():
+            self.granted.set_exception(Abandoned())
+
+
+Job = tuple[int, int] | Probe | Errand  # (link id, attempt), a soft-404 probe, or an errand
 
 
 class Probes:

@@ -11,9 +11,12 @@ import dataclasses
 import functools
 from typing import TYPE_CHECKING
 
+from archiver.fetching.politeness import plan_retry
 from archiver.judging.workers import WorkerFailed
-from archiver.outcomes import Fetch
+from archiver.outcomes import Failure, Fetch
+from archiver.pipeline.probes import Abandoned
 from archiver.reading.feeds import Feed, read_feed
+from archiver.reading.refang import host_of
 from archiver.reading.webpages import Page, page_key, page_name, read_page
 from archiver.storage.captures import store_fetch
 from archiver.storage.reportcopies import keep_bytes
@@ -21,6 +24,35 @@ from archiver.storage.reportcopies import keep_bytes
 if TYPE_CHECKING:
     from archiver.pipeline.engine import Engine
     from archiver.pipeline.intake import ReportIntake
+
+
+async def polite_fetch(engine: Engine, url: str, etag: str | None, last_modified: str | None) -> Fetch:
+    """Fetch as a link is fetched: in its site's turn (per-host connections, delay, Retry-After), with the
+    night's retries and back-off for what may pass. A night that stops first gives a failure, not a hang."""
+    night, settings = engine.night, engine.night.settings
+    attempt = 0
+    while True:
+        try:
+            async with engine.turn(host_of(url)):
+                fetch = await night.fetcher.fetch(url, etag=etag, last_modified=last_modified)
+        except Abandoned:
+            return Fetch(url, url, failure=Failure.TIMEOUT, detail="the night ended before its site's turn came")
+        plan = plan_retry(
+            fetch.failure,
+            fetch.status if fetch.failure is None else None,
+            fetch.response.header("retry-after") if fetch.response else None,
+            attempt,
+            night.clock(),
+            retries=settings.retries,
+            base=settings.backoff,
+            cap=settings.max_backoff,
+            rng=engine.rng,
+        )
+        if plan.wait is None or engine.stop:
+            return fetch
+        fetch.discard()
+        await asyncio.sleep(plan.wait)
+        attempt += 1
 
 
 async def read_report_page(
@@ -31,8 +63,8 @@ async def read_report_page(
     night = engine.night
     loop = asyncio.get_running_loop()
     known = await loop.run_in_executor(night.storage, night.catalog.web_report, page_key(url))
-    fetch = await night.fetcher.fetch(
-        url, etag=known.etag if known else None, last_modified=known.last_modified if known else None
+    fetch = await polite_fetch(
+        engine, url, etag=known.etag if known else None, last_modified=known.last_modified if known else None
     )
     try:
         if fetch.status == 304 and known is not None:
@@ -106,7 +138,7 @@ async def poll_feeds(engine: Engine, intake: ReportIntake, planned: set[int]) ->
         if engine.stop:
             return
         intake.summary.feeds["polled"] += 1
-        fetch = await night.fetcher.fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified)
+        fetch = await polite_fetch(engine, feed.url, etag=feed.etag, last_modified=feed.last_modified)
         try:
             await _poll(engine, intake, feed.url, fetch, planned)
         finally:
