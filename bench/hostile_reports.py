@@ -28,6 +28,7 @@ INPUTS: dict[str, tuple[Callable[[int], str], str]] = {
 
 
 def cpu(work: Callable[[], object]) -> float:
+    """The least CPU time of three tries (process time: other processes' load does not count)."""
     best = float("inf")
     for _ in range(3):
         start = time.process_time()

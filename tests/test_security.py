@@ -12,8 +12,6 @@ import os
 import re
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,6 +25,7 @@ from archiver.reading.reports import Unreadable, parse_report, read_or_say_why
 from archiver.reading.safetext import printable, quote_controls, without_userinfo
 from archiver.showing.annotate import Annotations, LinkCopy, annotate_html, text_to_html
 from archiver.showing.sanitize import CONTENT_SECURITY_POLICY, web_url
+from bench.hostile_reports import INPUTS, cpu
 
 from . import server as fixture_server
 from .helpers import CHROMIUM_ARGS, FAST, archiver, chromium, make_archive
@@ -216,33 +215,15 @@ def test_our_own_bug_on_one_report_is_that_reports_failure(monkeypatch: pytest.M
 # ----- 3. report parsing in linear time ------------------------------------------------------------------
 
 
-def _cpu(work: Callable[[], object]) -> float:
-    """The least CPU time of three tries (process time: other processes' load does not count)."""
-    best = float("inf")
-    for _ in range(3):
-        start = time.process_time()
-        work()
-        best = min(best, time.process_time() - start)
-    return best
-
-
-SLOW_INPUTS: dict[str, tuple[Callable[[int], str], str]] = {
-    "open brackets after a note": (lambda n: "Body [1].\n\nNotes\n[1] see x" + "(" * n + "\n", "text"),
-    "a footer of author labels": (lambda n: "T\n\n" + "Authors: A\n" * (n // 5) + "\n[1] http://a(.)com/\n", "text"),
-    "paragraphs without a notes heading": (lambda n: "<html><body>" + "<p>x</p>" * (n // 2) + "</body></html>", "html"),
-    "nested blocks": (lambda n: "<html><body>" + "<div>" * (n // 4) + "x" + "</div>" * (n // 4), "html"),
-}
-
-
-@pytest.mark.parametrize("name", SLOW_INPUTS)
+@pytest.mark.parametrize("name", INPUTS)  # the benchmark's inputs (bench/hostile_reports.py)
 def test_report_parsing_is_linear(name: str) -> None:
     """Four times the input is about four times the work, where quadratic code does sixteen (it took
     10-25 s at these sizes). The bound, 8x on the least CPU time of three tries, leaves room for a loaded
     machine and for bs4's own costs, not for n²."""
-    make, fmt = SLOW_INPUTS[name]
+    make, fmt = INPUTS[name]
     small, large = make(8000), make(32000)
-    once = _cpu(lambda: parse_report(small, stem="r", fmt=fmt))
-    four = _cpu(lambda: parse_report(large, stem="r", fmt=fmt))
+    once = cpu(lambda: parse_report(small, stem="r", fmt=fmt))
+    four = cpu(lambda: parse_report(large, stem="r", fmt=fmt))
     assert four < max(8 * once, 0.1), (name, once, four)
 
 

@@ -5,6 +5,7 @@ links it makes due sent to the front of their sites' queues (the night's first d
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -101,7 +102,7 @@ async def read_reports(
     intake: ReportIntake,
     reports: list[Path],
     planned: set[int],
-    pages: list[str] = (),  # type: ignore[assignment]
+    pages: Sequence[str] = (),
 ) -> None:
     """Read and save each report (files, then pages from the web, then every registered feed's new
     entries), one at a time; its due links not already planned join the night."""

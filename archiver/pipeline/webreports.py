@@ -75,12 +75,13 @@ async def read_report_page(
                 intake, url, fetch.detail or f"{fetch.status} {fetch.response.reason if fetch.response else ''}"
             )
         try:
-            page = await night.pool.run(read_page, fetch.read_decoded(), url, fetch.final_url)
+            data = fetch.read_decoded()  # read once: parsed in a worker, then kept as the report's copy
+            page = await night.pool.run(read_page, data, url, fetch.final_url)
         except WorkerFailed as exc:
             return _failed(intake, url, str(exc))
         except Exception as exc:  # the worker's ReportError (binary, no encoding) or our bug: this report's
             return _failed(intake, url, str(exc) or type(exc).__name__)
-        name, due = await loop.run_in_executor(night.storage, _save, engine, intake, url, fetch, page, feed_date)
+        name, due = await loop.run_in_executor(night.storage, _save, engine, intake, url, fetch, data, page, feed_date)
         engine.add(_fresh(due, planned, intake))
         return name
     finally:
@@ -101,7 +102,7 @@ def _fresh(due: list[tuple[int, str]], planned: set[int], intake: ReportIntake) 
 
 
 def _save(
-    engine: Engine, intake: ReportIntake, url: str, fetch: Fetch, page: Page, feed_date: str | None
+    engine: Engine, intake: ReportIntake, url: str, fetch: Fetch, data: bytes, page: Page, feed_date: str | None
 ) -> tuple[str, list[tuple[int, str]]]:
     """On the storage thread: store the page's exchange, keep its bytes, save it as a report."""
     night, catalog = engine.night, engine.night.catalog
@@ -113,7 +114,7 @@ def _save(
         report, stem=name, path=url, published=report.published or feed_date, published_from=published_from
     )
     stored = store_fetch(night.store, catalog, fetch, night.clock())
-    keep_bytes(night.archive, fetch.read_decoded(), report.digest, ".html")
+    keep_bytes(night.archive, data, report.digest, ".html")
     if name in intake.seen:  # the same page reached through another URL tonight: one report
         same = existing is not None and existing.digest == report.digest
         intake.summary.reports["unchanged" if same else "updated"].append(name)
