@@ -66,6 +66,15 @@ class Settings:
     web_archive_delay: float = 1.0  # seconds between two requests to a web archive
     save_missing: bool = False  # ask Save Page Now for live links with no public capture
     save_delay: float = 12.0  # seconds between two Save Page Now requests
+    # Pages a plain fetch cannot read (script shells): rendered in headless Chromium, every request ours.
+    render: bool = True  # false (or --no-browser): a script-only page is blocked, never rendered
+    browser: str = ""  # the Chromium to drive: a path or a name on PATH ("" : ARCHIVER_BROWSER, chromium...)
+    browser_pages: int = 2  # pages rendered at once
+    browser_timeout: float = 30.0  # seconds one page may take to render
+    browser_image_cap: int = 2 * 1024 * 1024  # images and fonts up to this size are kept in the WARC
+    # Sites' public endpoints, asked before a browser ("" : not asked).
+    x_oembed: str = "https://publish.twitter.com/oembed"
+    youtube_oembed: str = "https://www.youtube.com/oembed"
     # Scheduling.
     extract_workers: int = 0  # processes for text extraction; 0: one per core
     extract_timeout: float = 60.0  # seconds one page may take to extract before its worker is replaced
@@ -105,6 +114,7 @@ class Settings:
         if self.proxy is not None:
             check_proxy(self.proxy)
         urls = [("wayback-url", self.wayback_url), ("replay-url", self.replay_url)]
+        urls += [("x-oembed", self.x_oembed), ("youtube-oembed", self.youtube_oembed)]
         urls += [("memento-timemaps", url) for url in self.memento_timemaps]
         for name, url in urls:
             if url and urlsplit(url).scheme not in ("http", "https"):
@@ -136,6 +146,9 @@ _RANGES: dict[str, tuple[float, float | None, bool]] = {
     "web_archive_delay": (0, None, False),
     "save_delay": (0, None, False),
     "extract_workers": (0, None, False),
+    "browser_pages": (1, 16, False),
+    "browser_timeout": (0, None, True),
+    "browser_image_cap": (0, None, False),
     "extract_timeout": (0, None, True),
     "worker_memory": (0, None, False),
     "max_duration": (0, None, False),

@@ -69,6 +69,16 @@ class CapturedWith(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Resource:
+    """A record a capture keeps beside its exchanges: a rendered page's screenshot (a WARC resource record)."""
+
+    url: str  # "urn:fullPage:<page URL>", as Browsertrix names a full-page screenshot
+    content_type: str
+    data: bytes
+    fetched_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Fetch:
     """What fetching one URL gave: the hops, the final exchange and its body on disk, or a failure."""
 
@@ -89,10 +99,20 @@ class Fetch:
     body_data: bytes | None = None  # the entity as received, when small enough to stay in memory
     decoded_data: bytes | None = None  # likewise after Content-Encoding is undone
     captured_with: CapturedWith = CapturedWith.HTTP  # which capturer answered
+    # A browser's or an endpoint's capture: the other exchanges it made (their bodies in memory, as
+    # received), written after the page's own; its screenshot; and the warcinfo naming the browser.
+    related: tuple[Exchange, ...] = ()
+    resources: tuple[Resource, ...] = ()
+    warcinfo: tuple[tuple[str, str], ...] = ()
+    rendered: bytes | None = None  # the page as the browser built it (what is extracted), not what was sent
+    screenshot: str | None = None  # its screenshot's path, relative to the archive
 
     @property
     def decoded(self) -> bytes | str | None:
-        """The decoded body for a worker: its bytes when in memory, else its file's path; None without one."""
+        """The decoded body for a worker: its bytes when in memory, else its file's path; None without one.
+        A rendered page's is the page the browser built."""
+        if self.rendered is not None:
+            return self.rendered
         if self.decoded_data is not None:
             return self.decoded_data
         return str(self.decoded_path) if self.decoded_path is not None else None
@@ -200,6 +220,7 @@ class LinkState:
     last_capture_at: datetime | None
     last_text_digest: str | None
     reason: str = ""
+    last_captured_with: str = "http"  # a capture by browser or endpoint is never a revisit of a plain fetch
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +251,8 @@ class CaptureRow:
     extractor: str | None
     memento_url: str | None = None  # set when the capture is a web archive's copy, not ours
     memento_datetime: datetime | None = None
+    captured_with: str = "http"  # CapturedWith: a plain fetch, a browser, a site's endpoint
+    screenshot: str | None = None  # a rendered page's PNG, relative to the archive
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import brotlicffi as brotli
 
+from tests.wallsite import SOCIAL_HOSTS, social_route
+
 ARTICLE = (
     "Mishustin said on September 3 that the governments of Russia and Belarus had made progress on the "
     "Union State. The prime ministers discussed a common cabinet of ministers, a single tax code, "
@@ -537,6 +539,8 @@ class _Handler(socketserver.BaseRequestHandler):
             state.hits[request.path] += 1
             state.requests.append(request)
         handler = telegram_route if request.host in ("t.me", "telegram.me") else _find_route(request.path)
+        if request.host in SOCIAL_HOSTS:
+            handler = social_route
         try:
             answer = handler(state, request, conn) if handler else html(page("Not found", "No such page. "), 404)
             if answer:

@@ -10,6 +10,7 @@ import click
 from archiver.cli.group import cli
 from archiver.cli.options import (
     archive_option,
+    browser_options,
     err_console,
     error,
     json_option,
@@ -55,6 +56,7 @@ class ReportSource(click.ParamType):  # type: ignore[type-arg]
 @click.argument("paths", nargs=-1, type=ReportSource())
 @archive_option
 @network_options
+@browser_options
 @click.option("--per-host", type=click.IntRange(min=1), default=None, help="Simultaneous connections to one host [2].")
 @click.option(
     "--delay", type=click.FloatRange(min=0), default=None, help="Seconds between two request starts to one host [1.0]."
@@ -100,6 +102,8 @@ def run_command(
     archive: Path | None,
     proxy: str | None,
     allow_private: bool | None,
+    browser: str | None,
+    no_browser: bool,
     per_host: int | None,
     delay: float | None,
     concurrency: int | None,
@@ -132,6 +136,8 @@ def run_command(
         user_agent=user_agent,
         save_missing=save_missing,
         web_archive_lookups=False if no_web_archive else None,
+        browser=browser,
+        render=False if no_browser else None,
     )
     settings = with_notify(settings, notify)
     if paths:

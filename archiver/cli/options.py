@@ -47,6 +47,19 @@ def network_options(func: F) -> F:
     )(func)
 
 
+def browser_options(func: F) -> F:
+    """--browser PATH and --no-browser: which Chromium renders script-built pages, or none."""
+    func = click.option(
+        "--no-browser", is_flag=True, default=False, help="Never render script-built pages (they stay blocked)."
+    )(func)
+    return click.option(
+        "--browser",
+        metavar="PATH",
+        default=None,
+        help="The Chromium that renders script-built pages (else ARCHIVER_BROWSER, chromium on PATH, Playwright's).",
+    )(func)
+
+
 def _proxy_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is None:
         return None

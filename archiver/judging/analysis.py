@@ -7,6 +7,7 @@ from pathlib import Path
 
 from archiver.judging.compare import Comparison, compare
 from archiver.judging.extract import Extracted, decode_html, extract, sniff_kind
+from archiver.judging.gate import THIN, Wall, gate, wall_by_url
 from archiver.judging.signs import (
     PageSigns,
     page_title,
@@ -36,6 +37,7 @@ class Analysis:
     signs: PageSigns | None
     short_text: str | None  # the main text when short, for the soft-404 probe
     stems: str | None = None  # a new text's words as the search index keeps them (made here, beside extraction)
+    wall: Wall | None = None  # a shell or wall instead of the page: its text is neither kept nor compared
 
 
 def _signs(data: bytes, content_type: str, url: str, main_text: str | None) -> PageSigns | None:
@@ -55,6 +57,7 @@ def analyse(
     first_digest: str | None,
     known_digest: str | None = None,
     extract_text: bool = True,
+    link_url: str | None = None,
 ) -> Analysis:
     """Extract (unless the text is known), store the text once, read the signs, compare with the first text."""
     archive = Path(root)
@@ -71,6 +74,9 @@ def analyse(
     elif extract_text:
         extracted = extract(data, content_type, url)
         text = extracted.text
+        wall = _gate(data, content_type, extracted, link_url or url, url)
+        if wall is not None:  # the wall's words are not the page's: nothing kept, nothing compared
+            return Analysis(extracted, None, None, None, None, None, wall)
         digest = put_text(archive, text) if text else None
     else:
         digest, text = None, None
@@ -85,6 +91,30 @@ def analyse(
     # than by the run's own process after it (the first text and a known one are indexed already).
     stems = indexed(text) if text and digest not in (first_digest, known_digest) else None
     return Analysis(extracted, digest, comparison, signs, short, stems)
+
+
+def _gate(data: bytes, content_type: str, extracted: Extracted, link_url: str, url: str) -> Wall | None:
+    """The gate, for an HTML page (a PDF, a Telegram post's preview or a JSON answer is what it is)."""
+    if extracted.kind != "html":
+        return None
+    by_url = wall_by_url(link_url, url)
+    if by_url is not None or len((extracted.text or "").strip()) >= THIN:
+        return by_url  # an article's own words: the page is not decoded again
+    return gate(decode_html(data[:MAX_SIGNS_BYTES], content_type), extracted.text, link_url, url)
+
+
+def analyse_given(root: str, extracted: Extracted, first_digest: str | None) -> Analysis:
+    """The analysis of a text read from a site's endpoint (not extracted from a page): stored, compared."""
+    archive = Path(root)
+    text = extracted.text
+    digest = put_text(archive, text) if text else None
+    comparison = None
+    if first_digest and text is not None:
+        first = get_text(archive, first_digest) if first_digest != digest else text
+        comparison = compare(first, text) if first is not None else None
+    short = text if text is not None and len(text) <= SHORT_TEXT_BACK else None
+    stems = indexed(text) if text and digest != first_digest else None
+    return Analysis(extracted, digest, comparison, None, short, stems)
 
 
 def _read_body(body: str | bytes, content_type: str, url: str) -> bytes:

@@ -13,7 +13,7 @@ from archiver.judging.analysis import Analysis
 from archiver.judging.compare import Comparison, similarity
 from archiver.judging.signs import RedirectKind, classify_redirect, is_telegram_post, section_page
 from archiver.judging.verdict import History, Judgement, Outcome, judge
-from archiver.outcomes import CheckRow, Failure, Fetch, LinkState, Verdict
+from archiver.outcomes import CapturedWith, CheckRow, Failure, Fetch, LinkState, Verdict
 from archiver.reading.safetext import printable
 from archiver.storage.warcstore import Revisit
 
@@ -44,8 +44,8 @@ def answered(fetch: Fetch) -> bool:
 
 def choose_revisit(link: LinkState, fetch: Fetch, now: datetime) -> Revisit | None:
     """The earlier capture a new one only refers to: a 304 to our conditional request, or the very same payload."""
-    if not answered(fetch):
-        return None
+    if not answered(fetch) or link.last_captured_with != CapturedWith.HTTP:
+        return None  # a post read through its endpoint or a rendered page: its shell's bytes say nothing
     if fetch.status == 304 and link.last_capture_id is not None:
         return Revisit(
             link.last_capture_url or link.url, link.last_capture_at or now, link.last_payload_digest or "sha1:"
@@ -65,8 +65,8 @@ def known_comparison(link: LinkState) -> Comparison | None:
 def redirect_of(link: LinkState, fetch: Fetch, analysis: Analysis | None = None) -> RedirectKind | None:
     """Where a successful answer's redirects went, when away from the article: by the URL alone, or a
     shallower page of the same site whose text is not the article's (its section's index)."""
-    if not (answered(fetch) and fetch.hops and (fetch.status or 0) < 300):
-        return None
+    if not (answered(fetch) and fetch.hops and (fetch.status or 0) < 300) or fetch.captured_with != CapturedWith.HTTP:
+        return None  # (a post read through its endpoint after a redirect to a wall did not move)
     kind = classify_redirect(link.url, fetch.final_url)
     comparison = analysis.comparison if analysis is not None else None
     if kind is None and comparison is not None and section_page(link.url, fetch.final_url, comparison.similarity):
@@ -78,6 +78,8 @@ def looks_suspect(analysis: Analysis | None, fetch: Fetch, change_threshold: flo
     """Whether a 200 answer might be the site's "not found" in disguise: worth a probe."""
     if analysis is None or not answered(fetch) or not 200 <= (fetch.status or 0) < 300:
         return False
+    if fetch.captured_with == CapturedWith.ENDPOINT:
+        return False  # the site's endpoint said what the post is
     signs = analysis.signs
     if signs is None or signs.not_found or signs.parked or signs.challenge or signs.telegram_missing:
         return False  # decided by the page itself, or not a page
@@ -112,6 +114,7 @@ def outcome_of(
     redirect: RedirectKind | None,
     soft: str | None,
     now: datetime,
+    wall: str | None = None,
 ) -> Outcome:
     """What one check of a link found, for judge()."""
     comparison = analysis.comparison if analysis else None
@@ -125,11 +128,12 @@ def outcome_of(
         sentences_lost=comparison.lost if comparison else None,
         first_archived=link.first_archived,
         not_modified=fetch.status == 304,
-        moved_to=fetch.final_url if fetch.hops else None,
+        moved_to=fetch.final_url if fetch.hops and fetch.captured_with == CapturedWith.HTTP else None,
         signs=analysis.signs if analysis else None,
         redirect=redirect,
         soft_404=soft,
         challenge_header=bool(fetch.response and (fetch.response.header("cf-mitigated") or "") == "challenge"),
+        wall=wall,
     )
 
 

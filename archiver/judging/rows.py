@@ -49,4 +49,6 @@ def capture_row(
         extractor=extracted.extractor if extracted else None,
         memento_url=memento_url,
         memento_datetime=memento_datetime,
+        captured_with=str(fetch.captured_with),
+        screenshot=fetch.screenshot,
     )

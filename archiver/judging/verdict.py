@@ -55,6 +55,7 @@ class Outcome:
     redirect: RedirectKind | None = None  # a redirect away from the article
     soft_404: str | None = None  # why the page is the site's answer to a path that does not exist (a reason)
     challenge_header: bool = False  # the server marked its answer as a bot challenge (cf-mitigated)
+    wall: str | None = None  # a login wall, script shell, consent or bot page instead of the page (what it was)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +151,11 @@ def judge(
             history.failing_since or now,
             history.previous_since or now,
         )
+    if outcome.failure is None and status is not None and status < 400 and outcome.wall:
+        # Not the page: a wall stands in front of it. What was archived before stays what was cited.
+        return settle(Verdict.BLOCKED, f"{status}: {outcome.wall}")
+    if outcome.failure is None and outcome.redirect == RedirectKind.LOGIN:
+        return settle(Verdict.BLOCKED, f"{status}: login wall (redirects to {outcome.moved_to})")
     # What a page says about itself only counts when its text is not still the text first archived:
     # an article that quotes "not found", shows a captcha widget or moved under a shorter URL is still there.
     still_cited = outcome.similarity is not None and outcome.similarity >= change_threshold

@@ -179,6 +179,9 @@ async def _night_async(job: _Run, plan: _Plan, reader: CatalogReader) -> bool:
     finally:
         if engine is not None:
             await engine.slots.cancel_all()
+            if engine.browser is not None:
+                job.summary.browser = engine.browser.version
+                await engine.browser.close()
         with contextlib.suppress(OSError):  # every record was fsynced when written
             await loop.run_in_executor(storage, store.close)
         if storage.search is not None:

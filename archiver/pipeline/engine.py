@@ -15,7 +15,7 @@ from archiver.fetching.politeness import HostScheduler
 from archiver.judging.decide import ProbeAnswer
 from archiver.judging.verdict import Judgement
 from archiver.outcomes import Checked, LinkState
-from archiver.pipeline import linkcheck
+from archiver.pipeline import behindwalls, linkcheck
 from archiver.pipeline.night import Night
 from archiver.pipeline.probes import Errand, Job, Probe, Probes, ask
 from archiver.pipeline.slots import Slots
@@ -42,6 +42,8 @@ class Engine:
         self.total = 0
         self.errands: set[Errand] = set()  # the night's own requests waiting for (or holding) a site's turn
         self.errands_queued = 0  # of them, in the scheduler's queues
+        # Script-built pages' browser (started when the first one needs it), or why there is none.
+        self.browser, self.no_browser = behindwalls.make_browser(self)
 
     # ----- the loop -----------------------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ from archiver.judging.rows import capture_row
 from archiver.judging.verdict import Judgement
 from archiver.judging.workers import WorkerFailed
 from archiver.outcomes import CaptureRow, CheckRow, Fetch, LinkState
+from archiver.pipeline import behindwalls
 from archiver.storage.incidents import log_incident, one_line
 from archiver.storage.storagethread import Write
 from archiver.storage.warcstore import Revisit, Stored
@@ -48,7 +49,9 @@ async def check_link(engine: Engine, host: str, link: LinkState, attempt: int) -
     fetch = Fetch(link.url, link.url)
     released = False
     try:
-        conditional = link.last_capture_id is not None and link.verdict in ("ok", "changed")
+        conditional = (
+            link.last_capture_id is not None and link.verdict in ("ok", "changed") and link.last_captured_with == "http"
+        )
         # One budget for all of a link's attempts in this run: a server dripping bytes costs at most that.
         deadline = engine.deadlines.setdefault(link.id, loop.time() + night.settings.link_budget)
         fetch = await night.capturer.capture(
@@ -102,15 +105,23 @@ async def _finish(engine: Engine, host: str, link: LinkState, fetch: Fetch, now:
     night = engine.night
     revisit = choose_revisit(link, fetch, now)
     analysis = await _analyse(engine, link, fetch, revisit)
+    wall = soft = None
+    unread = False
+    if analysis is not None and analysis.wall is not None:
+        # A shell or a wall, not the page: read it another way, or say what stands in front of it.
+        reading = await behindwalls.read_behind(engine, link, fetch, analysis.wall)
+        fetch, analysis, wall, soft = reading.fetch, reading.analysis, reading.wall, reading.gone
+        unread = analysis is None
+        now = night.clock()
     redirect = redirect_of(link, fetch, analysis)
-    soft = None
     if analysis is not None and redirect is None and looks_suspect(analysis, fetch, night.settings.change_threshold):
         with engine.slots.waiting_for_its_probe():
             answer = await engine.probe_for(host, link.url)
         soft = soft_404(answer, analysis, fetch, link)
-    judgement = decide(link, outcome_of(link, fetch, analysis, redirect, soft, now), analysis, night.rules)
+    judgement = decide(link, outcome_of(link, fetch, analysis, redirect, soft, now, wall), analysis, night.rules)
     rows = _rows(engine, link, fetch, judgement, analysis, revisit)
-    stored = to_store(link, fetch, revisit, now, night.settings.revisit_interval)
+    # What a wall showed is not stored: it would become the page the footnote cited.
+    stored = not unread and to_store(link, fetch, revisit, now, night.settings.revisit_interval)
     stems = None
     if stored and analysis is not None and analysis.text_digest is not None and analysis.stems is not None:
         stems = (analysis.text_digest, analysis.stems)  # a new text: indexed as its batch commits
@@ -127,7 +138,15 @@ async def _analyse(engine: Engine, link: LinkState, fetch: Fetch, revisit: Revis
         ok = 200 <= (fetch.status or 0) < 300
         try:
             return await night.pool.run(
-                analyse, archive, fetch.decoded, fetch.content_type, fetch.final_url, link.first_text_digest, known, ok
+                analyse,
+                archive,
+                fetch.decoded,
+                fetch.content_type,
+                fetch.final_url,
+                link.first_text_digest,
+                known,
+                ok,
+                link.url,
             )
         except WorkerFailed as exc:
             # The page broke its worker (or hung it): keep the capture, without its text.

@@ -42,6 +42,10 @@ class RunSummary:
     web_archive: dict[str, int] = field(default_factory=dict)
     notifications: list[dict[str, Any]] = field(default_factory=list)  # one per service told (or not) tonight
     feeds: dict[str, Any] = field(default_factory=lambda: {"polled": 0, "new_entries": 0, "failed": []})
+    rendered: int = 0  # script-built pages read in a browser
+    read_through_endpoints: int = 0  # posts and videos read through their site's endpoint
+    unrendered: int = 0  # script-built pages left blocked: no browser
+    browser: str = ""  # the browser that rendered tonight's pages
 
     def as_dict(self) -> dict[str, Any]:
         """The --json summary."""
@@ -66,4 +70,10 @@ class RunSummary:
             "web_archive": self.web_archive,
             "notifications": self.notifications,
             "feeds": self.feeds,
+            "pages_behind_walls": {
+                "rendered": self.rendered,
+                "read_through_endpoints": self.read_through_endpoints,
+                "script_pages_not_rendered": self.unrendered,
+                "browser": self.browser or None,
+            },
         }

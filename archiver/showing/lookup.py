@@ -24,6 +24,8 @@ def _capture_dict(row: CaptureRecord) -> dict[str, Any]:
         "revisit": row.revisit_of is not None,
         "text_digest": row.text_digest,
         "title": row.title,
+        "captured_with": row.captured_with,
+        "screenshot": row.screenshot,
     }
 
 
@@ -67,8 +69,11 @@ def _link_answer(catalog: CatalogReader, archive: Path, link: LinkRow, report: s
     if first_text is not None and latest_text is not None and first and latest and latest.id != first.id:
         comparison = compare(first_text, latest_text)
         similarity, diff = comparison.similarity, comparison.diff or None
+    last = captures[-1] if captures else None
     return {
         "url": link.url,
+        "captured_with": last.captured_with if last else None,
+        "screenshot": last.screenshot if last else None,
         "verdict": link.verdict,
         "reason": link.reason,
         "http_status": link.http_status,

@@ -155,6 +155,21 @@ def print_run_summary(summary: dict[str, Any], console: Console) -> None:
     )
     counts = "  ".join(f"[{_VERDICT_STYLE[v]}]{v}[/] {n}" for v, n in summary["verdicts"].items())
     console.print(f"verdicts: {counts}")
+    behind = summary.get("pages_behind_walls") or {}
+    if behind.get("rendered") or behind.get("read_through_endpoints"):
+        console.print(
+            f"pages behind walls: {behind['rendered']} rendered in a browser, "
+            f"{behind['read_through_endpoints']} read through their site's endpoint",
+            markup=False,
+        )
+    if behind.get("script_pages_not_rendered"):
+        console.print(
+            f"{behind['script_pages_not_rendered']} script-built page(s) left blocked, not rendered: to render them, "
+            "pip install 'archiver[browser]' and install a Chromium (apt-get install chromium, or playwright "
+            "install chromium), or name one with --browser PATH",
+            markup=False,
+            style="yellow",
+        )
     lookups = summary.get("web_archive") or {}
     if lookups:
         words = ", ".join(f"{status.replace('_', ' ')} {n}" for status, n in sorted(lookups.items()))
@@ -294,6 +309,11 @@ def print_check(answer: dict[str, Any], console: Console) -> None:
             f"  captures: {len(captures)}"
             + (f", first {link['first_archived']}" if link["first_archived"] else ", none successful yet")
         )
+        how = _CAPTURED_WITH.get(link.get("captured_with") or "")
+        if how:
+            console.print(f"  captured {how}", markup=False)
+        if link.get("screenshot"):
+            console.print(f"  screenshot: {link['screenshot']}", markup=False)
         if link["archived_text"]:
             console.print(f"  archived text ({link['first_archived']}):")
             console.print(_quoted(link["archived_text"]))
@@ -310,6 +330,13 @@ def print_check(answer: dict[str, Any], console: Console) -> None:
         if link["diff"] and link["verdict"] == "changed":
             console.print(f"  what changed by {link['latest_archived']} ({link['similarity']:.0%} similar):")
             console.print(_quoted(link["diff"], 60))
+
+
+_CAPTURED_WITH = {
+    "http": "by a plain HTTP fetch",
+    "browser": "in a browser (the page is built by scripts)",
+    "endpoint": "through the site's public endpoint (oEmbed)",
+}
 
 
 def print_search(hits: Sequence[Any], console: Console) -> None:

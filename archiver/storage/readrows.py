@@ -156,6 +156,8 @@ class CaptureRecord:
     warc_end: int | None
     memento_url: str | None
     memento_datetime: str | None
+    captured_with: str = "http"
+    screenshot: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

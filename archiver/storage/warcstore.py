@@ -20,7 +20,7 @@ from warcio.warcwriter import WARCWriter
 
 from archiver import __version__
 from archiver.errors import ArchiveError
-from archiver.outcomes import Exchange, Fetch, warc_digest
+from archiver.outcomes import Exchange, Fetch, Resource, warc_digest
 
 WARC_DIR = "warc"
 SERVER_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
@@ -297,6 +297,8 @@ class WarcStore:
         self, fetch: Fetch, revisit: Revisit | None, start: int, rotated: tuple[str, int] | None, sync: bool
     ) -> Stored:
         assert self._file is not None and self._name is not None
+        if fetch.warcinfo:
+            self._write_info(fetch.warcinfo, fetch.started_at)
         for exchange in fetch.hops:
             self._write_exchange(exchange, BytesIO(exchange.body), len(exchange.body), None, None)
         assert fetch.response is not None, "only fetches with a response are stored"
@@ -306,6 +308,10 @@ class WarcStore:
                 final = self._write_exchange(fetch.response, body, fetch.body_size, fetch.payload_digest, None)
         else:
             final = self._write_exchange(fetch.response, BytesIO(), 0, fetch.payload_digest, revisit)
+        for exchange in fetch.related:  # what a browser or an endpoint asked for beside the page
+            self._write_exchange(exchange, BytesIO(exchange.body), len(exchange.body), None, None)
+        for resource in fetch.resources:
+            self._write_resource(resource)
         if sync:
             self._sync()
         else:
@@ -370,6 +376,30 @@ class WarcStore:
         )
         writer.write_record(request)
         return location
+
+    def _write_info(self, fields: tuple[tuple[str, str], ...], moment: datetime) -> None:
+        """A warcinfo record before a capture whose maker is not this software alone (the browser, its version)."""
+        writer = self._writer
+        assert writer is not None and self._name is not None
+        record = writer.create_warcinfo_record(self._name, dict(fields))
+        record.rec_headers.replace_header("WARC-Date", warc_date(moment))
+        writer.write_record(record)
+
+    def _write_resource(self, resource: Resource) -> None:
+        """A resource record (a screenshot): its content is the record's block."""
+        writer = self._writer
+        assert writer is not None
+        more = [("Content-Type", resource.content_type), ("WARC-Block-Digest", _sha1(resource.data))]
+        more.append(("WARC-Payload-Digest", _sha1(resource.data)))
+        record = writer.create_warc_record(
+            resource.url,
+            "resource",
+            payload=BytesIO(resource.data),
+            length=len(resource.data),
+            warc_content_type=resource.content_type,
+            warc_headers=_warc_headers("resource", resource.url, warc_date(resource.fetched_at), *more),
+        )
+        writer.write_record(record)
 
     def cut(self, offset: int) -> None:
         """Truncate the current file back to offset (the end of its last complete record), dropping buffers.

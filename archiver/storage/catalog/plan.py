@@ -52,7 +52,7 @@ class PlanQueries:
             """SELECT l.*, f.text_digest AS first_text_digest, f.fetched_at AS first_fetched,
                       c.payload_digest AS last_payload_digest, c.id AS last_capture_id,
                       c.final_url AS last_capture_url, c.fetched_at AS last_capture_at,
-                      c.text_digest AS last_text_digest
+                      c.text_digest AS last_text_digest, c.captured_with AS last_captured_with
                FROM links l
                LEFT JOIN captures f ON f.id = l.first_capture
                LEFT JOIN captures c ON c.id = l.last_capture
@@ -77,6 +77,7 @@ class PlanQueries:
             last_capture_at=parse_iso(row["last_capture_at"]),
             last_text_digest=row["last_text_digest"],
             reason=row["reason"],
+            last_captured_with=row["last_captured_with"] or "http",
         )
 
     def warc_committed(self) -> dict[str, int]:

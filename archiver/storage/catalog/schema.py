@@ -145,6 +145,11 @@ MIGRATIONS: list[str] = [
         updated TEXT, report TEXT, read_at TEXT NOT NULL, PRIMARY KEY (feed, key)
     );
     """,
+    # 11: how a capture was made (a plain fetch, a browser, a site's endpoint) and its screenshot.
+    """
+    ALTER TABLE captures ADD COLUMN captured_with TEXT NOT NULL DEFAULT 'http';
+    ALTER TABLE captures ADD COLUMN screenshot TEXT
+    """,
 ]
 
 
