@@ -147,6 +147,30 @@ def _request_line(exchange: Exchange) -> str:
     return f"{exchange.method} {target}"
 
 
+def _write_info(writer: WARCWriter | None, name: str, fields: tuple[tuple[str, str], ...], moment: datetime) -> None:
+    """A warcinfo record before a capture whose maker is not this software alone (the browser, its version)."""
+    assert writer is not None
+    record = writer.create_warcinfo_record(name, dict(fields))
+    record.rec_headers.replace_header("WARC-Date", warc_date(moment))
+    writer.write_record(record)
+
+
+def _write_resource(writer: WARCWriter | None, resource: Resource) -> None:
+    """A resource record (a screenshot): its content is the record's block."""
+    assert writer is not None
+    digest = _sha1(resource.data)
+    more = [("Content-Type", resource.content_type), ("WARC-Block-Digest", digest), ("WARC-Payload-Digest", digest)]
+    record = writer.create_warc_record(
+        resource.url,
+        "resource",
+        payload=BytesIO(resource.data),
+        length=len(resource.data),
+        warc_content_type=resource.content_type,
+        warc_headers=_warc_headers("resource", resource.url, warc_date(resource.fetched_at), *more),
+    )
+    writer.write_record(record)
+
+
 class _GzipMembers:
     """Each record its own gzip member (as WARC readers expect), compressed into the file's buffer.
 
@@ -298,7 +322,7 @@ class WarcStore:
     ) -> Stored:
         assert self._file is not None and self._name is not None
         if fetch.warcinfo:
-            self._write_info(fetch.warcinfo, fetch.started_at)
+            _write_info(self._writer, self._name, fetch.warcinfo, fetch.started_at)
         for exchange in fetch.hops:
             self._write_exchange(exchange, BytesIO(exchange.body), len(exchange.body), None, None)
         assert fetch.response is not None, "only fetches with a response are stored"
@@ -311,7 +335,7 @@ class WarcStore:
         for exchange in fetch.related:  # what a browser or an endpoint asked for beside the page
             self._write_exchange(exchange, BytesIO(exchange.body), len(exchange.body), None, None)
         for resource in fetch.resources:
-            self._write_resource(resource)
+            _write_resource(self._writer, resource)
         if sync:
             self._sync()
         else:
@@ -376,30 +400,6 @@ class WarcStore:
         )
         writer.write_record(request)
         return location
-
-    def _write_info(self, fields: tuple[tuple[str, str], ...], moment: datetime) -> None:
-        """A warcinfo record before a capture whose maker is not this software alone (the browser, its version)."""
-        writer = self._writer
-        assert writer is not None and self._name is not None
-        record = writer.create_warcinfo_record(self._name, dict(fields))
-        record.rec_headers.replace_header("WARC-Date", warc_date(moment))
-        writer.write_record(record)
-
-    def _write_resource(self, resource: Resource) -> None:
-        """A resource record (a screenshot): its content is the record's block."""
-        writer = self._writer
-        assert writer is not None
-        more = [("Content-Type", resource.content_type), ("WARC-Block-Digest", _sha1(resource.data))]
-        more.append(("WARC-Payload-Digest", _sha1(resource.data)))
-        record = writer.create_warc_record(
-            resource.url,
-            "resource",
-            payload=BytesIO(resource.data),
-            length=len(resource.data),
-            warc_content_type=resource.content_type,
-            warc_headers=_warc_headers("resource", resource.url, warc_date(resource.fetched_at), *more),
-        )
-        writer.write_record(record)
 
     def cut(self, offset: int) -> None:
         """Truncate the current file back to offset (the end of its last complete record), dropping buffers.

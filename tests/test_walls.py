@@ -1,0 +1,271 @@
+"""Pages a plain fetch cannot read, end to end through the CLI: shells, walls and consent pages are never
+`ok` with their boilerplate as the text; X posts and YouTube videos are read through their endpoints;
+script-built pages are rendered in Chromium with every request through our fetcher.
+
+Every site is local (tests/wallsite.py), reached through the test server as a proxy, so the address
+guard stays on (no --allow-private): a page's script must not reach 169.254.169.254 or 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from tests import server as fixture_server
+from tests.helpers import FAST, archiver, chromium, make_archive, write_report
+from tests.server import archive_capture, page
+
+POST = "1760000000000000001"
+POST_TEXT = "Today the ministry signed the agreement on the joint customs service with our neighbours."
+VIDEO = "dQw4w9WgXcQ"
+VIDEO_META = "Press conference of the minister|Ministry Channel|The minister answered questions on the budget."
+
+WALLED = {
+    "http://www.facebook.com/permalink.php?story_fbid=1234": "login wall",
+    "http://www.instagram.com/p/Cabc123/": "login wall",
+    "http://vk.com/wall-1_2": "login wall",
+    "http://www.linkedin.com/posts/ministry_activity-1": "login wall",
+}
+SCRIPT_BUILT = ["http://spa.example/app", "http://spa.example/inline"]
+CONTROLS = [
+    f"http://ordinary.example/{name}"
+    for name in ("control_quotes_login", "control_quotes_js", "control_noscript_comments", "control_short_notice")
+]
+
+
+def config(web: fixture_server.Server, extra: str = "") -> str:
+    return FAST + (
+        f'proxy = "{web.base}"\nx_oembed = "http://oembed.example/x"\n'
+        f'youtube_oembed = "http://oembed.example/youtube"\n{extra}'
+    )
+
+
+def check_json(archive: Path, n: int) -> dict[str, object]:
+    result = archiver("check", "report", str(n), "--json", archive=archive)
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    url: dict[str, object] = answer["urls"][0]
+    return url
+
+
+@pytest.fixture
+def sites(web: fixture_server.Server) -> fixture_server.Server:
+    web.pages[f"x:{POST}"] = POST_TEXT
+    web.pages[f"yt:{VIDEO}"] = VIDEO_META
+    return web
+
+
+def test_walls_and_shells_are_blocked_without_a_browser(sites: fixture_server.Server, tmp_path: Path) -> None:
+    urls = [*WALLED, *SCRIPT_BUILT, *CONTROLS, "http://spa.example/walled-app"]
+    archive = make_archive(tmp_path, config(sites))
+    report = write_report(tmp_path / "reports", urls)
+    result = archiver("run", str(report), "--no-browser", archive=archive)
+    assert result.returncode == 0, result.stderr
+    # The summary says once how to enable rendering.
+    assert result.stdout.count("pip install 'archiver[browser]'") == 1, result.stdout
+    for n, url in enumerate(urls, start=1):
+        answer = check_json(archive, n)
+        text = str(answer["archived_text"] or "")
+        if url in CONTROLS:
+            assert answer["verdict"] == "ok", (url, answer["reason"])
+            assert len(text) > 100 and answer["captured_with"] == "http"
+            continue
+        assert answer["verdict"] == "blocked", (url, answer["reason"])
+        assert answer["captures"] == [] and answer["archived_text"] is None, url  # the wall's words are not kept
+        if url in WALLED:
+            assert "login wall" in str(answer["reason"]), answer["reason"]
+        elif url in SCRIPT_BUILT:
+            assert "script-only page, rendering is turned off" in str(answer["reason"]), answer["reason"]
+
+
+def test_x_posts_and_youtube_videos_are_read_through_their_endpoints(
+    sites: fixture_server.Server, tmp_path: Path
+) -> None:
+    urls = [
+        f"http://x.com/mfa_russia/status/{POST}",
+        f"http://twitter.com/mfa_russia/status/{POST}?s=20",
+        f"http://www.youtube.com/watch?v={VIDEO}",  # redirects to consent.youtube.com without the cookie
+        "http://x.com/someone/status/99",  # deleted: the endpoint answers 404
+    ]
+    archive = make_archive(tmp_path, config(sites))
+    report = write_report(tmp_path / "reports", urls)
+    result = archiver("run", str(report), "--no-browser", "--json", archive=archive)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["pages_behind_walls"]["read_through_endpoints"] == 3
+    for n in (1, 2):
+        post = check_json(archive, n)
+        assert post["verdict"] == "ok" and post["captured_with"] == "endpoint", post["reason"]
+        assert POST_TEXT in str(post["archived_text"]) and "— Ministry (@mfa_russia), March 1, 2024" in str(
+            post["archived_text"]
+        )
+        assert "JavaScript" not in str(post["archived_text"])
+    video = check_json(archive, 3)
+    assert video["verdict"] == "ok" and video["captured_with"] == "endpoint", video["reason"]
+    text = str(video["archived_text"])
+    assert text.startswith("Press conference of the minister") and "Channel: Ministry Channel" in text
+    assert "The minister answered questions on the budget." in text and "Published: 2024-03-01" in text
+    gone = check_json(archive, 4)
+    assert gone["verdict"] == "dead" and "the post is gone" in str(gone["reason"])
+    # The endpoint's exchange is stored beside the page's.
+    exported = tmp_path / "out.warc.gz"
+    assert archiver("export", "--format", "warc", "--output", str(exported), archive=archive).returncode == 0
+    uris = [uri for kind, uri, _ in records(exported) if kind == "response"]
+    assert any(uri.startswith("http://oembed.example/x?url=") for uri in uris)
+    assert any(uri.startswith("http://oembed.example/youtube?url=") for uri in uris)
+
+
+def test_youtube_with_embedding_off_reads_the_watch_page(sites: fixture_server.Server, tmp_path: Path) -> None:
+    """oEmbed's 401 means embedding is off, not that the video is gone: the watch page's metadata is read."""
+    sites.pages[f"yt-noembed:{VIDEO}"] = "1"
+    try:
+        archive = make_archive(tmp_path, config(sites))
+        report = write_report(tmp_path / "reports", [f"http://www.youtube.com/watch?v={VIDEO}"])
+        assert archiver("run", str(report), "--no-browser", archive=archive).returncode == 0
+        video = check_json(archive, 1)
+        assert video["verdict"] == "ok", video["reason"]
+        assert "Press conference of the minister" in str(video["archived_text"])
+    finally:
+        del sites.pages[f"yt-noembed:{VIDEO}"]
+
+
+def test_a_page_read_before_that_now_shows_a_wall_is_blocked_and_keeps_its_text(
+    sites: fixture_server.Server, tmp_path: Path
+) -> None:
+    article = page("Ministry news", "The ministry opened a new office in Hrodna to serve residents. " * 12)
+    raw = sites.archive.setdefault("raw", {})
+    raw["later-walled"] = ("text/html; charset=utf-8", article.encode())
+    archive = make_archive(tmp_path, config(sites))
+    report = write_report(tmp_path / "reports", ["http://news.example/raw/later-walled"])
+    assert archiver("run", str(report), "--no-browser", archive=archive).returncode == 0
+    assert check_json(archive, 1)["verdict"] == "ok"
+    wall = (Path(__file__).parent / "pages" / "walls" / "facebook_post.html").read_bytes()
+    raw["later-walled"] = ("text/html; charset=utf-8", wall)
+    assert archiver("run", "--no-browser", archive=archive).returncode == 0
+    answer = check_json(archive, 1)
+    assert answer["verdict"] == "blocked" and "login wall" in str(answer["reason"]), answer["reason"]
+    assert "new office in Hrodna" in str(answer["archived_text"])
+    assert len(answer["captures"]) == 1  # the wall was not stored as a capture of the page
+
+
+def test_a_walled_link_gets_a_web_archive_copy_looked_up(sites: fixture_server.Server, tmp_path: Path) -> None:
+    url = "http://www.facebook.com/permalink.php?story_fbid=777"
+    archive_capture(sites, url, "20200901120000", page("Ministry post", "The ministry announced new rules. " * 10))
+    extra = 'wayback_url = "http://wayback.example"\nweb_archive_delay = 0.0\n'
+    archive = make_archive(tmp_path, config(sites, extra).replace("web_archive_lookups = false", ""))
+    report = write_report(tmp_path / "reports", [url])
+    assert archiver("run", str(report), "--no-browser", archive=archive).returncode == 0
+    answer = check_json(archive, 1)
+    assert answer["verdict"] == "blocked"
+    memento = answer["memento"]
+    assert isinstance(memento, dict) and "announced new rules" in str(memento["text"])
+
+
+def records(path: Path) -> list[tuple[str, str, bytes]]:
+    with path.open("rb") as file:
+        return [
+            (r.rec_type, r.rec_headers.get_header("WARC-Target-URI") or "", r.content_stream().read())
+            for r in ArchiveIterator(file)
+        ]
+
+
+# ----- with a browser ----------------------------------------------------------------------------------
+
+needs_chromium = pytest.mark.skipif(chromium() is None, reason="no Chromium installed (apt-get install chromium)")
+
+
+@needs_chromium
+def test_script_built_pages_are_rendered_through_our_fetcher(sites: fixture_server.Server, tmp_path: Path) -> None:
+    urls = ["http://spa.example/app", "http://spa.example/inline", "http://spa.example/probing"]
+    urls += ["http://spa.example/walled-app", *CONTROLS[:1]]
+    archive = make_archive(tmp_path, config(sites))
+    report = write_report(tmp_path / "reports", urls)
+    secret_before = sites.hits["/secret"]
+    result = archiver("run", str(report), "--json", archive=archive)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)["pages_behind_walls"]
+    assert summary["rendered"] == 3 and str(summary["browser"]).startswith("Chromium")
+    for n, title in ((1, "Libraries to open on Saturdays"), (2, "Parliament doubles the library budget")):
+        answer = check_json(archive, n)
+        assert answer["verdict"] == "ok" and answer["captured_with"] == "browser", answer["reason"]
+        assert str(answer["archived_text"]).startswith(title)
+        assert "Forty-two libraries in small towns" in str(answer["archived_text"])
+        shot = archive / str(answer["screenshot"])
+        assert shot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    # The page's script asked for 127.0.0.1 and 169.254.169.254: refused by our guard, never reached.
+    assert check_json(archive, 3)["verdict"] == "ok"
+    assert sites.hits["/secret"] == secret_before
+    walled = check_json(archive, 4)
+    assert walled["verdict"] == "blocked" and "in a browser too" in str(walled["reason"])
+    assert check_json(archive, 5)["captured_with"] == "http"  # an ordinary page is never rendered
+    # Exported: the document, its script, the JSON it fetched, the screenshot and the browser's warcinfo.
+    exported = tmp_path / "out.warc.gz"
+    assert archiver("export", "--format", "warc", "--output", str(exported), archive=archive).returncode == 0
+    found = records(exported)
+    kinds = {(kind, uri) for kind, uri, _ in found}
+    assert ("response", "http://spa.example/api/story.json") in kinds
+    assert ("response", "http://spa.example/static/js/main.js") in kinds
+    assert ("resource", "urn:fullPage:http://spa.example/app") in kinds
+    assert any(kind == "warcinfo" and b"Chromium" in body for kind, _, body in found)
+    story = next(body for kind, uri, body in found if uri == "http://spa.example/api/story.json" and kind == "response")
+    assert b"Forty-two libraries" in story
+    assert archiver("status", archive=archive).returncode == 0
+    with gzip.open(exported) as file:
+        assert file.read(4) == b"WARC"
+
+
+@needs_chromium
+def test_a_page_that_never_finishes_loading_is_bounded(sites: fixture_server.Server, tmp_path: Path) -> None:
+    archive = make_archive(tmp_path, config(sites, "browser_timeout = 6.0\n"))
+    report = write_report(tmp_path / "reports", ["http://spa.example/never"])
+    started = time.monotonic()
+    assert archiver("run", str(report), archive=archive).returncode == 0
+    assert time.monotonic() - started < 40
+    answer = check_json(archive, 1)
+    assert answer["verdict"] == "blocked" and "script-only page" in str(answer["reason"]), answer["reason"]
+
+
+@needs_chromium
+def test_no_chromium_outlives_a_killed_run(sites: fixture_server.Server, tmp_path: Path) -> None:
+    """SIGKILL leaves the run no time to close its browser: the watchdog (and Playwright's driver) do."""
+    marker = f"archiver-test-{os.getpid()}-{time.monotonic_ns()}"
+    wrapper = tmp_path / "chromium-wrapper"
+    wrapper.write_text(f'#!/bin/sh\nexec {chromium()} --{marker} "$@"\n')
+    wrapper.chmod(0o755)
+    archive = make_archive(tmp_path, config(sites, f'browser = "{wrapper}"\nbrowser_timeout = 60.0\n'))
+    report = write_report(tmp_path / "reports", ["http://spa.example/never"])
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    run = subprocess.Popen(
+        [sys.executable, "-m", "archiver", "run", str(report), "--archive", str(archive)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not browsers(marker):
+            time.sleep(0.2)
+        assert browsers(marker), "the browser never started"
+        time.sleep(1.0)
+        run.send_signal(signal.SIGKILL)
+        run.wait()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and browsers(marker):
+            time.sleep(0.2)
+        assert not browsers(marker), "Chromium outlived the killed run"
+    finally:
+        if run.poll() is None:
+            run.kill()
+
+
+def browsers(marker: str) -> list[str]:
+    found = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True)
+    return found.stdout.split()
