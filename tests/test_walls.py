@@ -70,8 +70,8 @@ def test_walls_and_shells_are_blocked_without_a_browser(sites: fixture_server.Se
     report = write_report(tmp_path / "reports", urls)
     result = archiver("run", str(report), "--no-browser", archive=archive)
     assert result.returncode == 0, result.stderr
-    # The summary says once how to enable rendering.
-    assert result.stdout.count("pip install 'archiver[browser]'") == 1, result.stdout
+    # The summary says once why the script-built pages were not rendered.
+    assert result.stdout.count("left blocked, not rendered: rendering is turned off") == 1, result.stdout
     for n, url in enumerate(urls, start=1):
         answer = check_json(archive, n)
         text = str(answer["archived_text"] or "")
@@ -167,6 +167,49 @@ def test_a_walled_link_gets_a_web_archive_copy_looked_up(sites: fixture_server.S
     assert answer["verdict"] == "blocked"
     memento = answer["memento"]
     assert isinstance(memento, dict) and "announced new rules" in str(memento["text"])
+
+
+HIDE_PLAYWRIGHT = """
+import sys
+sys.modules["playwright"] = sys.modules["playwright.async_api"] = None  # as if the browser extra were not installed
+sys.argv = ["archiver", *sys.argv[1:]]
+from archiver.cli import main
+main()
+"""
+
+
+def test_without_the_browser_extra_script_pages_are_blocked_and_the_summary_says_how(
+    sites: fixture_server.Server, tmp_path: Path
+) -> None:
+    archive = make_archive(tmp_path, config(sites))
+    report = write_report(tmp_path / "reports", ["http://spa.example/app", "http://spa.example/inline"])
+    result = subprocess.run(
+        [sys.executable, "-c", HIDE_PLAYWRIGHT, "run", str(report), "--archive", str(archive)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    said = [line for line in result.stdout.splitlines() if "archiver[browser]" in line]
+    assert said == [
+        "2 script-built page(s) left blocked, not rendered: to render them, pip install 'archiver[browser]' and "
+        "install a Chromium (apt-get install chromium, or playwright install chromium), or name one with --browser PATH"
+    ]
+    answer = check_json(archive, 1)
+    assert answer["verdict"] == "blocked"
+    assert str(answer["reason"]).startswith(
+        "200: script-only page, no browser available: the browser extra is not installed"
+    ), answer["reason"]
+
+
+def test_a_browser_that_is_not_there_is_a_clear_error(sites: fixture_server.Server, tmp_path: Path) -> None:
+    archive = make_archive(tmp_path, config(sites))
+    report = write_report(tmp_path / "reports", ["http://spa.example/app"])
+    result = archiver("run", str(report), "--browser", "/nonexistent/chromium", archive=archive)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "archiver: error: browser '/nonexistent/chromium': no such program (give a Chromium's path or name)"
+    )
 
 
 def records(path: Path) -> list[tuple[str, str, bytes]]:

@@ -55,11 +55,9 @@ class Rendered:
 
 def find_chromium(explicit: str | None = None) -> str | None:
     """A Chromium to drive: --browser PATH, ARCHIVER_BROWSER, one on PATH, or Playwright's own download."""
-    for candidate in (explicit, os.environ.get("ARCHIVER_BROWSER")):
-        if candidate:
-            found = shutil.which(candidate) or (candidate if Path(candidate).is_file() else None)
-            if found:
-                return found
+    named = explicit or os.environ.get("ARCHIVER_BROWSER")
+    if named:  # the one asked for, or none
+        return shutil.which(named) or (named if Path(named).is_file() and os.access(named, os.X_OK) else None)
     for name in CHROMIUM_NAMES:
         found = shutil.which(name)
         if found:

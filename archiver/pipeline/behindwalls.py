@@ -10,10 +10,11 @@ its post or article as the text; `captured_with` says how.
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from archiver.errors import MissingExtra
+from archiver.errors import ConfigError, MissingExtra
 from archiver.fetching import endpoints
 from archiver.fetching.browser import Browser, find_chromium, playwright_missing
 from archiver.judging.analysis import Analysis, analyse, analyse_given
@@ -46,6 +47,9 @@ def make_browser(engine: Engine) -> tuple[Browser | None, str]:
     if playwright_missing():
         return None, "no browser available: the browser extra is not installed"
     executable = find_chromium(settings.browser or None)
+    named = settings.browser or os.environ.get("ARCHIVER_BROWSER")
+    if executable is None and named:
+        raise ConfigError(f"browser {named!r}: no such program (give a Chromium's path or name)")
     if executable is None:
         return None, "no browser available: no Chromium found"
     return Browser(settings, night.fetcher, engine.turn, executable), ""
@@ -63,6 +67,7 @@ async def read_behind(engine: Engine, link: LinkState, fetch: Fetch, wall: Wall)
         return Reading(fetch, None, wall.reason)
     if engine.browser is None:
         engine.night.summary.unrendered += 1
+        engine.night.summary.no_browser = engine.no_browser
         return Reading(fetch, None, f"{wall.what}, {engine.no_browser} ({wall.detail})")
     return await _in_browser(engine, link, fetch, wall, engine.browser)
 

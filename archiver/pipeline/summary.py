@@ -46,6 +46,7 @@ class RunSummary:
     read_through_endpoints: int = 0  # posts and videos read through their site's endpoint
     unrendered: int = 0  # script-built pages left blocked: no browser
     browser: str = ""  # the browser that rendered tonight's pages
+    no_browser: str = ""  # why script-built pages were not rendered
 
     def as_dict(self) -> dict[str, Any]:
         """The --json summary."""
@@ -75,5 +76,6 @@ class RunSummary:
                 "read_through_endpoints": self.read_through_endpoints,
                 "script_pages_not_rendered": self.unrendered,
                 "browser": self.browser or None,
+                "not_rendered_because": self.no_browser or None,
             },
         }

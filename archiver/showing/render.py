@@ -163,10 +163,15 @@ def print_run_summary(summary: dict[str, Any], console: Console) -> None:
             markup=False,
         )
     if behind.get("script_pages_not_rendered"):
+        why = str(behind.get("not_rendered_because") or "")
+        advice = (
+            "rendering is turned off (--no-browser, or render = false in archiver.toml)"
+            if "turned off" in why
+            else "to render them, pip install 'archiver[browser]' and install a Chromium (apt-get install chromium, "
+            "or playwright install chromium), or name one with --browser PATH"
+        )
         console.print(
-            f"{behind['script_pages_not_rendered']} script-built page(s) left blocked, not rendered: to render them, "
-            "pip install 'archiver[browser]' and install a Chromium (apt-get install chromium, or playwright "
-            "install chromium), or name one with --browser PATH",
+            f"{behind['script_pages_not_rendered']} script-built page(s) left blocked, not rendered: {advice}",
             markup=False,
             style="yellow",
         )
