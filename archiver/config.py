@@ -69,7 +69,9 @@ class Settings:
     # Pages a plain fetch cannot read (script shells): rendered in headless Chromium, every request ours.
     render: bool = True  # false (or --no-browser): a script-only page is blocked, never rendered
     browser: str = ""  # the Chromium to drive: a path or a name on PATH ("" : ARCHIVER_BROWSER, chromium...)
-    browser_pages: int = 2  # pages rendered at once
+    # pages rendered at once, at most two: one keeps the night, Chromium included, under 1 GiB on the hostile
+    # pages' benchmark (two: 1.2 GiB, and 1.5 times as many pages a minute; docs/benchmarks.md)
+    browser_pages: int = 1
     browser_timeout: float = 30.0  # seconds one page may take to render
     browser_image_cap: int = 2 * 1024 * 1024  # images and fonts up to this size are kept in the WARC
     # Sites' public endpoints, asked before a browser ("" : not asked).
@@ -146,7 +148,7 @@ _RANGES: dict[str, tuple[float, float | None, bool]] = {
     "web_archive_delay": (0, None, False),
     "save_delay": (0, None, False),
     "extract_workers": (0, None, False),
-    "browser_pages": (1, 16, False),
+    "browser_pages": (1, 2, False),
     "browser_timeout": (0, None, True),
     "browser_image_cap": (0, None, False),
     "extract_timeout": (0, None, True),

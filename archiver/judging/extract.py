@@ -6,6 +6,7 @@ import contextlib
 import copy
 import functools
 import io
+import itertools
 import json
 import logging
 import re
@@ -232,6 +233,17 @@ def _paragraphs_hold_a_long_text(tree: Any) -> bool:
     return False
 
 
+# A page with more elements than this gets trafilatura's own extractor only, without the fallbacks: the
+# jusText rescue compares each short block with its neighbours' runs, quadratic in the blocks (34 s for a
+# page of 20,000 one-line rows, as a script-built table or an endless feed renders). News pages have
+# one to three thousand elements.
+MAX_CASCADE_ELEMENTS = 10_000
+
+
+def _too_many_blocks(tree: Any) -> bool:
+    return next(itertools.islice(tree.iter(), MAX_CASCADE_ELEMENTS, None), None) is not None
+
+
 def _main_text(tree: Any, url: str) -> Any:
     """trafilatura's document for a parsed page: its own extractor alone when the page holds a long text
     and it finds one, else the full cascade (trafilatura's default).
@@ -244,6 +256,8 @@ def _main_text(tree: Any, url: str) -> Any:
         options.url = options.source = url or None
         return trafilatura.bare_extraction(tree, options=options)
 
+    if _too_many_blocks(tree):
+        return extraction(fast=True)  # jusText's rescue is quadratic in a page's blocks: minutes on 20,000
     if _paragraphs_hold_a_long_text(tree):
         document = extraction(fast=True)
         if document is not None and len(getattr(document, "text", None) or "") >= LONG_TEXT:
