@@ -201,3 +201,18 @@ def test_pages_parse_as_trafilatura_parses_them(page: str) -> None:
 def test_tidy_folds_spaces_trims_lines_and_drops_empty_ones() -> None:
     assert tidy("  a\u00a0\u00a0b\t\tc  d \n\n \t\n e  ") == "a b c d\ne"
     assert tidy("clean text\nas trafilatura gives it") == "clean text\nas trafilatura gives it"
+
+
+def test_a_page_of_twenty_thousand_rows_still_gives_its_article() -> None:
+    """A script-built table or an endless feed (20,000 one-line rows) is read by trafilatura's own extractor
+    alone: jusText's rescue, quadratic in the blocks, took half a minute on it (bench/render_pages.py)."""
+    story = "".join(
+        f"<p>The regional parliament voted on Thursday to double the library budget, item {i}.</p>" for i in range(15)
+    )
+    rows = "".join(f"<div>row {i}</div>" for i in range(20_000))
+    page = (
+        f"<html><head><title>Courier</title></head><body><article><h1>Story</h1>{story}</article>{rows}</body></html>"
+    )
+    got = extract(page.encode(), "text/html; charset=utf-8", "http://example.org/app/1")
+    assert got.extractor == "trafilatura"
+    assert got.text is not None and "double the library budget, item 14." in got.text

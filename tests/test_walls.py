@@ -260,7 +260,12 @@ def test_script_built_pages_are_rendered_through_our_fetcher(sites: fixture_serv
     assert any(kind == "warcinfo" and b"Chromium" in body for kind, _, body in found)
     story = next(body for kind, uri, body in found if uri == "http://spa.example/api/story.json" and kind == "response")
     assert b"Forty-two libraries" in story
-    assert archiver("status", archive=archive).returncode == 0
+    # The dashboard shows a thumbnail of the rendered page.
+    board = tmp_path / "board"
+    assert archiver("dashboard", "--output", str(board), archive=archive).returncode == 0
+    html = (board / "reports" / "report.html").read_text()
+    thumb = html.split('<img class="thumb" src="', 1)[1].split('"', 1)[0]
+    assert (board / "reports" / thumb).resolve() == (archive / str(check_json(archive, 1)["screenshot"])).resolve()
     with gzip.open(exported) as file:
         assert file.read(4) == b"WARC"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -77,12 +78,11 @@ def find_chromium(explicit: str | None = None) -> str | None:
 
 
 def playwright_missing() -> bool:
-    """Whether the browser extra is not installed."""
+    """Whether the browser extra is not installed (asked without importing it: most nights never render)."""
     try:
-        import playwright.async_api  # noqa: F401
-    except ImportError:
+        return importlib.util.find_spec("playwright.async_api") is None
+    except (ImportError, ValueError):  # a parent hidden or broken
         return True
-    return False
 
 
 def _children(pid: int) -> list[int]:

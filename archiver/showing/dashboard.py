@@ -31,7 +31,8 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .v{display:inline-block;padding:0 .4rem;border-radius:.3rem;color:#fff;font-size:.85em}
 .muted{color:#666}.url,p>a{overflow-wrap:anywhere}blockquote{margin:.5rem 0;padding:.5rem 1rem;background:#f6f6f6;
 border-left:3px solid #ccc;white-space:pre-wrap;max-height:24rem;overflow:auto}
-details{margin:.3rem 0}nav a{margin-right:1rem}
+details{margin:.3rem 0}nav a{margin-right:1rem}img.thumb{border:1px solid #ccc;max-height:12rem;object-fit:cover;
+object-position:top}
 """ + "".join(f".v-{v}{{background:{c}}}" for v, c in COLOURS.items())
 
 
@@ -166,6 +167,15 @@ def _text_link(archive: Path, output: Path, digest: str, fetched_at: str | None)
     return f'<a href="{escape(Path(target).as_posix())}">archived text</a>{when}'
 
 
+def _thumbnail(archive: Path, output: Path, screenshot: str) -> str:
+    """A rendered page's screenshot as a thumbnail linking to the whole PNG."""
+    target = escape(Path(os.path.relpath(archive / screenshot, output / "reports")).as_posix())
+    return (
+        f'<p><a href="{target}"><img class="thumb" src="{target}" width="240" loading="lazy"'
+        ' alt="screenshot of the page as rendered in a browser"></a></p>'
+    )
+
+
 def _ranges(numbers: list[int]) -> str:
     """Footnote numbers as runs: [1, 2, 3, 5] -> "1–3, 5"."""
     runs: list[list[int]] = []
@@ -225,6 +235,8 @@ def _report_page(catalog: CatalogReader, archive: Path, output: Path, report: Re
                 f'<p>{_badge(link.verdict)} <a href="{escape(link.url)}">{escape(link.url)}</a>{copy}{text_ref}<br>'
                 f"{escape(link.reason)}{checked}</p>"
             )
+            if link.screenshot:
+                parts.append(_thumbnail(archive, output, link.screenshot))
             text = get_text(archive, link.text_digest) if inline else None
             if text:
                 cut = text[:TEXT_CHARS] + ("\n…" if len(text) > TEXT_CHARS else "")

@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # bs4 loads with the first HTML export, not with every comman
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'none'; object-src 'none'; frame-src 'none'; worker-src 'none'; "
     "base-uri 'none'; form-action 'none'; connect-src 'none'; "
-    "img-src 'self' http: https:; media-src 'self' http: https:; font-src 'self' http: https:; "
+    "img-src 'self' file: http: https:; media-src 'self' http: https:; font-src 'self' http: https:; "
     "style-src 'self' 'unsafe-inline' http: https:"
 )
 CSP_META = f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'

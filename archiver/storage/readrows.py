@@ -307,6 +307,7 @@ class NoteLink:
     memento_url: str | None
     memento_datetime: str | None
     diff: str | None
+    screenshot: str | None = None  # the latest rendered page's PNG, relative to the archive
 
 
 @dataclass(frozen=True, slots=True)

@@ -144,11 +144,13 @@ class ExportQueries:
                       ) AS memento,
                       CASE WHEN l.verdict = 'changed' THEN
                           (SELECT k.diff FROM checks k WHERE k.link = l.id AND k.diff IS NOT NULL
-                           ORDER BY k.started_at DESC LIMIT 1) END AS diff
+                           ORDER BY k.started_at DESC LIMIT 1) END AS diff,
+                      (SELECT cp.screenshot FROM captures cp WHERE cp.link = l.id AND cp.screenshot IS NOT NULL
+                       ORDER BY cp.id DESC LIMIT 1) AS screenshot
                FROM citations c JOIN links l ON l.id = c.link LEFT JOIN captures fc ON fc.id = l.first_capture
                WHERE c.report = ? ORDER BY c.n, c.position""",
             (report,),
         ):
-            memento_url, memento_datetime = json.loads(row[-2]) if row[-2] else (None, None)
-            by_n[row[0]].links.append(make(NoteLink, (*row[:-2], memento_url, memento_datetime, row[-1])))
+            memento_url, memento_datetime = json.loads(row[-3]) if row[-3] else (None, None)
+            by_n[row[0]].links.append(make(NoteLink, (*row[:-3], memento_url, memento_datetime, *row[-2:])))
         return notes
