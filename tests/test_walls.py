@@ -282,8 +282,10 @@ def test_a_page_that_never_finishes_loading_is_bounded(sites: fixture_server.Ser
 
 
 @needs_chromium
-def test_no_chromium_outlives_a_killed_run(sites: fixture_server.Server, tmp_path: Path) -> None:
-    """SIGKILL leaves the run no time to close its browser: the watchdog (and Playwright's driver) do."""
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM twice", "SIGINT twice"])
+def test_no_chromium_outlives_a_stopped_run(sites: fixture_server.Server, tmp_path: Path, how: str) -> None:
+    """A second Ctrl-C or SIGTERM stops the run at once, closing its browser; SIGKILL leaves it no time to:
+    the watchdog (and Playwright's driver) do."""
     marker = f"archiver-test-{os.getpid()}-{time.monotonic_ns()}"
     wrapper = tmp_path / "chromium-wrapper"
     wrapper.write_text(f'#!/bin/sh\nexec {chromium()} --{marker} "$@"\n')
@@ -303,8 +305,14 @@ def test_no_chromium_outlives_a_killed_run(sites: fixture_server.Server, tmp_pat
             time.sleep(0.2)
         assert browsers(marker), "the browser never started"
         time.sleep(1.0)
-        run.send_signal(signal.SIGKILL)
-        run.wait()
+        if how == "SIGKILL":
+            run.send_signal(signal.SIGKILL)
+        else:
+            sig = signal.SIGTERM if how.startswith("SIGTERM") else signal.SIGINT
+            run.send_signal(sig)
+            time.sleep(0.5)
+            run.send_signal(sig)
+        run.wait(timeout=30)
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and browsers(marker):
             time.sleep(0.2)
