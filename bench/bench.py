@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -281,6 +282,31 @@ def _round(args: argparse.Namespace, work: Path, reports: Path, urls: list[str])
     return figures
 
 
+def _delete_many(work: Path, count: int) -> None:
+    """Write `count` small files beside the archive, sync them, and delete them: what deleting the last
+    night's temporary files or an old archive leaves the file system with, just before a run."""
+    doomed = Path(tempfile.mkdtemp(prefix="doomed-", dir=work))
+    started = time.monotonic()
+    for index in range(count):
+        folder = doomed / f"{index % 256:02x}"
+        if index < 256:
+            folder.mkdir()
+        (folder / f"{index}.txt").write_bytes(b"x" * 2048)
+    os.sync()
+    shutil.rmtree(doomed)
+    os.sync()
+    print(f"  wrote and deleted {count:,} files beside the archive in {time.monotonic() - started:.1f} s")
+
+
+def _path(pages: str, i: int) -> str:
+    """The i-th link's path: a story; in the heavy world also a long page (1 in 25) or a PDF (1 in 40)."""
+    if pages == "heavy" and i % 40 == 39:
+        return f"/docs/2020/09/03/statement-{i}.pdf"
+    if pages == "heavy" and i % 25 == 24:
+        return f"/long/2020/09/03/story-{i}.html"
+    return f"/news/2020/09/03/story-{i}.html"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--links", type=int, default=2000)
@@ -288,6 +314,13 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.075, help="mean seconds a host takes to answer (+-60 %%)")
     parser.add_argument(
         "--paragraphs", type=int, default=12, help="story paragraphs a page (12: ~6,600 characters; 3: a short item)"
+    )
+    parser.add_argument(
+        "--pages",
+        choices=("light", "heavy"),
+        default="light",
+        help="light: the story and its page (trafilatura ~2.5 ms); heavy: real news pages of ~13 KB with scripts,"
+        " JSON-LD, a ticker, comments and a newsletter box (~5.5 ms), one link in 25 a 60 KB page, one in 40 a PDF",
     )
     parser.add_argument("--per-host", type=int, default=2)
     parser.add_argument("--delay", type=float, default=0.25)
@@ -306,6 +339,13 @@ def main() -> None:
         help="rounds (archiver, its rerun, trafilatura, in turn), then the median of each figure: a drifting "
         "machine moves both tools' CPU between rounds",
     )
+    parser.add_argument(
+        "--after-deleting",
+        type=int,
+        default=0,
+        metavar="N",
+        help="before each round, write and delete N small files beside the archive (the disk's recent history)",
+    )
     parser.add_argument("--workdir", type=Path, default=None, help="keep the archive here (default: a temp dir)")
     args = parser.parse_args()
     if not 1 <= args.hosts <= 250:
@@ -319,7 +359,11 @@ def main() -> None:
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="archiver-bench-"))
     server = subprocess.Popen(
-        [sys.executable, str(HERE / "server.py"), "--latency", str(args.latency), "--paragraphs", str(args.paragraphs)],
+        [
+            sys.executable,
+            str(HERE / "server.py"),
+            *("--latency", str(args.latency), "--paragraphs", str(args.paragraphs), "--pages", args.pages),
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -327,7 +371,7 @@ def main() -> None:
         assert server.stdout is not None
         port = int(server.stdout.readline())
         args.server_pid = server.pid
-        urls = [f"http://127.0.0.{1 + i % args.hosts}:{port}/news/2020/09/03/story-{i}.html" for i in range(args.links)]
+        urls = [f"http://127.0.0.{1 + i % args.hosts}:{port}{_path(args.pages, i)}" for i in range(args.links)]
         write_reports(work / "reports", urls)
         print(
             f"archiver bench: {args.links} links over {args.hosts} hosts, latency {args.latency} s, "
@@ -340,6 +384,8 @@ def main() -> None:
                 print(f" round {number + 1} of {args.repeat}")
             # A directory of its own: a fresh archive even in a --workdir used before, and nothing to delete.
             round_dir = Path(tempfile.mkdtemp(prefix=f"round-{number + 1}-", dir=work))
+            if args.after_deleting:
+                _delete_many(work, args.after_deleting)
             rounds.append(_round(args, round_dir, work / "reports", urls))
         if args.repeat > 1:
             print(" median of the rounds (min-max):")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import json
 import random
 
 WORDS = [
@@ -101,7 +102,102 @@ def article(path: str, paragraphs: int = STORY_PARAGRAPHS) -> bytes:
     ).encode()
 
 
-async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, latency: float, paragraphs: int) -> None:
+NAV = "".join(f"<li><a href='/section/{i}'>Section {i}</a></li>" for i in range(30))
+FOOTER = "".join(f"<a href='/about/{i}'>About us {i}</a> " for i in range(20))
+INLINE_SCRIPT = (
+    "<script>window.dataLayer=window.dataLayer||[];function gtag(){dataLayer.push(arguments)}gtag('js',new Date());"
+    "gtag('config','G-BENCH');(function(w,d,s){var f=d.getElementsByTagName(s)[0],j=d.createElement(s);j.async=true;"
+    "j.src='https://cdn.example/ads.js';f.parentNode.insertBefore(j,f)})(window,document,'script');"
+    "var consent={necessary:true,analytics:false,marketing:false,updated:Date.now()};"
+    "document.addEventListener('DOMContentLoaded',function(){var b=document.querySelectorAll('.share');"
+    "for(var i=0;i<b.length;i++){b[i].addEventListener('click',function(e){e.preventDefault();"
+    "window.open(this.href,'share','width=600,height=400')})}});</script>"
+)
+
+
+def heavy_article(path: str) -> bytes:
+    """A real news or ministry page (about 13 KB): a 30-link navigation bar and a ticker, a story of 8 to 12
+    paragraphs, related stories, comments, a newsletter box, a 20-link footer, inline scripts and JSON-LD.
+    /long/ pages carry a story of 60 paragraphs (about 60 KB)."""
+    seed = int(hashlib.sha1(path.encode()).hexdigest()[:8], 16)
+    count = 110 if "/long/" in path else 8 + seed % 5
+    chosen = [PARAGRAPHS[(seed + i * 7919) % len(PARAGRAPHS)] for i in range(count)]
+    body = "".join(f"<p>{p}</p>" for p in chosen)
+    ticker = " · ".join(PARAGRAPHS[(seed + i * 53) % len(PARAGRAPHS)][:40] for i in range(5))
+    related = "".join(
+        f"<li><a href='/news/2020/09/{(seed + i) % 28 + 1:02d}/story-{(seed * 31 + i) % 99999}.html'>"
+        f"{PARAGRAPHS[(seed + i * 131) % len(PARAGRAPHS)][:60]}</a></li>"
+        for i in range(8)
+    )
+    comments = "".join(
+        f"<div class='comment'><span class='author'>reader{(seed + i) % 977}</span>"
+        f"<p>{PARAGRAPHS[(seed + i * 37) % len(PARAGRAPHS)][:150]}</p></div>"
+        for i in range(6)
+    )
+    ld = json.dumps(
+        {
+            "@context": "https://schema.org",
+            "@type": "NewsArticle",
+            "headline": f"Article {path}",
+            "datePublished": "2020-09-03T10:00:00+03:00",
+            "author": {"@type": "Person", "name": "Bench Author"},
+            "publisher": {"@type": "Organization", "name": "Bench News"},
+        }
+    )
+    return (
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Article {path} | Bench News</title>"
+        f"<meta property='og:title' content='Article {path}'><meta name='author' content='Bench Author'>"
+        f"<meta property='article:published_time' content='2020-09-03T10:00:00+03:00'>"
+        f"<script type='application/ld+json'>{ld}</script>{INLINE_SCRIPT}</head>"
+        f"<body><header><nav><ul>{NAV}</ul></nav><div class='ticker'>{ticker}</div>"
+        f"<form><input name='q'></form></header>"
+        f"<main><article><h1>Article {path}</h1><p class='date'>September 3, 2020</p>{body}"
+        f"<div class='share'><a class='share' href='/share?u={path}'>Share</a></div></article>"
+        f"<aside class='related'><h2>Related stories</h2><ul>{related}</ul></aside>"
+        f"<section class='comments'><h2>Comments</h2>{comments}</section>"
+        f"<div class='newsletter'><h3>Our newsletter</h3><p>The day's news in your inbox every morning.</p>"
+        f"<form><input type='email' name='email'><button>Subscribe</button></form></div></main>"
+        f"<footer>{FOOTER}<p>Copyright Bench News</p></footer></body></html>"
+    ).encode()
+
+
+def pdf_document(path: str) -> bytes:
+    """A three-page PDF of story paragraphs (a ministry's statement), text in a standard font."""
+    seed = int(hashlib.sha1(path.encode()).hexdigest()[:8], 16)
+    pages = []
+    for page in range(3):
+        lines = []
+        for i in range(4):
+            words = PARAGRAPHS[(seed + page * 11 + i * 7919) % len(PARAGRAPHS)].split()
+            lines += [" ".join(words[j : j + 12]) for j in range(0, len(words), 12)]
+        text = " T* ".join(f"({line})Tj" for line in lines[:45])
+        pages.append(f"BT /F1 10 Tf 14 TL 50 780 Td {text} ET".encode())
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b""]
+    kids = []
+    for content in pages:
+        kids.append(len(objects) + 1)
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 842] /Contents {len(objects) + 2} 0 R "
+            f"/Resources << /Font << /F1 {3 + 2 * len(pages)} 0 R >> >> >>".encode()
+        )
+        objects.append(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
+    objects[1] = f"<< /Type /Pages /Kids [{' '.join(f'{k} 0 R' for k in kids)}] /Count {len(kids)} >>".encode()
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+async def handle(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, latency: float, paragraphs: int, heavy: bool = False
+) -> None:
     try:
         while True:
             head = await reader.readuntil(b"\r\n\r\n")
@@ -113,14 +209,20 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, lat
             host = writer.get_extra_info("sockname")[0]
             # Sites answer in their own time: latency +-60 % around the mean (30-120 ms for 75 ms).
             await asyncio.sleep(latency * (0.4 + 1.2 * random.random()))
-            body = article(host + target, paragraphs)
+            kind = "text/html; charset=utf-8"
+            if heavy and target.endswith(".pdf"):
+                body, kind = pdf_document(host + target), "application/pdf"
+            elif heavy:
+                body = heavy_article(host + target)
+            else:
+                body = article(host + target, paragraphs)
             etag = '"' + hashlib.sha1(body).hexdigest()[:20] + '"'
             if headers.get("if-none-match") == etag:
                 writer.write(f"HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\nContent-Length: 0\r\n\r\n".encode())
             else:
                 writer.write(
                     (
-                        f"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {len(body)}\r\n"
+                        f"HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\nContent-Length: {len(body)}\r\n"
                         f"ETag: {etag}\r\nLast-Modified: Thu, 03 Sep 2020 10:00:00 GMT\r\n\r\n"
                     ).encode()
                     + body
@@ -134,8 +236,10 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, lat
         writer.close()
 
 
-async def main(port: int, latency: float, paragraphs: int) -> None:
-    server = await asyncio.start_server(lambda r, w: handle(r, w, latency, paragraphs), "0.0.0.0", port, backlog=1024)
+async def main(port: int, latency: float, paragraphs: int, heavy: bool = False) -> None:
+    server = await asyncio.start_server(
+        lambda r, w: handle(r, w, latency, paragraphs, heavy), "0.0.0.0", port, backlog=1024
+    )
     print(server.sockets[0].getsockname()[1], flush=True)
     async with server:
         await server.serve_forever()
@@ -146,5 +250,6 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--paragraphs", type=int, default=STORY_PARAGRAPHS, help="paragraphs of story a page")
+    parser.add_argument("--pages", choices=("light", "heavy"), default="light")
     args = parser.parse_args()
-    asyncio.run(main(args.port, args.latency, args.paragraphs))
+    asyncio.run(main(args.port, args.latency, args.paragraphs, args.pages == "heavy"))

@@ -64,10 +64,13 @@ def indexed(text: str) -> str:
     tokens = _WORD_RE.findall(text.lower().replace("ё", "е"))
     if not tokens:
         return ""
-    if not text.isascii():
+    if text.isascii():  # most texts: every word Latin or a number, none folded
+        cyrillic: list[int] = []
+        latin = [i for i, token in enumerate(tokens) if token.isalpha()]
+    else:
         tokens = [fold(token) if not token.isascii() and _LATIN_RE.search(token) else token for token in tokens]
-    cyrillic = [i for i, token in enumerate(tokens) if not token.isascii() and _CYRILLIC_RE.search(token)]
-    latin = [i for i, token in enumerate(tokens) if token.isascii() and token.isalpha()]
+        cyrillic = [i for i, token in enumerate(tokens) if not token.isascii() and _CYRILLIC_RE.search(token)]
+        latin = [i for i, token in enumerate(tokens) if token.isascii() and token.isalpha()]
     for language, positions in (("russian", cyrillic), ("english", latin)):
         if positions:
             for position, stemmed in zip(
