@@ -74,21 +74,27 @@ BOILERPLATE = "".join(f"<li><a href='/section/{i}'>Section {i}</a></li>" for i i
 STORY_PARAGRAPHS = 12  # about 6,600 characters of story; 3 make a short news item (about 1,700)
 
 
+def _related_and_comments(seed: int, links: tuple[int, int], notes: tuple[int, int]) -> tuple[str, str]:
+    """A page's related stories (how many, their titles' length) and readers' comments (how many, how long)."""
+    related = "".join(
+        f"<li><a href='/news/2020/09/{(seed + i) % 28 + 1:02d}/story-{(seed * 31 + i) % 99999}.html'>"
+        f"{PARAGRAPHS[(seed + i * 131) % len(PARAGRAPHS)][: links[1]]}</a></li>"
+        for i in range(links[0])
+    )
+    comments = "".join(
+        f"<div class='comment'><span class='author'>reader{(seed + i) % 977}</span>"
+        f"<p>{PARAGRAPHS[(seed + i * 37) % len(PARAGRAPHS)][: notes[1]]}</p></div>"
+        for i in range(notes[0])
+    )
+    return related, comments
+
+
 def article(path: str, paragraphs: int = STORY_PARAGRAPHS) -> bytes:
     """A page as heavy as a real news article: navigation, the story, related links, comments, footer."""
     seed = int(hashlib.sha1(path.encode()).hexdigest()[:8], 16)
     chosen = [PARAGRAPHS[(seed + i * 7919) % len(PARAGRAPHS)] for i in range(paragraphs)]
     body = "".join(f"<p>{p}</p>" for p in chosen)
-    related = "".join(
-        f"<li><a href='/news/2020/09/{(seed + i) % 28 + 1:02d}/story-{(seed * 31 + i) % 99999}.html'>"
-        f"{PARAGRAPHS[(seed + i * 131) % len(PARAGRAPHS)][:70]}</a></li>"
-        for i in range(12)
-    )
-    comments = "".join(
-        f"<div class='comment'><span class='author'>reader{(seed + i) % 977}</span>"
-        f"<p>{PARAGRAPHS[(seed + i * 37) % len(PARAGRAPHS)][:160]}</p></div>"
-        for i in range(8)
-    )
+    related, comments = _related_and_comments(seed, (12, 70), (8, 160))
     return (
         f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Article {path} | Bench News</title>"
         f"<meta property='og:title' content='Article {path}'><meta name='author' content='Bench Author'>"
@@ -118,22 +124,13 @@ INLINE_SCRIPT = (
 def heavy_article(path: str) -> bytes:
     """A real news or ministry page (about 13 KB): a 30-link navigation bar and a ticker, a story of 8 to 12
     paragraphs, related stories, comments, a newsletter box, a 20-link footer, inline scripts and JSON-LD.
-    /long/ pages carry a story of 60 paragraphs (about 60 KB)."""
+    /long/ pages carry a story of 110 paragraphs (about 50 KB)."""
     seed = int(hashlib.sha1(path.encode()).hexdigest()[:8], 16)
     count = 110 if "/long/" in path else 8 + seed % 5
     chosen = [PARAGRAPHS[(seed + i * 7919) % len(PARAGRAPHS)] for i in range(count)]
     body = "".join(f"<p>{p}</p>" for p in chosen)
     ticker = " · ".join(PARAGRAPHS[(seed + i * 53) % len(PARAGRAPHS)][:40] for i in range(5))
-    related = "".join(
-        f"<li><a href='/news/2020/09/{(seed + i) % 28 + 1:02d}/story-{(seed * 31 + i) % 99999}.html'>"
-        f"{PARAGRAPHS[(seed + i * 131) % len(PARAGRAPHS)][:60]}</a></li>"
-        for i in range(8)
-    )
-    comments = "".join(
-        f"<div class='comment'><span class='author'>reader{(seed + i) % 977}</span>"
-        f"<p>{PARAGRAPHS[(seed + i * 37) % len(PARAGRAPHS)][:150]}</p></div>"
-        for i in range(6)
-    )
+    related, comments = _related_and_comments(seed, (8, 60), (6, 150))
     ld = json.dumps(
         {
             "@context": "https://schema.org",
