@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -231,7 +232,7 @@ def test_script_built_pages_are_rendered_through_our_fetcher(sites: fixture_serv
     urls += ["http://spa.example/walled-app", *CONTROLS[:1]]
     archive = make_archive(tmp_path, config(sites))
     report = write_report(tmp_path / "reports", urls)
-    secret_before = sites.hits["/secret"]
+    before = {path: sites.hits[path] for path in ("/secret", "/secret-img", "/ws")}
     result = archiver("run", str(report), "--json", archive=archive)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)["pages_behind_walls"]
@@ -243,9 +244,10 @@ def test_script_built_pages_are_rendered_through_our_fetcher(sites: fixture_serv
         assert "Forty-two libraries in small towns" in str(answer["archived_text"])
         shot = archive / str(answer["screenshot"])
         assert shot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
-    # The page's script asked for 127.0.0.1 and 169.254.169.254: refused by our guard, never reached.
+    # The page's script asked for 127.0.0.1 and 169.254.169.254 (fetch, an image, a WebSocket): refused by
+    # our guard, or by Chromium's own network that reaches nothing; never reached.
     assert check_json(archive, 3)["verdict"] == "ok"
-    assert sites.hits["/secret"] == secret_before
+    assert {path: sites.hits[path] for path in before} == before
     walled = check_json(archive, 4)
     assert walled["verdict"] == "blocked" and "in a browser too" in str(walled["reason"])
     assert check_json(archive, 5)["captured_with"] == "http"  # an ordinary page is never rendered
@@ -260,6 +262,13 @@ def test_script_built_pages_are_rendered_through_our_fetcher(sites: fixture_serv
     assert any(kind == "warcinfo" and b"Chromium" in body for kind, _, body in found)
     story = next(body for kind, uri, body in found if uri == "http://spa.example/api/story.json" and kind == "response")
     assert b"Forty-two libraries" in story
+    # The WACZ package indexes them for ReplayWeb.page: the app replays with the JSON its script fetched.
+    wacz = tmp_path / "out.wacz"
+    assert archiver("export", "--format", "wacz", "--output", str(wacz), archive=archive).returncode == 0
+    with zipfile.ZipFile(wacz) as package:
+        index = gzip.decompress(package.read("indexes/index.cdx.gz")).decode()
+    assert "example,spa)/api/story.json " in index and "example,spa)/static/js/main.js " in index
+    assert "urn:fullpage:http://spa.example/app " in index
     # The dashboard shows a thumbnail of the rendered page.
     board = tmp_path / "board"
     assert archiver("dashboard", "--output", str(board), archive=archive).returncode == 0

@@ -98,6 +98,8 @@ INLINE = (
 )
 
 PROBING = (
+    "try { new WebSocket('ws://127.0.0.1:{port}/ws'); } catch (e) {}"
+    "var img = new Image(); img.src = 'http://127.0.0.1:{port}/secret-img';"
     "fetch('http://169.254.169.254/latest/meta-data/').catch(function () {});"
     "fetch('http://127.0.0.1:{port}/secret').catch(function () {});"
     "fetch('http://10.0.0.1/admin').catch(function () {});"

@@ -30,7 +30,11 @@ from archiver.outcomes import Exchange, Fetch
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 CHROMIUM_ARGS = (
-    "--host-resolver-rules=MAP * ~NOTFOUND",  # Chromium connects nowhere: every request is ours to answer
+    # Chromium connects nowhere itself: every request of a page is ours to answer (route.fulfill); what is
+    # not routed (a WebSocket, a prefetch) finds no name and, for an address, a proxy that is not there.
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+    "--proxy-server=http://127.0.0.1:9",
+    "--proxy-bypass-list=<-loopback>",
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
