@@ -87,3 +87,16 @@ def test_redirects_to_walls_are_walls_by_their_url(final: str, kind: WallKind) -
 def test_a_moved_article_is_not_a_wall() -> None:
     assert wall_by_url(URL, "https://example.org/news/2024/story-1-renamed") is None
     assert wall_by_url(URL, URL) is None
+
+
+def test_the_same_shell_as_last_time_is_still_a_shell(tmp_path: Path) -> None:
+    """An archive made before the gate may hold a shell's words as a link's text: the same bytes again
+    (a revisit, whose text is not extracted anew) are still gated."""
+    from archiver.judging.analysis import analyse
+    from archiver.storage.textstore import put_text
+
+    shell = (WALLS / "spa_root.html").read_bytes()
+    kept = put_text(tmp_path, "You need to enable JavaScript to run this app.")
+    analysis = analyse(str(tmp_path), shell, "text/html; charset=utf-8", URL, kept, kept, True, URL)
+    assert analysis.wall is not None and analysis.wall.kind == WallKind.SCRIPT
+    assert analysis.text_digest is None

@@ -71,6 +71,12 @@ def analyse(
     if known_digest is not None:
         digest: str | None = known_digest
         text = get_text(archive, known_digest)
+        # The same bytes as last time, but last time may have kept a shell's words (archived before the gate).
+        kind = sniff_kind(content_type, data[:1024], url)
+        known = Extracted(kind, text)
+        wall = _gate(data, content_type, known, link_url or url, url) if kind == "html" else None
+        if wall is not None:
+            return Analysis(None, None, None, None, None, None, wall)
     elif extract_text:
         extracted = extract(data, content_type, url)
         text = extracted.text

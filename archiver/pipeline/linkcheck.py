@@ -32,7 +32,7 @@ from archiver.judging.extract import Extracted
 from archiver.judging.rows import capture_row
 from archiver.judging.verdict import Judgement
 from archiver.judging.workers import WorkerFailed
-from archiver.outcomes import CaptureRow, CheckRow, Fetch, LinkState
+from archiver.outcomes import CapturedWith, CaptureRow, CheckRow, Fetch, LinkState
 from archiver.pipeline import behindwalls
 from archiver.storage.incidents import log_incident, one_line
 from archiver.storage.storagethread import Write
@@ -112,6 +112,7 @@ async def _finish(engine: Engine, host: str, link: LinkState, fetch: Fetch, now:
         reading = await behindwalls.read_behind(engine, link, fetch, analysis.wall)
         fetch, analysis, wall, soft = reading.fetch, reading.analysis, reading.wall, reading.gone
         unread = analysis is None
+        revisit = None if fetch.captured_with != CapturedWith.HTTP else revisit  # a new capture, not a revisit
         now = night.clock()
     redirect = redirect_of(link, fetch, analysis)
     if analysis is not None and redirect is None and looks_suspect(analysis, fetch, night.settings.change_threshold):
