@@ -283,3 +283,5 @@ class CheckRow:
     retried: bool = False  # an attempt retried within the run: recorded, but not the link's new state
     # an attempt that says nothing of the page (refused by policy): history only
     keeps_state: bool = field(default=False, metadata=LINK_STATE)
+    # Its capture becomes the link's first (the text the footnote cited): the first one kept was a wall's.
+    replaces_first: bool = field(default=False, metadata=LINK_STATE)

@@ -334,3 +334,23 @@ def test_no_chromium_outlives_a_stopped_run(sites: fixture_server.Server, tmp_pa
 def browsers(marker: str) -> list[str]:
     found = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True)
     return found.stdout.split()
+
+
+def test_a_shell_archived_before_the_gate_gives_way_to_the_post(sites: fixture_server.Server, tmp_path: Path) -> None:
+    """An archive made before the gate kept X's shell as a post's text: once the post is read, its text
+    becomes what the footnote cited (ok, not "changed" against the shell's words)."""
+    import sqlite3
+
+    from archiver.storage.textstore import put_text
+
+    archive = make_archive(tmp_path, config(sites))
+    report = write_report(tmp_path / "reports", [f"http://x.com/mfa_russia/status/{POST}"])
+    assert archiver("run", str(report), "--no-browser", archive=archive).returncode == 0
+    shell_words = "JavaScript is not available. We’ve detected that JavaScript is disabled in this browser."
+    with sqlite3.connect(archive / "catalog.sqlite") as db:  # as the archive was before the gate
+        db.execute("UPDATE captures SET text_digest = ?, captured_with = 'http'", (put_text(archive, shell_words),))
+    assert check_json(archive, 1)["archived_text"] == shell_words
+    assert archiver("run", "--no-browser", archive=archive).returncode == 0
+    answer = check_json(archive, 1)
+    assert answer["verdict"] == "ok", answer["reason"]
+    assert POST_TEXT in str(answer["archived_text"]) and answer["captured_with"] == "endpoint"

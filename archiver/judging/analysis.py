@@ -7,7 +7,7 @@ from pathlib import Path
 
 from archiver.judging.compare import Comparison, compare
 from archiver.judging.extract import Extracted, decode_html, extract, sniff_kind
-from archiver.judging.gate import THIN, Wall, gate, wall_by_url
+from archiver.judging.gate import THIN, Wall, gate, wall_by_url, walled_text
 from archiver.judging.signs import (
     PageSigns,
     page_title,
@@ -38,6 +38,7 @@ class Analysis:
     short_text: str | None  # the main text when short, for the soft-404 probe
     stems: str | None = None  # a new text's words as the search index keeps them (made here, beside extraction)
     wall: Wall | None = None  # a shell or wall instead of the page: its text is neither kept nor compared
+    replaces_first: bool = False  # the first text kept was a wall's words: this text becomes the cited one
 
 
 def _signs(data: bytes, content_type: str, url: str, main_text: str | None) -> PageSigns | None:
@@ -86,17 +87,28 @@ def analyse(
         digest = put_text(archive, text) if text else None
     else:
         digest, text = None, None
-    comparison = None
-    if first_digest and text is not None:
-        first = get_text(archive, first_digest) if first_digest != digest else text
-        if first is not None:
-            comparison = compare(first, text)
+    comparison, replaces = _compare_first(archive, first_digest, digest, text)
     signs = _signs(data, content_type, url, text if extract_text or known_digest else None)
     short = text if text is not None and len(text) <= SHORT_TEXT_BACK else None
     # The search index's words of a text it cannot know yet, made here in parallel with the night rather
     # than by the run's own process after it (the first text and a known one are indexed already).
     stems = indexed(text) if text and digest not in (first_digest, known_digest) else None
-    return Analysis(extracted, digest, comparison, signs, short, stems)
+    return Analysis(extracted, digest, comparison, signs, short, stems, None, replaces)
+
+
+def _compare_first(
+    archive: Path, first_digest: str | None, digest: str | None, text: str | None
+) -> tuple[Comparison | None, bool]:
+    """The comparison with the first text kept, and whether that text was a wall's words (archived before
+    the gate), which this text then replaces as what the footnote cited."""
+    if not first_digest or text is None:
+        return None, False
+    first = get_text(archive, first_digest) if first_digest != digest else text
+    if first is None:
+        return None, False
+    if first_digest != digest and walled_text(first) and not walled_text(text):
+        return None, True
+    return compare(first, text), False
 
 
 def _gate(data: bytes, content_type: str, extracted: Extracted, link_url: str, url: str) -> Wall | None:
@@ -114,13 +126,10 @@ def analyse_given(root: str, extracted: Extracted, first_digest: str | None) -> 
     archive = Path(root)
     text = extracted.text
     digest = put_text(archive, text) if text else None
-    comparison = None
-    if first_digest and text is not None:
-        first = get_text(archive, first_digest) if first_digest != digest else text
-        comparison = compare(first, text) if first is not None else None
+    comparison, replaces = _compare_first(archive, first_digest, digest, text)
     short = text if text is not None and len(text) <= SHORT_TEXT_BACK else None
     stems = indexed(text) if text and digest != first_digest else None
-    return Analysis(extracted, digest, comparison, None, short, stems)
+    return Analysis(extracted, digest, comparison, None, short, stems, None, replaces)
 
 
 def _read_body(body: str | bytes, content_type: str, url: str) -> bytes:

@@ -194,6 +194,7 @@ def check_row(
     run: int,
     *,
     retried: bool = False,
+    replaces_first: bool = False,
 ) -> CheckRow:
     """The catalog row of one check (and, unless retried or unobserved, the link's new state)."""
     response = fetch.response
@@ -221,4 +222,5 @@ def check_row(
         last_modified=response.header("last-modified") if ok_response and response else None,
         retried=retried,
         keeps_state=not judgement.observed,
+        replaces_first=replaces_first,
     )

@@ -97,6 +97,15 @@ def wall_by_url(url: str, final_url: str) -> Wall | None:
     return None
 
 
+def walled_text(text: str | None) -> bool:
+    """Whether a kept text is a shell's or a wall's words (archived before the gate): not what was cited."""
+    if not text or len(text.strip()) >= THIN:
+        return False
+    lowered = text.lower()
+    patterns = (_SCRIPT_WORDS, _LOGIN_WORDS, _CONSENT_WORDS, _BOT_WORDS)
+    return any(pattern.search(lowered) for pattern in patterns) or bool(_LOADING_ONLY.match(lowered.strip()))
+
+
 def _words(pattern: re.Pattern[str], text: str) -> str | None:
     found = pattern.search(text)
     return found.group(0) if found else None

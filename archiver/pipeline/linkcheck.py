@@ -182,7 +182,8 @@ def _rows(
         if stored is not None:
             revisit_of = link.last_capture_id if revisit else None
             capture = capture_row(fetch, stored, analysis, revisit=revisit, revisit_of=revisit_of)
-        return check_row(link, fetch, judgement, comparison, run_id), capture
+        replaces = capture is not None and analysis is not None and analysis.replaces_first
+        return check_row(link, fetch, judgement, comparison, run_id, replaces_first=replaces), capture
 
     return rows
 

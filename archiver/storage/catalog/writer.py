@@ -268,8 +268,8 @@ class Catalog(CatalogReader, FeedWrites):
                failures_in_row = ?, failing_since = ?, final_url = COALESCE(?, final_url),
                etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified),
                last_capture = COALESCE(?, last_capture),
-               first_capture = COALESCE(first_capture, ?),
-               first_archived = COALESCE(first_archived, ?)
+               first_capture = CASE WHEN ? THEN ? ELSE COALESCE(first_capture, ?) END,
+               first_archived = CASE WHEN ? THEN ? ELSE COALESCE(first_archived, ?) END
                WHERE id = ?""",
             (
                 check.verdict,
@@ -283,8 +283,8 @@ class Catalog(CatalogReader, FeedWrites):
                 check.etag,
                 check.last_modified,
                 capture_id,
-                first,
-                iso(capture.fetched_at) if first and capture else None,
+                *(bool(first and check.replaces_first), first, first),
+                *(bool(first and check.replaces_first), *[iso(capture.fetched_at) if first and capture else None] * 2),
                 check.link,
             ),
         )
