@@ -111,6 +111,7 @@ def test_x_posts_and_youtube_videos_are_read_through_their_endpoints(
         assert "JavaScript" not in str(post["archived_text"])
     video = check_json(archive, 3)
     assert video["verdict"] == "ok" and video["captured_with"] == "endpoint", video["reason"]
+    assert video["final_url"] == f"http://www.youtube.com/watch?v={VIDEO}"  # not the consent page it passed
     text = str(video["archived_text"])
     assert text.startswith("Press conference of the minister") and "Channel: Ministry Channel" in text
     assert "The minister answered questions on the budget." in text and "Published: 2024-03-01" in text

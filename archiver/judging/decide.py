@@ -205,7 +205,8 @@ def check_row(
         started_at=fetch.started_at,
         elapsed=fetch.elapsed,
         url=fetch.url,
-        final_url=fetch.final_url,
+        # A post read through its endpoint after a redirect to a consent page or a shell is still where it was.
+        final_url=fetch.final_url if fetch.captured_with == CapturedWith.HTTP else fetch.url,
         redirects=[{"url": h.url, "status": h.status, "location": h.header("location")} for h in fetch.hops],
         http_status=fetch.status,
         failure=fetch.failure,
