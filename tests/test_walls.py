@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ from tests.server import archive_capture, page
 POST = "1760000000000000001"
 POST_TEXT = "Today the ministry signed the agreement on the joint customs service with our neighbours."
 VIDEO = "dQw4w9WgXcQ"
+NOW = datetime(2026, 12, 7, tzinfo=UTC)
 VIDEO_META = "Press conference of the minister|Ministry Channel|The minister answered questions on the budget."
 
 WALLED = {
@@ -355,3 +357,43 @@ def test_a_shell_archived_before_the_gate_gives_way_to_the_post(sites: fixture_s
     answer = check_json(archive, 1)
     assert answer["verdict"] == "ok", answer["reason"]
     assert POST_TEXT in str(answer["archived_text"]) and answer["captured_with"] == "endpoint"
+
+
+@needs_chromium
+def test_a_browser_that_dies_is_started_again_for_the_next_page(tmp_path: Path) -> None:
+    """Chromium killed between two pages (a crash, the OOM killer): the next page gets a new browser."""
+    import asyncio
+    import contextlib
+
+    from archiver.config import Settings
+    from archiver.fetching.browser import Browser, _children
+    from archiver.fetching.fetch import Fetcher
+    from archiver.outcomes import Exchange, Fetch
+
+    @contextlib.asynccontextmanager
+    async def turn(host: str):  # type: ignore[no-untyped-def]
+        yield
+
+    page = b"<html><head><title>t</title></head><body><p id=p></p><script>p.textContent='built by script'</script>"
+    response = Exchange("http://app.example/", "GET", (), 200, "OK", "HTTP/1.1", (("Content-Type", "text/html"),), NOW)
+    document = Fetch("http://app.example/", "http://app.example/", response=response, body_data=page, decoded_data=page)
+
+    async def twice() -> list[bytes]:
+        async with Fetcher(Settings(), tmp_path) as fetcher:
+            browser = Browser(Settings(), fetcher, turn, chromium())
+            try:
+                first = await browser.render(document, 20)
+                assert browser._watchdog is not None
+                for pid in browser._watchdog.args[4:]:  # type: ignore[index]  # the browsers it watches
+                    os.killpg(int(pid), signal.SIGKILL)
+                await asyncio.sleep(1)
+                second = await browser.render(document, 20)
+                return [first.html, second.html]
+            finally:
+                await browser.close()
+                assert not [
+                    pid for pid in _children(os.getpid()) if "chrom" in Path(f"/proc/{pid}/cmdline").read_text()
+                ]
+
+    first, second = asyncio.run(twice())
+    assert b"built by script" in first and b"built by script" in second

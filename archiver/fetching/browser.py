@@ -133,8 +133,10 @@ class Browser:
 
     async def _start(self) -> Any:
         async with self._lock:
-            if self._browser is not None:
+            if self._browser is not None and self._browser.is_connected():
                 return self._browser
+            if self._browser is not None:  # it crashed or was killed: the next page gets a new one
+                await self.close()
             try:
                 from playwright.async_api import async_playwright
             except ImportError:
