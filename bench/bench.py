@@ -319,8 +319,9 @@ def main() -> None:
         "--pages",
         choices=("light", "heavy"),
         default="light",
-        help="light: the story and its page (trafilatura ~2.5 ms); heavy: real news pages of ~13 KB with scripts,"
-        " JSON-LD, a ticker, comments and a newsletter box (~5.5 ms), one link in 25 a 60 KB page, one in 40 a PDF",
+        help="light: the story and its page (trafilatura extracts one in ~2.5 ms); heavy: news pages as a CMS writes"
+        " them, ~25 KB with scripts, JSON-LD, a ticker, comments and a newsletter box (~5 ms), one link in 25 a 60 KB"
+        " page, one in 40 a PDF",
     )
     parser.add_argument("--per-host", type=int, default=2)
     parser.add_argument("--delay", type=float, default=0.25)
