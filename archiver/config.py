@@ -16,6 +16,7 @@ from archiver.reading.safetext import without_userinfo
 
 DEFAULT_ARCHIVE = Path("archive")
 ARCHIVE_ENV = "ARCHIVER_ARCHIVE"
+CATALOG_ENV = "ARCHIVER_CATALOG"
 CONFIG_NAME = "archiver.toml"
 
 
@@ -86,6 +87,10 @@ class Settings:
     # hours; an unchanged page (a 304, the same payload) gets a WARC revisit record at most this often
     # (every check is in the catalog either way); 0: a revisit record at every check
     revisit_interval: float = 168.0
+    # The shared setup (several workers, one archive): a PostgreSQL catalog ("" : ARCHIVE/catalog.sqlite),
+    # and how long a worker's claim on a host lasts unless renewed (a killed worker's hosts wait this long).
+    catalog: str = ""
+    lease_seconds: float = 180.0
 
     def workers(self) -> int:
         """How many extraction workers a run starts: one per core unless set.
@@ -129,6 +134,7 @@ class Settings:
 _RANGES: dict[str, tuple[float, float | None, bool]] = {
     "per_host": (1, None, False),
     "delay": (0, None, False),
+    "lease_seconds": (5, None, False),
     "concurrency": (1, None, False),
     "connect_timeout": (0, None, True),
     "read_timeout": (0, None, True),
@@ -183,6 +189,15 @@ def archive_path(flag: Path | None) -> Path:
         return flag
     env = os.environ.get(ARCHIVE_ENV)
     return Path(env) if env else DEFAULT_ARCHIVE
+
+
+def catalog_url(archive: Path) -> str:
+    """Where the archive's catalog is: $ARCHIVER_CATALOG (--catalog sets it), else archiver.toml's `catalog`;
+    "" for the default, ARCHIVE/catalog.sqlite."""
+    url = os.environ.get(CATALOG_ENV) or load_settings(archive).catalog
+    if url and not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(f"catalog must be a postgresql:// URL, not {url.split(':', 1)[0]!r}")
+    return url
 
 
 def load_settings(archive: Path) -> Settings:

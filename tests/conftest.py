@@ -20,6 +20,9 @@ from hypothesis import settings
 
 from . import helpers
 from . import server as fixture_server
+from .pgserver import pg_server, pg_url
+
+__all__ = ["pg_server", "pg_url"]  # fixtures for the shared setup's tests
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "examples" / "000_c1b9237a46e35f67.txt"
@@ -36,11 +39,38 @@ _NETWORK_VARIABLES = (
     "SSL_CERT_FILE",
     "SSL_CERT_DIR",
     "ARCHIVER_ARCHIVE",
+    "ARCHIVER_CATALOG",
 )
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-goldens", action="store_true", help="Rewrite golden files from the current output.")
+    parser.addoption(
+        "--catalog",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="postgresql: every archive a test makes gets a catalog on a local PostgreSQL server.",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--catalog") != "postgresql":
+        return
+    skip = pytest.mark.skip(reason="reads or rewrites ARCHIVE/catalog.sqlite itself: SQLite's own test")
+    for item in items:
+        if "sqlite_catalog" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def catalog_engine(request: pytest.FixtureRequest) -> Iterator[str]:
+    """`--catalog postgresql` runs the suite's archives on the shared setup's catalog."""
+    engine = str(request.config.getoption("--catalog"))
+    if engine == "postgresql":
+        server = request.getfixturevalue("pg_server")
+        helpers.new_catalog = server.new_database
+    yield engine
+    helpers.new_catalog = None
 
 
 @pytest.fixture(autouse=True)

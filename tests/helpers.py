@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from archiver.config import Settings
@@ -85,10 +86,16 @@ def write_report(
     return path
 
 
+# `pytest --catalog postgresql` sets this: each archive a test makes then has a PostgreSQL catalog of its own.
+new_catalog: Callable[[], str] | None = None
+
+
 def make_archive(root: Path, config: str = FAST) -> Path:
     """An archive directory under root with its archiver.toml."""
     archive = root / "archive"
     archive.mkdir(parents=True)
+    if new_catalog is not None:
+        config = f'catalog = "{new_catalog()}"\n' + config
     (archive / "archiver.toml").write_text(config)
     return archive
 

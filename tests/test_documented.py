@@ -129,6 +129,7 @@ def test_the_archiver_table_and_flags_over_the_file(web: fixture_server.Server, 
     assert all(json.loads(line)["title"] == "Asked by TableAgent/1" for line in export.stdout.splitlines())
 
 
+@pytest.mark.sqlite_catalog
 def test_the_archive_from_the_environment_then_the_working_directory(tmp_path: Path) -> None:
     chosen = make_archive(tmp_path / "elsewhere")
     report = write_report(tmp_path, ["http://127.0.0.1:9/x"], "where")
@@ -250,6 +251,7 @@ def test_407_is_blocked(web: fixture_server.Server, tmp_path: Path) -> None:
     assert row["verdict"] == "blocked"
 
 
+@pytest.mark.sqlite_catalog
 def test_extract_timeout_and_worker_memory_keep_the_capture_without_its_text(
     web: fixture_server.Server, tmp_path: Path
 ) -> None:

@@ -77,6 +77,7 @@ def test_the_catalog_keeps_the_link_as_written_and_the_wire_gets_the_uri(
     assert targets == [web.url("/page/notes_%5B1%5D")]
 
 
+@pytest.mark.sqlite_catalog
 def test_an_archive_of_encoded_links_is_migrated_with_its_history(web: fixture_server.Server, tmp_path: Path) -> None:
     web.pages["old_%5B2%5D"] = ARTICLE
     written = web.url("/page/old_[2]")

@@ -49,6 +49,7 @@ CASES = {
 }
 
 
+@pytest.mark.sqlite_catalog
 def test_run_then_status_then_rerun(web: fixture_server.Server, tmp_path: Path) -> None:
     archive = make_archive(tmp_path)
     urls = [web.url(path) for path in CASES]
@@ -216,6 +217,7 @@ def test_bad_report_does_not_stop_the_run(web: fixture_server.Server, tmp_path: 
     assert summary["verdicts"]["ok"] == 1
 
 
+@pytest.mark.sqlite_catalog
 def test_unusable_archive_is_a_clear_error(tmp_path: Path) -> None:
     target = tmp_path / "file-not-dir"
     target.write_text("x")
@@ -277,6 +279,7 @@ def test_two_runs_at_once(web: fixture_server.Server, tmp_path: Path) -> None:
     assert archiver("run", "--allow-private", archive=archive).returncode == 0  # the lock went with the first run
 
 
+@pytest.mark.sqlite_catalog
 def test_kill_9_mid_run_then_a_clean_rerun(web: fixture_server.Server, tmp_path: Path) -> None:
     archive = make_archive(tmp_path, FAST.replace("per_host = 4", "per_host = 2"))
     report = _slow_report(web, tmp_path, 16, 0.8)  # 16 pages of 0.8 s (under the 1 s read time-out), two at a time

@@ -72,6 +72,7 @@ def test_a_report_of_the_same_name_is_refused_unless_replace_is_asked(
 # ----- a live check never rewrites history -----------------------------------------------------------
 
 
+@pytest.mark.sqlite_catalog
 def test_a_refused_live_check_keeps_the_verdict_and_its_date(web: fixture_server.Server, tmp_path: Path) -> None:
     archive = make_archive(tmp_path)
     report = write_report(tmp_path, [web.url("/status/404")], "gone")
@@ -230,6 +231,7 @@ def test_html_and_markdown_dates_from_metadata_not_from_prose() -> None:
     assert parse_report(markdown, stem="r", fmt="markdown").published == "2020-09-03"
 
 
+@pytest.mark.sqlite_catalog
 def test_without_a_date_the_web_archive_lookup_uses_when_the_report_was_added(
     web: fixture_server.Server, tmp_path: Path
 ) -> None:

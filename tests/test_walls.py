@@ -339,6 +339,7 @@ def browsers(marker: str) -> list[str]:
     return found.stdout.split()
 
 
+@pytest.mark.sqlite_catalog
 def test_a_shell_archived_before_the_gate_gives_way_to_the_post(sites: fixture_server.Server, tmp_path: Path) -> None:
     """An archive made before the gate kept X's shell as a post's text: once the post is read, its text
     becomes what the footnote cited (ok, not "changed" against the shell's words)."""

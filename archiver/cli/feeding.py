@@ -10,7 +10,7 @@ from rich.table import Table
 
 from archiver.cli.group import cli
 from archiver.cli.options import archive_option, error, json_option, out_console
-from archiver.config import archive_path
+from archiver.config import archive_path, catalog_url
 from archiver.showing.render import print_json
 from archiver.storage.catalog import Catalog, CatalogReader
 
@@ -25,7 +25,7 @@ def feeds_command(ctx: click.Context, archive: Path | None, as_json: bool) -> No
     ctx.obj = archive
     if ctx.invoked_subcommand is not None:
         return
-    with CatalogReader.open_readonly(archive_path(archive)) as catalog:
+    with CatalogReader.open_readonly(archive_path(archive), catalog_url(archive_path(archive))) as catalog:
         feeds = catalog.feeds()
     rows = [
         {
@@ -60,7 +60,8 @@ def feeds_command(ctx: click.Context, archive: Path | None, as_json: bool) -> No
 @click.pass_obj
 def remove_feed_command(group_archive: Path | None, url: str, archive: Path | None) -> None:
     """Stop polling a feed (the reports read from it stay)."""
-    with Catalog.open(archive_path(archive or group_archive), create=False) as catalog:
+    root = archive_path(archive or group_archive)
+    with Catalog.open(root, create=False, url=catalog_url(root)) as catalog:
         removed = catalog.remove_feed(url)
     if not removed:
         error(f"no feed {url!r} is registered (`archiver feeds` lists them)")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from archiver.config import Settings
+from archiver.config import Settings, catalog_url
 from archiver.errors import ArchiveError
 from archiver.fetching.fetch import Fetcher, Resolver, descriptors_needed, ssl_context
 from archiver.judging.decide import Rules
@@ -101,7 +101,8 @@ def run(
     """
     trust = ssl_context()  # a CA file that is not there stops the run before it starts, not half-way
     archive.mkdir(parents=True, exist_ok=True)
-    with ArchiveLock(archive), Catalog.open(archive, shared=True) as catalog, _workers(settings) as pool:
+    url = catalog_url(archive)
+    with ArchiveLock(archive), Catalog.open(archive, shared=True, url=url) as catalog, _workers(settings) as pool:
         started = clock()
         run_id = catalog.start_run(started, os.getpid(), "nightly" if only_links is None else "live")
         summary = RunSummary(run=run_id, started_at=started)
@@ -147,7 +148,9 @@ def _prepare(job: _Run, paths: list[Path | str], only_links: set[str] | None, re
 
 def _night(job: _Run, plan: _Plan) -> str:
     """The night on an event loop, with the process tuned for it; its status."""
-    reader = CatalogReader.open_readonly(job.archive)  # link states as links start, beside the writer
+    reader = CatalogReader.open_readonly(
+        job.archive, catalog_url(job.archive)
+    )  # link states as links start, beside the writer
     try:
         needed = descriptors_needed(job.settings) + OTHER_DESCRIPTORS
         with quick_gil_handover(), room_for_open_files(needed):

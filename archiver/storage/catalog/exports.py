@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator, Sequence
 
+from archiver.storage.catalog.schema import Database
 from archiver.storage.readrows import (
     CaptureRecord,
     ExportedCapture,
@@ -25,7 +25,7 @@ from archiver.storage.readrows import (
 class ExportQueries:
     """What exports and the dashboard read, each query streamed or bounded."""
 
-    db: sqlite3.Connection
+    db: Database
 
     def export_rows(self, report: str | None) -> Iterator[ExportRow]:
         """One row per (report, footnote, link) with the first capture, streamed in report order."""
@@ -110,7 +110,7 @@ class ExportQueries:
                     FROM cur WHERE cur.verdict IN ({marks}))
                 SELECT l.url, l.id AS link, j.verdict, j.reason, j.started_at, j.before,
                        (SELECT json_group_array(json_object('report', report, 'n', n)) FROM
-                           (SELECT DISTINCT report, n FROM citations c WHERE c.link = l.id ORDER BY report, n)
+                           (SELECT DISTINCT report, n FROM citations c WHERE c.link = l.id ORDER BY report, n) AS notes
                        ) AS cited,
                        COUNT(*) OVER () AS total
                 FROM judged j JOIN links l ON l.id = j.link

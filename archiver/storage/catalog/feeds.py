@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 
-from archiver.storage.catalog.schema import iso
+from archiver.storage.catalog.schema import Database, iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +36,7 @@ class WebReport:
 class FeedQueries:
     """The read side."""
 
-    db: sqlite3.Connection
+    db: Database
 
     def feeds(self) -> list[FeedRow]:
         rows = self.db.execute(
@@ -65,12 +64,12 @@ class FeedQueries:
 class FeedWrites:
     """The write side (the catalog's writer)."""
 
-    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+    def transaction(self) -> AbstractContextManager[Database]:
         raise NotImplementedError
 
     def add_feed(self, url: str, now: datetime) -> None:
         with self.transaction() as db:
-            db.execute("INSERT OR IGNORE INTO feeds (url, added_at) VALUES (?, ?)", (url, iso(now)))
+            db.execute("INSERT INTO feeds (url, added_at) VALUES (?, ?) ON CONFLICT DO NOTHING", (url, iso(now)))
 
     def remove_feed(self, url: str) -> bool:
         with self.transaction() as db:
@@ -102,15 +101,18 @@ class FeedWrites:
     def entry_read(self, feed: str, key: str, link: str, updated: str | None, report: str, now: datetime) -> None:
         with self.transaction() as db:
             db.execute(
-                """INSERT OR REPLACE INTO feed_entries (feed, key, link, updated, report, read_at)
-                   VALUES (?, ?, ?, ?, ?, ?)""",
+                """INSERT INTO feed_entries (feed, key, link, updated, report, read_at)
+                   VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (feed, key) DO UPDATE SET link = excluded.link,
+                   updated = excluded.updated, report = excluded.report, read_at = excluded.read_at""",
                 (feed, key, link, updated, report, iso(now)),
             )
 
     def commit_warc(self, name: str, size: int) -> None:
         """A WARC file's records up to size are committed (a report page's, stored outside a check)."""
         with self.transaction() as db:
-            db.execute("UPDATE warc_files SET committed_size = MAX(committed_size, ?) WHERE name = ?", (size, name))
+            db.execute(
+                "UPDATE warc_files SET committed_size = ? WHERE name = ? AND committed_size < ?", (size, name, size)
+            )
 
     def web_report_read(
         self, report: str, etag: str | None, last_modified: str | None, published_from: str | None

@@ -8,11 +8,10 @@ that recovers and dies again is news again; a digest that could not be sent stay
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 
-from archiver.storage.catalog.schema import iso
+from archiver.storage.catalog.schema import Database, iso
 from archiver.storage.readrows import NewsRow, citations
 
 NEWS_VERDICTS = ("dead", "changed", "blocked")
@@ -21,7 +20,7 @@ NEWS_VERDICTS = ("dead", "changed", "blocked")
 class NoticeQueries:
     """What a notification service is owed (read side)."""
 
-    db: sqlite3.Connection
+    db: Database
 
     def first_seen(self, service: str) -> str | None:
         """When a service was first configured (ISO 8601), or None."""
@@ -35,7 +34,8 @@ class NoticeQueries:
                    (SELECT m.memento_url FROM mementos m WHERE m.link = l.id AND m.status = 'found'
                     ORDER BY m.memento_datetime DESC LIMIT 1) AS memento,
                    (SELECT json_group_array(json_object('report', report, 'n', n)) FROM
-                       (SELECT DISTINCT report, n FROM citations c WHERE c.link = l.id ORDER BY report, n)) AS cited
+                       (SELECT DISTINCT report, n FROM citations c WHERE c.link = l.id ORDER BY report, n) AS notes
+                   ) AS cited
                FROM links l JOIN notify_services s ON s.service = ?
                WHERE l.verdict IN ('dead', 'changed', 'blocked') AND l.verdict_since >= s.first_seen
                  AND EXISTS (SELECT 1 FROM citations c WHERE c.link = l.id)
@@ -50,14 +50,16 @@ class NoticeQueries:
         ]
 
 
-def register_service(db: sqlite3.Connection, service: str, now: datetime) -> None:
+def register_service(db: Database, service: str, now: datetime) -> None:
     """Remember when a service was first configured: it is owed only what happened since."""
-    db.execute("INSERT OR IGNORE INTO notify_services (service, first_seen) VALUES (?, ?)", (service, iso(now)))
+    db.execute(
+        "INSERT INTO notify_services (service, first_seen) VALUES (?, ?) ON CONFLICT DO NOTHING", (service, iso(now))
+    )
 
 
-def record_notices(db: sqlite3.Connection, service: str, told: Sequence[NewsRow], now: datetime) -> None:
+def record_notices(db: Database, service: str, told: Sequence[NewsRow], now: datetime) -> None:
     """The links a service was told of, each in its verdict's spell."""
     db.executemany(
-        "INSERT OR IGNORE INTO notices (service, link, verdict, since, sent_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO notices (service, link, verdict, since, sent_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         [(service, row.link, row.verdict, row.verdict_since, iso(now)) for row in told],
     )

@@ -3,18 +3,17 @@ know, the WARC files' committed sizes, the web archive lookups and saves still t
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime, timedelta
 from typing import Any
 
 from archiver.outcomes import LinkState, Verdict
-from archiver.storage.catalog.schema import iso, parse_iso
+from archiver.storage.catalog.schema import Database, iso, parse_iso
 
 
 class PlanQueries:
     """Read by the run (the main thread before the night, the storage thread and a reader during it)."""
 
-    db: sqlite3.Connection
+    db: Database
 
     def links_to_check(
         self, now: datetime, recheck_hours: float, urls: set[str] | None = None, *, report: str | None = None

@@ -20,7 +20,7 @@ from archiver.storage.catalog.exports import ExportQueries
 from archiver.storage.catalog.feeds import FeedQueries
 from archiver.storage.catalog.notices import NoticeQueries
 from archiver.storage.catalog.plan import PlanQueries
-from archiver.storage.catalog.schema import CATALOG_NAME, MIGRATIONS, applied, connect, migrate
+from archiver.storage.catalog.schema import CATALOG_NAME, MIGRATIONS, Database, applied, connect, migrate
 from archiver.storage.catalog.searching import SearchQueries
 from archiver.storage.readrows import (
     CaptureRecord,
@@ -48,15 +48,21 @@ class StatusFilter:
 class CatalogReader(PlanQueries, ExportQueries, NoticeQueries, SearchQueries, FeedQueries):
     """One connection to ARCHIVE/catalog.sqlite that only reads."""
 
-    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, connection: Database, path: Path) -> None:
         self.db = connection
         self.path = path
 
     @classmethod
-    def open_readonly(cls, archive: Path) -> CatalogReader:
+    def open_readonly(cls, archive: Path, url: str = "") -> CatalogReader:
         """The catalog of an archive directory, to read: never creates nor changes anything (another user's
-        archive, a read-only mount) but an upgrade of an old schema; a missing archive is an ArchiveError."""
+        archive, a read-only mount) but an upgrade of an old schema; a missing archive is an ArchiveError.
+
+        url: a postgresql:// catalog (the shared setup's; config.catalog_url finds it), else ARCHIVE/catalog.sqlite."""
         path = archive / CATALOG_NAME
+        if url:  # the shared setup: PostgreSQL, read from any machine
+            from archiver.storage.catalog.postgres import open_shared
+
+            return cls(open_shared(url, readonly=True), path)
         if not archive.is_dir():
             raise ArchiveError(f"{archive}: no such archive directory (`archiver run REPORTS...` makes one)")
         if not path.exists():
@@ -81,7 +87,7 @@ class CatalogReader(PlanQueries, ExportQueries, NoticeQueries, SearchQueries, Fe
         if newest < len(MIGRATIONS):
             connection.close()
             _upgrade(archive, path, newest)  # the one write a reader makes
-            return cls.open_readonly(archive)
+            return cls.open_readonly(archive, url)
         return cls(connection, path)
 
     def __enter__(self) -> Self:
@@ -128,7 +134,8 @@ class CatalogReader(PlanQueries, ExportQueries, NoticeQueries, SearchQueries, Fe
             f"""SELECT l.id, l.url, l.verdict, l.reason, l.http_status, l.first_archived, l.last_checked,
                    l.final_url, l.verdict_since,
                    (SELECT json_group_array(json_object('report', report, 'n', n)) FROM
-                       (SELECT DISTINCT report, n FROM citations c WHERE c.link = l.id ORDER BY report, n)) AS cited,
+                       (SELECT DISTINCT report, n FROM citations c WHERE c.link = l.id ORDER BY report, n) AS notes
+                   ) AS cited,
                    (SELECT json_array(m.memento_url, m.memento_datetime) FROM mementos m
                        JOIN cited_on o ON o.link = m.link AND o.reference = m.reference
                        WHERE m.link = l.id AND m.status = 'found'

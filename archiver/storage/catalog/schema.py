@@ -6,14 +6,39 @@ SQLite-specific SQL lives in this package only; the rest of the program calls Ca
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Protocol
 
 from archiver.errors import ArchiveError
 
-CATALOG_NAME = "catalog.sqlite"
 
-# Numbered migrations, applied in order and recorded in schema_migrations (sqlite-utils' way).
+class DbCursor(Protocol):
+    """What the catalog reads of a cursor: sqlite3.Cursor, or postgres.Cursor."""
+
+    @property
+    def lastrowid(self) -> int | None: ...
+    @property
+    def rowcount(self) -> int: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Database(Protocol):
+    """What the catalog uses of a connection: sqlite3.Connection, or postgres.PgDatabase."""
+
+    @property
+    def in_transaction(self) -> bool: ...
+    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> DbCursor: ...
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Any: ...
+    def close(self) -> None: ...
+
+
+CATALOG_NAME = "catalog.sqlite"
+SHARED_VERSIONS = 1000  # the shared setup's own migrations (postgres.py) are numbered from here
+
 # Numbered migrations, applied in order and recorded in schema_migrations (sqlite-utils' way).
 MIGRATIONS: list[str] = [
     """
@@ -177,7 +202,7 @@ def connect(path: Path, *, shared: bool) -> sqlite3.Connection:
     return connection
 
 
-def applied(db: sqlite3.Connection) -> set[int]:
+def applied(db: Database) -> set[int]:
     """The migrations an open catalog has had."""
     return {row[0] for row in db.execute("SELECT version FROM schema_migrations")}
 
@@ -199,6 +224,6 @@ def migrate(db: sqlite3.Connection, path: Path) -> None:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
-    newest = max(done, default=0)
+    newest = max((version for version in done if version < SHARED_VERSIONS), default=0)
     if newest > len(MIGRATIONS):
         raise ArchiveError(f"{path}: made by a newer archiver (schema {newest}); upgrade archiver")

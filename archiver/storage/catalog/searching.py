@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from archiver.storage.catalog.schema import Database
 from archiver.storage.readrows import Citation, citations
 
 
@@ -24,7 +24,7 @@ class TextVersion:
 class SearchQueries:
     """What search reads of the catalog."""
 
-    db: sqlite3.Connection
+    db: Database
 
     def texts_after(self, capture: int, limit: int = 2000) -> list[tuple[int, str]]:
         """(capture id, text digest) of the captures after `capture` that have a text, oldest first."""
@@ -58,7 +58,7 @@ class SearchQueries:
         rows = self.db.execute(
             f"""SELECT cp.text_digest, l.id, l.url, l.verdict, MIN(cp.fetched_at),
                    (SELECT json_group_array(json_object('report', report, 'n', n)) FROM
-                       (SELECT DISTINCT report, n FROM citations c WHERE c.link = l.id ORDER BY report, n))
+                       (SELECT DISTINCT report, n FROM citations c WHERE c.link = l.id ORDER BY report, n) AS notes)
                 FROM captures cp JOIN links l ON l.id = cp.link
                 WHERE {" AND ".join(where)}
                 GROUP BY cp.text_digest, l.id""",

@@ -23,7 +23,7 @@ from archiver.outcomes import LINK_STATE, CaptureRow, CheckRow
 from archiver.storage.catalog import notices
 from archiver.storage.catalog.feeds import FeedWrites
 from archiver.storage.catalog.reader import CatalogReader
-from archiver.storage.catalog.schema import CATALOG_NAME, connect, iso, migrate
+from archiver.storage.catalog.schema import CATALOG_NAME, Database, connect, iso, migrate
 from archiver.storage.readrows import NewsRow
 
 
@@ -88,6 +88,8 @@ class _Insert:
         return values
 
 
+_WARC_FILE = """INSERT INTO warc_files (name, created_at, committed_size) VALUES (?, ?, ?)
+    ON CONFLICT (name) DO UPDATE SET created_at = excluded.created_at, committed_size = excluded.committed_size"""
 _CAPTURES = _Insert.of("captures", CaptureRow, "link", {"fetched_at": iso, "memento_datetime": iso}, lambda f: False)
 _CHECKS = _Insert.of(
     "checks",
@@ -102,12 +104,17 @@ class Catalog(CatalogReader, FeedWrites):
     """The writing connection to ARCHIVE/catalog.sqlite (WAL mode); it reads as CatalogReader does."""
 
     @classmethod
-    def open(cls, archive: Path, *, create: bool = True, shared: bool = False) -> Catalog:
+    def open(cls, archive: Path, *, create: bool = True, shared: bool = False, url: str = "") -> Catalog:
         """Open (and create or migrate) the catalog of an archive directory.
 
         shared: the connection may be handed to another thread (one at a time).
         """
         path = archive / CATALOG_NAME
+        if url:  # the shared setup: PostgreSQL; the archive directory is this worker's own
+            from archiver.storage.catalog.postgres import open_shared
+
+            archive.mkdir(parents=True, exist_ok=True)
+            return cls(open_shared(url, readonly=False), path)
         try:
             if create:
                 archive.mkdir(parents=True, exist_ok=True)
@@ -122,7 +129,7 @@ class Catalog(CatalogReader, FeedWrites):
         return cls(connection, path)
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Database]:
         """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error.
 
         Inside another transaction it is a savepoint: its work is undone alone on error, and
@@ -215,7 +222,7 @@ class Catalog(CatalogReader, FeedWrites):
     def register_warc_file(self, name: str, size: int, now: datetime) -> None:
         """A new WARC file and the size of its committed beginning (the warcinfo record)."""
         with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO warc_files VALUES (?, ?, ?)", (name, iso(now), size))
+            db.execute(_WARC_FILE, (name, iso(now), size))
 
     def start_run(self, now: datetime, pid: int, kind: str = "nightly") -> int:
         """Record a run's start (kind: "nightly", or "live" for `check --live`); mark runs a kill left 'running'."""
@@ -244,13 +251,13 @@ class Catalog(CatalogReader, FeedWrites):
         """A batch of checks (and the WARC files opened for them) in one transaction: all or none."""
         with self.transaction() as db:
             for name, size in new_files:
-                db.execute("INSERT OR REPLACE INTO warc_files VALUES (?, ?, ?)", (name, iso(now), size))
+                db.execute(_WARC_FILE, (name, iso(now), size))
             for check, capture, warc_size in checks:
                 self._record_check(db, check, capture, warc_size)
 
     def _record_check(
         self,
-        db: sqlite3.Connection,
+        db: Database,
         check: CheckRow,
         capture: CaptureRow | None,
         warc_size: tuple[str, int] | None,
@@ -290,7 +297,7 @@ class Catalog(CatalogReader, FeedWrites):
         )
 
     @staticmethod
-    def _insert_capture(db: sqlite3.Connection, link: int, capture: CaptureRow) -> int:
+    def _insert_capture(db: Database, link: int, capture: CaptureRow) -> int:
         cursor = db.execute(_CAPTURES.sql, _CAPTURES.values(capture, link))
         assert cursor.lastrowid is not None
         return cursor.lastrowid
