@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+import socket
 import ssl
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -29,11 +30,12 @@ from archiver.pipeline.engine import Engine
 from archiver.pipeline.intake import ReportIntake, admit, read_reports
 from archiver.pipeline.night import Clock, Night
 from archiver.pipeline.process import OTHER_DESCRIPTORS, quick_gil_handover, room_for_open_files
+from archiver.pipeline.sharing import join_night
 from archiver.pipeline.summary import Admission, RunSummary
 from archiver.reading.webpages import is_url
 from archiver.showing.notify import notify_night
 from archiver.showing.search import update_index
-from archiver.storage.catalog import Catalog, CatalogReader
+from archiver.storage.catalog import Catalog, CatalogReader, parse_iso
 from archiver.storage.lock import ArchiveLock
 from archiver.storage.searchindex import SearchIndex
 from archiver.storage.storagethread import StorageThread
@@ -64,6 +66,7 @@ class _Run:
     resolver: Resolver | None
     on_checked: Callable[[Checked], None]
     on_stopping: Callable[[int], None]
+    url: str  # the shared setup's PostgreSQL catalog ("" : ARCHIVE/catalog.sqlite, one machine)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,9 +107,10 @@ def run(
     url = catalog_url(archive)
     with ArchiveLock(archive), Catalog.open(archive, shared=True, url=url) as catalog, _workers(settings) as pool:
         started = clock()
-        run_id = catalog.start_run(started, os.getpid(), "nightly" if only_links is None else "live")
+        machine = socket.gethostname() if url else None
+        run_id = catalog.start_run(started, os.getpid(), "nightly" if only_links is None else "live", machine)
         summary = RunSummary(run=run_id, started_at=started)
-        job = _Run(archive, settings, clock, catalog, pool, summary, trust, resolver, on_checked, on_stopping)
+        job = _Run(archive, settings, clock, catalog, pool, summary, trust, resolver, on_checked, on_stopping, url)
         status = "failed"  # an archive fault (disk full, a broken catalog): what was committed stays
         try:
             for feed in feeds:
@@ -118,8 +122,11 @@ def run(
             _close(job, status)
         if status != "failed":
             update_index(catalog, archive)  # the night's new texts, searchable (each text once)
-        if status != "failed" and settings.notify:
-            sent = notify_night(catalog, settings, archive, started, clock())
+        # The shared setup's digest is the night's, sent once: by the worker that closed it.
+        night = summary.shared
+        if status != "failed" and settings.notify and (night is None or night["closed_the_night"]):
+            since = parse_iso(night["night_started_at"]) if night is not None else started
+            sent = notify_night(catalog, settings, archive, since or started, clock())
             summary.notifications = [result.as_dict() for result in sent]
     return summary
 
@@ -140,7 +147,8 @@ def _prepare(job: _Run, paths: list[Path | str], only_links: set[str] | None, re
     recheck = 0.0 if only_links is not None else job.settings.recheck_interval
     # The links already tracked start at once; the reports are read and saved while they are
     # checked, and each report's new links join the night as soon as it is saved.
-    links = catalog.links_to_check(summary.started_at, recheck, only_links)
+    shared = bool(job.url) and only_links is None  # the shared night's claimer hands out the links
+    links = [] if shared else catalog.links_to_check(summary.started_at, recheck, only_links)
     summary.links_to_check = len(links)
     intake = ReportIntake(catalog, summary.started_at, summary, replace)
     return _Plan(links, files, pages if only_links is None else [], intake, recheck, only_links, polling)
@@ -177,9 +185,14 @@ async def _night_async(job: _Run, plan: _Plan, reader: CatalogReader) -> bool:
             job.settings, job.archive / TMP_DIR, resolver=job.resolver, verify=job.trust, clock=job.clock
         ) as fetcher:
             engine = Engine(_services(job, plan, reader, store, storage, fetcher), job.on_stopping)
+            if job.url and plan.only_links is None:
+                engine.claims = await join_night(engine, job.archive, job.url)
             await _check_everything(engine, plan, loop)
         return engine.stop
     finally:
+        if engine is not None and engine.claims is not None:
+            job.summary.shared = engine.claims.as_dict()
+            engine.claims.close()
         if engine is not None:
             await engine.slots.cancel_all()
             if engine.browser is not None:
@@ -227,7 +240,14 @@ async def _check_everything(engine: Engine, plan: _Plan, loop: asyncio.AbstractE
         engine.slots.reading = True
         planned = {link_id for link_id, _ in plan.links}
         engine.slots.spawn(read_reports(engine, plan.intake, plan.reports, planned, plan.pages))
+    claims = engine.claims
+    if claims is not None:
+        engine.slots.spawn(claims.run())
     await engine.check_all(plan.links)
+    if claims is not None:
+        await claims.release_all()
+        if not await claims.close_night():
+            return  # the web archives' copies are the night's last job: the worker that closes it does it
     engine.night.pool.hurry(loop)  # the web archives' copies come one by one
     engine.night.summary.web_archive = await engine.web_archives()
 

@@ -18,6 +18,7 @@ from archiver.outcomes import Checked, LinkState
 from archiver.pipeline import behindwalls, linkcheck
 from archiver.pipeline.night import Night
 from archiver.pipeline.probes import Errand, Job, Probe, Probes, ask
+from archiver.pipeline.sharing import Claims
 from archiver.pipeline.slots import Slots
 from archiver.storage.incidents import log_incident
 from archiver.webarchives.copies import CopyFinder
@@ -42,6 +43,7 @@ class Engine:
         self.total = 0
         self.errands: set[Errand] = set()  # the night's own requests waiting for (or holding) a site's turn
         self.errands_queued = 0  # of them, in the scheduler's queues
+        self.claims: Claims | None = None  # the shared setup: the hosts this worker holds tonight
         # Script-built pages' browser (started when the first one needs it), or why there is none.
         self.browser, self.no_browser = behindwalls.make_browser(self)
 
@@ -73,7 +75,10 @@ class Engine:
         self.night.summary.links_left = left + self.deferred
 
     def add(self, due: list[tuple[int, str]]) -> None:
-        """Links a report read during the night made due: to the front of their site's queue."""
+        """Links a report read during the night made due: to the front of their site's queue (in the shared
+        setup, those of hosts this worker holds; the others wait for whoever claims their host)."""
+        if self.claims is not None:
+            due = self.claims.joined(due)
         for link_id, host in reversed(due):
             self.scheduler.add(host, (link_id, 0), front=True)
         self.total += len(due)
@@ -130,6 +135,10 @@ class Engine:
                 job.abandon()  # a report page or feed of this host: tried again next run
             else:
                 self.deferred += 1
+                if self.claims is not None:
+                    self.claims.link_done(host)
+        if self.claims is not None:
+            self.claims.host_deferred(host)
 
     def probe_for(self, host: str, url: str) -> asyncio.Future[ProbeAnswer | None]:
         """The probe of this link's site and shape, asked once per run."""
@@ -146,6 +155,8 @@ class Engine:
         summary.links_checked += 1
         summary.this_run[judgement.verdict] = summary.this_run.get(judgement.verdict, 0) + 1
         self.night.on_checked(Checked(link.url, judgement.verdict, judgement.reason, status, self.done, self.total))
+        if self.claims is not None:
+            self.claims.link_done(link.host)
 
     @contextlib.asynccontextmanager
     async def turn(self, host: str) -> AsyncIterator[None]:

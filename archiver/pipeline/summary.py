@@ -47,6 +47,7 @@ class RunSummary:
     unrendered: int = 0  # script-built pages left blocked: no browser
     browser: str = ""  # the browser that rendered tonight's pages
     no_browser: str = ""  # why script-built pages were not rendered
+    shared: dict[str, Any] | None = None  # the shared setup: this worker, its night, the hosts it claimed
 
     def as_dict(self) -> dict[str, Any]:
         """The --json summary."""
@@ -78,4 +79,4 @@ class RunSummary:
                 "browser": self.browser or None,
                 "not_rendered_because": self.no_browser or None,
             },
-        }
+        } | ({"shared": self.shared} if self.shared is not None else {})

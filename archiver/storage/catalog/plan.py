@@ -16,13 +16,21 @@ class PlanQueries:
     db: Database
 
     def links_to_check(
-        self, now: datetime, recheck_hours: float, urls: set[str] | None = None, *, report: str | None = None
+        self,
+        now: datetime,
+        recheck_hours: float,
+        urls: set[str] | None = None,
+        *,
+        report: str | None = None,
+        host: str | None = None,
+        checked_before: datetime | None = None,
     ) -> list[tuple[int, str]]:
         """(link id, host) of the cited links, in the order a night should spend its time on them.
 
         Never captured first, then unsettled (failing), then the longest unchecked; with a re-check
         interval, stable ok links checked more recently than it wait. Two small values a link, so a
         night of a million links plans in tens of megabytes; link_state() loads one when it starts.
+        host: one site's links; checked_before: not those checked since (a shared night's start).
         """
         recent = iso(now - timedelta(hours=recheck_hours)) if recheck_hours > 0 else None
         where = ["EXISTS (SELECT 1 FROM citations c WHERE c.link = l.id)"]
@@ -33,6 +41,12 @@ class PlanQueries:
         if urls is not None:
             where.append(f"l.url IN ({', '.join('?' * len(urls))})")
             params += sorted(urls)
+        if host is not None:
+            where.append("l.host = ?")
+            params.append(host)
+        if checked_before is not None:
+            where.append("(l.last_checked IS NULL OR l.last_checked < ?)")
+            params.append(iso(checked_before))
         if report is not None:  # the links one report cites
             where.append("l.id IN (SELECT link FROM citations WHERE report = ?)")
             params.append(report)

@@ -111,7 +111,7 @@ class Cursor:
         row.names = self._names
         return row
 
-    def fetchone(self) -> Row | None:
+    def fetchone(self) -> Any:
         return self._row(self._cursor.fetchone())
 
     def fetchall(self) -> list[Row]:
@@ -126,6 +126,8 @@ class Cursor:
 
 class PgDatabase:
     """One PostgreSQL connection in autocommit mode: transactions are the catalog's own BEGIN ... COMMIT."""
+
+    dialect = "postgresql"
 
     def __init__(self, url: str, *, readonly: bool = False) -> None:
         psycopg = load_psycopg()

@@ -175,6 +175,14 @@ MIGRATIONS: list[str] = [
     ALTER TABLE captures ADD COLUMN captured_with TEXT NOT NULL DEFAULT 'http';
     ALTER TABLE captures ADD COLUMN screenshot TEXT
     """,
+    # 12: the shared setup: a run's machine (its killed runs are its own to mark), a site's links
+    # (a worker claims a host and checks its links), where a WARC file was written and where it went.
+    """
+    ALTER TABLE runs ADD COLUMN machine TEXT;
+    CREATE INDEX links_host ON links(host);
+    ALTER TABLE warc_files ADD COLUMN machine TEXT;
+    ALTER TABLE warc_files ADD COLUMN object_url TEXT
+    """,
 ]
 
 

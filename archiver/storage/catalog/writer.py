@@ -9,6 +9,7 @@ migration.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -166,6 +167,8 @@ class Catalog(CatalogReader, FeedWrites):
         stamp = iso(now)
         new_links = 0
         with self.transaction() as db:
+            if getattr(db, "dialect", "sqlite") == "postgresql":  # workers saving the same report: one at a time
+                db.execute("LOCK TABLE reports IN SHARE ROW EXCLUSIVE MODE")
             db.execute(
                 """INSERT INTO reports (report, path, title, published, authors, format, added_at, updated_at,
                    source, digest)
@@ -224,12 +227,21 @@ class Catalog(CatalogReader, FeedWrites):
         with self.transaction() as db:
             db.execute(_WARC_FILE, (name, iso(now), size))
 
-    def start_run(self, now: datetime, pid: int, kind: str = "nightly") -> int:
-        """Record a run's start (kind: "nightly", or "live" for `check --live`); mark runs a kill left 'running'."""
+    def start_run(self, now: datetime, pid: int, kind: str = "nightly", machine: str | None = None) -> int:
+        """Record a run's start (kind: "nightly", or "live" for `check --live`); mark runs a kill left 'running'.
+
+        machine: the shared setup's worker's machine; other workers run beside it, so only this machine's
+        runs whose process is gone are marked."""
         with self.transaction() as db:
-            db.execute("UPDATE runs SET status = 'killed' WHERE status = 'running'")
+            if machine is None:
+                db.execute("UPDATE runs SET status = 'killed' WHERE status = 'running'")
+            else:
+                running = db.execute("SELECT id, pid FROM runs WHERE status = 'running' AND machine = ?", (machine,))
+                for gone in [row[0] for row in running.fetchall() if not _alive(row[1])]:
+                    db.execute("UPDATE runs SET status = 'killed' WHERE id = ?", (gone,))
             cursor = db.execute(
-                "INSERT INTO runs (started_at, status, pid, kind) VALUES (?, 'running', ?, ?)", (iso(now), pid, kind)
+                "INSERT INTO runs (started_at, status, pid, kind, machine) VALUES (?, 'running', ?, ?, ?)",
+                (iso(now), pid, kind, machine),
             )
             assert cursor.lastrowid is not None
             return cursor.lastrowid
@@ -351,3 +363,15 @@ class Catalog(CatalogReader, FeedWrites):
                 "INSERT INTO saves (link, requested_at, status, detail) VALUES (?, ?, ?, ?)",
                 (link, iso(now), status, detail),
             )
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,141 @@
+"""The shared setup as an institute runs it: several `archiver run` workers, one PostgreSQL catalog.
+
+Real processes against a real PostgreSQL server (tests/pgserver.py) and real local sites: a site is
+a server of its own (127.0.0.1:PORT is one host), each logging when every request arrived.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from . import server as fixture_server
+from .helpers import FAST, archiver, write_report
+from .pgserver import PgServer
+
+SLOW = 0.3  # seconds each page takes to answer
+DELAY = 0.2  # the sites' delay between two request starts
+LINKS_PER_SITE = 5
+
+
+@pytest.fixture
+def sites() -> Iterator[list[fixture_server.Server]]:
+    """Six sites, each its own server."""
+    started = [fixture_server.start() for _ in range(6)]
+    yield [state for state, _ in started]
+    for _, stop in started:
+        stop()
+
+
+def worker_archive(root: Path, name: str, url: str, extra: str = "") -> Path:
+    """A worker's own directory, its archiver.toml naming the shared catalog."""
+    archive = root / name
+    archive.mkdir(parents=True)
+    # Two hosts at a time a worker (concurrency / per_host): six sites keep three workers busy.
+    config = FAST.replace("per_host = 4", "per_host = 1").replace("delay = 0.0", f"delay = {DELAY}")
+    config = config.replace("concurrency = 8", "concurrency = 2")
+    (archive / "archiver.toml").write_text(f'catalog = "{url}"\nlease_seconds = 5\n{extra}{config}')
+    return archive
+
+
+def start_worker(archive: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "archiver", "run", *args, "--allow-private", "--json", "--archive", str(archive)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def slow_report(root: Path, sites: list[fixture_server.Server], name: str = "shared") -> tuple[Path, list[str]]:
+    urls = [site.url(f"/slow?s={SLOW}&id={i}") for site in sites for i in range(LINKS_PER_SITE)]
+    return write_report(root, urls, name), urls
+
+
+def page_requests(site: fixture_server.Server) -> list[fixture_server.Request]:
+    return sorted((r for r in site.requests if r.path == "/slow"), key=lambda r: r.at)
+
+
+def assert_polite(sites: list[fixture_server.Server]) -> None:
+    """Per site, across every worker: one connection at a time (per_host = 1: a request starts only
+    after the one before was answered, SLOW seconds later), and never two starts within the delay."""
+    for site in sites:
+        starts = [r.at for r in page_requests(site)]
+        gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+        assert gaps, site.port
+        assert min(gaps) >= SLOW - 0.02, (site.port, gaps)
+
+
+def test_three_workers_share_a_night_politely_and_capture_each_link_once(
+    sites: list[fixture_server.Server], tmp_path: Path, pg_url: str
+) -> None:
+    report, urls = slow_report(tmp_path, sites)
+    workers = [worker_archive(tmp_path, f"worker{i}", pg_url) for i in range(3)]
+    procs = [start_worker(archive, str(report)) for archive in workers]
+    outputs = [proc.communicate(timeout=120) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0, 0], [err for _, err in outputs]
+    summaries = [json.loads(out) for out, _ in outputs]
+    # One night, three workers: every link checked once, whichever worker did it.
+    assert len({s["shared"]["night"] for s in summaries}) == 1
+    assert sum(s["links"]["checked"] for s in summaries) == len(urls)
+    assert sum(s["shared"]["closed_the_night"] for s in summaries) == 1
+    assert sum(1 for s in summaries if s["links"]["checked"]) >= 2  # the work was shared
+    hits = Counter((site.port, r.target) for site in sites for r in page_requests(site))
+    assert sorted(hits.values()) == [1] * len(urls)
+    assert_polite(sites)
+    # Every command reads the shared archive from any worker's directory.
+    status = archiver("status", "--json", archive=workers[2])
+    assert status.returncode == 0, status.stderr
+    rows = json.loads(status.stdout)
+    assert sorted(row["url"] for row in rows) == sorted(urls)
+    assert {row["verdict"] for row in rows} == {"ok"}
+
+
+def test_a_worker_killed_mid_night_leaves_its_hosts_to_the_others(
+    sites: list[fixture_server.Server], tmp_path: Path, pg_url: str, pg_server: PgServer
+) -> None:
+    report, urls = slow_report(tmp_path, sites)
+    first = worker_archive(tmp_path, "first", pg_url)
+    added = archiver("run", str(report), "--allow-private", "--max-duration", "0", archive=first)
+    assert added.returncode == 0, added.stderr  # the report is known; its links wait for a night
+    for site in sites:
+        site.requests.clear()
+    workers = [worker_archive(tmp_path, f"worker{i}", pg_url) for i in range(3)]
+    doomed = start_worker(workers[0])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and sum(len(page_requests(s)) for s in sites) < 4:
+        time.sleep(0.05)
+    others = [start_worker(archive) for archive in workers[1:]]
+    time.sleep(0.5)
+    os.killpg(doomed.pid, signal.SIGKILL)  # the worker and its extraction workers, mid-night
+    doomed.communicate()
+    outputs = [proc.communicate(timeout=120) for proc in others]
+    assert [proc.returncode for proc in others] == [0, 0], [err for _, err in outputs]
+    status = json.loads(archiver("status", "--json", archive=workers[1]).stdout)
+    assert {row["verdict"] for row in status} == {"ok"}
+    assert len(status) == len(urls)
+    # Nothing recorded twice: one capture a link (a link the killed worker fetched but had not committed
+    # was fetched again, so a page may have been asked for twice, never stored twice).
+    import psycopg
+
+    with psycopg.connect(pg_url) as conn:
+        per_link = conn.execute(
+            "SELECT link, COUNT(*) FROM captures WHERE memento_url IS NULL GROUP BY link"
+        ).fetchall()
+        runs = conn.execute("SELECT status FROM runs ORDER BY id").fetchall()
+        taken_over = conn.execute("SELECT COUNT(*) FROM night_hosts WHERE claims > 1").fetchone()
+    assert len(per_link) == len(urls)
+    assert {count for _, count in per_link} == {1}
+    assert taken_over is not None and taken_over[0] >= 1  # the killed worker's hosts, claimed again
+    assert [status for (status,) in runs][-3:].count("completed") == 2
+    assert_polite(sites)
