@@ -17,6 +17,7 @@ from archiver.reading.safetext import without_userinfo
 DEFAULT_ARCHIVE = Path("archive")
 ARCHIVE_ENV = "ARCHIVER_ARCHIVE"
 CATALOG_ENV = "ARCHIVER_CATALOG"
+STORE_ENV = "ARCHIVER_STORE"
 CONFIG_NAME = "archiver.toml"
 
 
@@ -91,6 +92,11 @@ class Settings:
     # and how long a worker's claim on a host lasts unless renewed (a killed worker's hosts wait this long).
     catalog: str = ""
     lease_seconds: float = 180.0
+    # Captures on S3-compatible storage ("s3://bucket/prefix"; "" : the archive directory). A worker's WARC
+    # file then rotates at store_max_age seconds or store_max_size bytes, so records reach the bucket soon.
+    store: str = ""
+    store_max_age: float = 300.0
+    store_max_size: int = 256 * 1024 * 1024
 
     def workers(self) -> int:
         """How many extraction workers a run starts: one per core unless set.
@@ -135,6 +141,8 @@ _RANGES: dict[str, tuple[float, float | None, bool]] = {
     "per_host": (1, None, False),
     "delay": (0, None, False),
     "lease_seconds": (5, None, False),
+    "store_max_age": (1, None, False),
+    "store_max_size": (1024 * 1024, None, False),
     "concurrency": (1, None, False),
     "connect_timeout": (0, None, True),
     "read_timeout": (0, None, True),
@@ -197,6 +205,15 @@ def catalog_url(archive: Path) -> str:
     url = os.environ.get(CATALOG_ENV) or load_settings(archive).catalog
     if url and not url.startswith(("postgresql://", "postgres://")):
         raise ConfigError(f"catalog must be a postgresql:// URL, not {url.split(':', 1)[0]!r}")
+    return url
+
+
+def store_url(archive: Path) -> str:
+    """Where the archive's captures go: $ARCHIVER_STORE (--store sets it), else archiver.toml's `store`;
+    "" for the archive directory."""
+    url = os.environ.get(STORE_ENV) or load_settings(archive).store
+    if url and not url.startswith("s3://"):
+        raise ConfigError(f"store must be an s3://bucket/prefix URL, not {url!r}")
     return url
 
 

@@ -20,9 +20,9 @@ from hypothesis import settings
 
 from . import helpers
 from . import server as fixture_server
-from .pgserver import pg_server, pg_url
+from .sharedservers import bucket, pg_server, pg_url, s3_server
 
-__all__ = ["pg_server", "pg_url"]  # fixtures for the shared setup's tests
+__all__ = ["bucket", "pg_server", "pg_url", "s3_server"]  # fixtures for the shared setup's tests
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "examples" / "000_c1b9237a46e35f67.txt"

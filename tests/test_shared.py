@@ -6,6 +6,7 @@ a server of its own (127.0.0.1:PORT is one host), each logging when every reques
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -20,7 +21,7 @@ import pytest
 
 from . import server as fixture_server
 from .helpers import FAST, archiver, write_report
-from .pgserver import PgServer
+from .sharedservers import PgServer, S3Server
 
 SLOW = 0.3  # seconds each page takes to answer
 DELAY = 0.2  # the sites' delay between two request starts
@@ -71,7 +72,7 @@ def assert_polite(sites: list[fixture_server.Server]) -> None:
     after the one before was answered, SLOW seconds later), and never two starts within the delay."""
     for site in sites:
         starts = [r.at for r in page_requests(site)]
-        gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(starts)]
         assert gaps, site.port
         assert min(gaps) >= SLOW - 0.02, (site.port, gaps)
 
@@ -139,3 +140,61 @@ def test_a_worker_killed_mid_night_leaves_its_hosts_to_the_others(
     assert taken_over is not None and taken_over[0] >= 1  # the killed worker's hosts, claimed again
     assert [status for (status,) in runs][-3:].count("completed") == 2
     assert_polite(sites)
+
+
+def test_captures_go_to_the_bucket_and_every_command_reads_them_from_another_machine(
+    sites: list[fixture_server.Server], tmp_path: Path, pg_url: str, bucket: str, s3_server: S3Server
+) -> None:
+    report, urls = slow_report(tmp_path, sites[:2])
+    store = f'store = "s3://{bucket}/night"\n'
+    workers = [worker_archive(tmp_path, f"worker{i}", pg_url, store) for i in range(2)]
+    procs = [start_worker(archive, str(report)) for archive in workers]
+    outputs = [proc.communicate(timeout=120) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], [err for _, err in outputs]
+    uploads = [json.loads(out)["uploads"] for out, _ in outputs]
+    assert all(u["failed"] == [] and u["store"] == f"s3://{bucket}/night" for u in uploads)
+    # Uploaded and confirmed, then deleted from the workers' directories; the texts stay there too.
+    assert [list((w / "warc").glob("*.warc.gz")) for w in workers] == [[], []]
+    keys = [o["Key"] for o in s3_server.client().list_objects_v2(Bucket=bucket)["Contents"]]
+    assert any(k.startswith("night/warc/") and k.endswith(".warc.gz") for k in keys)
+    assert any(k.startswith("night/text/") for k in keys)
+    # Another machine: a directory with nothing in it but its archiver.toml.
+    reader = worker_archive(tmp_path, "analyst", pg_url, store)
+    check = archiver("check", "shared", "1", "--json", archive=reader)
+    assert check.returncode == 0, check.stderr
+    link = json.loads(check.stdout)["urls"][0]
+    assert "Minsk" in link["archived_text"] or len(link["archived_text"]) > 200
+    assert link["captures"][0]["warc_location"].startswith(f"s3://{bucket}/night/warc/")
+    exported = archiver("export", "--format", "warc", "--output", str(tmp_path / "all.warc.gz"), archive=reader)
+    assert exported.returncode == 0, exported.stderr
+    from warcio.archiveiterator import ArchiveIterator
+
+    with (tmp_path / "all.warc.gz").open("rb") as warc:
+        responses = {
+            r.rec_headers.get_header("WARC-Target-URI") for r in ArchiveIterator(warc) if r.rec_type == "response"
+        }
+    assert responses == set(urls)
+
+
+def test_a_failed_upload_is_tried_again_by_the_next_run(
+    sites: list[fixture_server.Server], tmp_path: Path, pg_url: str, bucket: str, s3_server: S3Server
+) -> None:
+    report, _urls = slow_report(tmp_path, sites[:1])
+    worker = worker_archive(tmp_path, "worker", pg_url, f'store = "s3://{bucket}-not-yet/night"\n')
+    first = archiver("run", str(report), "--allow-private", "--json", archive=worker)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["uploads"]["failed"]  # no such bucket: nothing lost, all kept here
+    kept = sorted(p.name for p in (worker / "warc").glob("*.warc.gz"))
+    assert kept
+    analyst = worker_archive(tmp_path, "analyst", pg_url, f'store = "s3://{bucket}-not-yet/night"\n')
+    waiting = archiver("check", "shared", "1", archive=analyst)
+    assert "still on the worker" in waiting.stdout
+    s3_server.client().create_bucket(Bucket=f"{bucket}-not-yet")
+    second = archiver("run", "--allow-private", "--json", archive=worker)
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout)["uploads"]["failed"] == []
+    assert list((worker / "warc").glob("*.warc.gz")) == []
+    objects = s3_server.client().list_objects_v2(Bucket=f"{bucket}-not-yet")["Contents"]
+    assert {f"night/warc/{name}" for name in kept} <= {o["Key"] for o in objects}
+    check = archiver("check", "shared", "1", "--json", archive=analyst)
+    assert json.loads(check.stdout)["urls"][0]["archived_text"]

@@ -8,11 +8,10 @@ from pathlib import Path
 import click
 
 from archiver.cli.group import cli
-from archiver.cli.options import archive_option, err_console
-from archiver.config import archive_path, catalog_url, load_settings
+from archiver.cli.options import archive_option, err_console, open_reader
+from archiver.config import archive_path, load_settings
 from archiver.errors import ArchiverError
 from archiver.showing.formats import FORMATS
-from archiver.storage.catalog import CatalogReader
 
 
 @cli.command("export")
@@ -60,7 +59,7 @@ def export_command(
         raise click.UsageError("--format report needs --report REPORT (which report to annotate)")
     if fmt == "wacz" and output in (None, "-"):
         raise click.UsageError("--format wacz needs --output FILE.wacz (a ZIP file is written, not streamed)")
-    with CatalogReader.open_readonly(root, catalog_url(root)) as catalog:
+    with open_reader(root) as catalog:
         if fmt == "warc":
             with open_output(output, binary=True, force=force) as out:
                 count = export_warc(catalog, root, out, report)
@@ -100,6 +99,6 @@ def dashboard_command(archive: Path | None, output: Path | None) -> None:
     from archiver.showing.dashboard import build_dashboard
 
     root = archive_path(archive)
-    with CatalogReader.open_readonly(root, catalog_url(root)) as catalog:
+    with open_reader(root) as catalog:
         index = build_dashboard(catalog, root, output or root / "dashboard")
     click.echo(str(index))

@@ -9,10 +9,10 @@ import click
 from rich.table import Table
 
 from archiver.cli.group import cli
-from archiver.cli.options import archive_option, error, json_option, out_console
+from archiver.cli.options import archive_option, error, json_option, open_reader, out_console
 from archiver.config import archive_path, catalog_url
 from archiver.showing.render import print_json
-from archiver.storage.catalog import Catalog, CatalogReader
+from archiver.storage.catalog import Catalog
 
 
 @cli.group("feeds", invoke_without_command=True)
@@ -25,7 +25,7 @@ def feeds_command(ctx: click.Context, archive: Path | None, as_json: bool) -> No
     ctx.obj = archive
     if ctx.invoked_subcommand is not None:
         return
-    with CatalogReader.open_readonly(archive_path(archive), catalog_url(archive_path(archive))) as catalog:
+    with open_reader(archive_path(archive)) as catalog:
         feeds = catalog.feeds()
     rows = [
         {

@@ -9,8 +9,16 @@ from pathlib import Path
 import click
 
 from archiver.cli.group import cli
-from archiver.cli.options import archive_option, err_console, json_option, network_options, out_console, stopping
-from archiver.config import archive_path, catalog_url, load_settings
+from archiver.cli.options import (
+    archive_option,
+    err_console,
+    json_option,
+    network_options,
+    open_reader,
+    out_console,
+    stopping,
+)
+from archiver.config import archive_path, load_settings
 from archiver.errors import LockedError, NotFoundError
 from archiver.outcomes import VERDICT_ORDER
 from archiver.showing.render import (
@@ -22,7 +30,7 @@ from archiver.showing.render import (
     print_status_lines,
     print_status_summary,
 )
-from archiver.storage.catalog import CatalogReader, StatusFilter
+from archiver.storage.catalog import StatusFilter
 
 
 def verdict_list(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...]:
@@ -67,7 +75,7 @@ def status_command(
     filters = StatusFilter(verdicts, report, since)
     filtered = bool(verdicts or report or since)
     root = archive_path(archive)
-    with CatalogReader.open_readonly(root, catalog_url(root)) as catalog:
+    with open_reader(root) as catalog:
         if report is not None and catalog.report_row(report) is None:
             raise NotFoundError(f"no report {report!r} in the archive")
         if as_json:
@@ -116,7 +124,7 @@ def check_command(
     from archiver.showing.lookup import lookup_footnote
 
     root = archive_path(archive)
-    with CatalogReader.open_readonly(root, catalog_url(root)) as catalog:
+    with open_reader(root) as catalog:
         answer = lookup_footnote(catalog, root, report, n)
     if live and answer["urls"]:
         from archiver.pipeline import run as run_archive
@@ -135,7 +143,7 @@ def check_command(
             except LockedError as exc:
                 # A person asking gets an answer: what the archive knows, with a word on why it is not fresh.
                 click.echo(f"archiver: warning: not checked again now: {exc}", err=True)
-        with CatalogReader.open_readonly(root, catalog_url(root)) as catalog:
+        with open_reader(root) as catalog:
             answer = lookup_footnote(catalog, root, report, n)
     if as_json:
         print_json(answer)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -9,8 +10,18 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
-from archiver.config import Settings, check_proxy
+from archiver.config import (
+    CATALOG_ENV,
+    STORE_ENV,
+    Settings,
+    catalog_url,
+    check_proxy,
+    load_settings,
+    store_url,
+)
 from archiver.errors import ConfigError
+from archiver.storage.catalog import CatalogReader
+from archiver.storage.objectstore import attach
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -23,7 +34,22 @@ def json_option(func: F) -> F:
 
 
 def archive_option(func: F) -> F:
-    """--archive DIR, else $ARCHIVER_ARCHIVE, else ./archive."""
+    """--archive DIR, else $ARCHIVER_ARCHIVE, else ./archive; the shared setup's --catalog URL and --store URL
+    (each the same as its environment variable, which this process's library calls then read)."""
+    func = click.option(
+        "--store",
+        metavar="S3URL",
+        expose_value=False,
+        callback=_into_environment(STORE_ENV),
+        help="Captures on S3-compatible storage: s3://bucket/prefix (default: $ARCHIVER_STORE, archiver.toml).",
+    )(func)
+    func = click.option(
+        "--catalog",
+        metavar="URL",
+        expose_value=False,
+        callback=_into_environment(CATALOG_ENV),
+        help="A shared PostgreSQL catalog: postgresql://... (default: $ARCHIVER_CATALOG, archiver.toml).",
+    )(func)
     return click.option(
         "--archive",
         "archive",
@@ -31,6 +57,20 @@ def archive_option(func: F) -> F:
         default=None,
         help="Archive directory (default: $ARCHIVER_ARCHIVE, else ./archive).",
     )(func)
+
+
+def _into_environment(name: str) -> Callable[[click.Context, click.Parameter, str | None], None]:
+    def store(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+        if value is not None:
+            os.environ[name] = value
+
+    return store
+
+
+def open_reader(root: Path) -> CatalogReader:
+    """The archive's catalog, to read (with its object store attached, where its captures are there)."""
+    attach(root, store_url(root), proxy=load_settings(root).proxy)
+    return CatalogReader.open_readonly(root, catalog_url(root))
 
 
 def network_options(func: F) -> F:

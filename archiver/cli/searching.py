@@ -10,10 +10,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from archiver.cli.group import cli
 from archiver.cli.lookups import verdict_list
-from archiver.cli.options import archive_option, err_console, error, json_option, out_console
-from archiver.config import archive_path, catalog_url
+from archiver.cli.options import archive_option, err_console, error, json_option, open_reader, out_console
+from archiver.config import archive_path
 from archiver.showing.render import print_json, print_search
-from archiver.storage.catalog import CatalogReader
 
 
 @cli.command("search")
@@ -47,7 +46,7 @@ def search_command(
         except QueryError as exc:
             error(str(exc))
             sys.exit(1)
-    with CatalogReader.open_readonly(root, catalog_url(root)) as catalog:
+    with open_reader(root) as catalog:
         index = rebuild_index if reindex else update_index
         if err_console.is_terminal:  # an archive made before search was: its texts are indexed now, shown
             with Progress(

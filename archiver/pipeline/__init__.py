@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from archiver.config import Settings, catalog_url
-from archiver.errors import ArchiveError
+from archiver.config import Settings, catalog_url, store_url
 from archiver.fetching.fetch import Fetcher, Resolver, descriptors_needed, ssl_context
 from archiver.judging.decide import Rules
 from archiver.judging.workers import WorkerPool
@@ -29,6 +28,7 @@ from archiver.outcomes import Checked, Verdict
 from archiver.pipeline.engine import Engine
 from archiver.pipeline.intake import ReportIntake, admit, read_reports
 from archiver.pipeline.night import Clock, Night
+from archiver.pipeline.nightfiles import NightFiles
 from archiver.pipeline.process import OTHER_DESCRIPTORS, quick_gil_handover, room_for_open_files
 from archiver.pipeline.sharing import join_night
 from archiver.pipeline.summary import Admission, RunSummary
@@ -37,7 +37,7 @@ from archiver.showing.notify import notify_night
 from archiver.showing.search import update_index
 from archiver.storage.catalog import Catalog, CatalogReader, parse_iso
 from archiver.storage.lock import ArchiveLock
-from archiver.storage.searchindex import SearchIndex
+from archiver.storage.objectstore import ObjectStore, attach
 from archiver.storage.storagethread import StorageThread
 from archiver.storage.textstore import prepare_text_store
 from archiver.storage.warcstore import WarcStore
@@ -67,6 +67,7 @@ class _Run:
     on_checked: Callable[[Checked], None]
     on_stopping: Callable[[int], None]
     url: str  # the shared setup's PostgreSQL catalog ("" : ARCHIVE/catalog.sqlite, one machine)
+    objects: ObjectStore | None  # the shared setup's bucket for captures (None: the archive directory)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +111,10 @@ def run(
         machine = socket.gethostname() if url else None
         run_id = catalog.start_run(started, os.getpid(), "nightly" if only_links is None else "live", machine)
         summary = RunSummary(run=run_id, started_at=started)
-        job = _Run(archive, settings, clock, catalog, pool, summary, trust, resolver, on_checked, on_stopping, url)
+        objects = attach(archive, store_url(archive), proxy=settings.proxy)
+        job = _Run(
+            archive, settings, clock, catalog, pool, summary, trust, resolver, on_checked, on_stopping, url, objects
+        )
         status = "failed"  # an archive fault (disk full, a broken catalog): what was committed stays
         try:
             for feed in feeds:
@@ -172,15 +176,11 @@ async def _night_async(job: _Run, plan: _Plan, reader: CatalogReader) -> bool:
     """Open the WARC file, the storage thread and the client; check every link, then ask the web archives
     for the copies the night showed a need for; close everything, whatever happened. True if stopped."""
     loop = asyncio.get_running_loop()
-    prefix = f"archiver-{job.clock():%Y%m%d%H%M%S}-{os.getpid()}"
-    store = WarcStore(job.archive, job.settings.warc_max_size, prefix, job.clock)
-    storage = StorageThread(job.archive, store, job.catalog, job.clock)
+    files = NightFiles(job.archive, job.settings, job.catalog, job.clock, job.objects, bool(job.url))
+    store, storage = files.store, files.storage
     engine: Engine | None = None
     try:
-        name, size = await loop.run_in_executor(storage, store.start)
-        await loop.run_in_executor(storage, job.catalog.register_warc_file, name, size, job.clock())
-        with contextlib.suppress(ArchiveError):  # no search index tonight: the catch-up after it makes one
-            storage.search = await loop.run_in_executor(storage, SearchIndex.open, job.archive)
+        await files.open()
         async with Fetcher(
             job.settings, job.archive / TMP_DIR, resolver=job.resolver, verify=job.trust, clock=job.clock
         ) as fetcher:
@@ -198,11 +198,7 @@ async def _night_async(job: _Run, plan: _Plan, reader: CatalogReader) -> bool:
             if engine.browser is not None:
                 job.summary.browser = engine.browser.version
                 await engine.browser.close()
-        with contextlib.suppress(OSError):  # every record was fsynced when written
-            await loop.run_in_executor(storage, store.close)
-        if storage.search is not None:
-            await loop.run_in_executor(storage, storage.search.close)
-        storage.shutdown(wait=True)
+        job.summary.uploads = await files.close()
 
 
 def _services(

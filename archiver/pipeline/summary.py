@@ -48,35 +48,40 @@ class RunSummary:
     browser: str = ""  # the browser that rendered tonight's pages
     no_browser: str = ""  # why script-built pages were not rendered
     shared: dict[str, Any] | None = None  # the shared setup: this worker, its night, the hosts it claimed
+    uploads: dict[str, Any] | None = None  # the shared setup: what went to the object store tonight
 
     def as_dict(self) -> dict[str, Any]:
         """The --json summary."""
         duration = (self.finished_at - self.started_at).total_seconds() if self.finished_at else None
-        return {
-            "run": self.run,
-            "status": self.status,
-            "started_at": iso(self.started_at),
-            "finished_at": iso(self.finished_at),
-            "duration_seconds": round(duration, 3) if duration else duration,
-            "reports": {**self.reports, "failed": self.reports_failed},
-            "links": {
-                "new": self.new_links,
-                "to_check": self.links_to_check,
-                "checked": self.links_checked,
-                "left_for_next_run": self.links_left,
-                "fetch_attempts": self.attempts,
-            },
-            "this_run": self.this_run,
-            "verdicts": self.verdicts,
-            "repaired_warc_files": self.repaired_warc_files,
-            "web_archive": self.web_archive,
-            "notifications": self.notifications,
-            "feeds": self.feeds,
-            "pages_behind_walls": {
-                "rendered": self.rendered,
-                "read_through_endpoints": self.read_through_endpoints,
-                "script_pages_not_rendered": self.unrendered,
-                "browser": self.browser or None,
-                "not_rendered_because": self.no_browser or None,
-            },
-        } | ({"shared": self.shared} if self.shared is not None else {})
+        return (
+            {
+                "run": self.run,
+                "status": self.status,
+                "started_at": iso(self.started_at),
+                "finished_at": iso(self.finished_at),
+                "duration_seconds": round(duration, 3) if duration else duration,
+                "reports": {**self.reports, "failed": self.reports_failed},
+                "links": {
+                    "new": self.new_links,
+                    "to_check": self.links_to_check,
+                    "checked": self.links_checked,
+                    "left_for_next_run": self.links_left,
+                    "fetch_attempts": self.attempts,
+                },
+                "this_run": self.this_run,
+                "verdicts": self.verdicts,
+                "repaired_warc_files": self.repaired_warc_files,
+                "web_archive": self.web_archive,
+                "notifications": self.notifications,
+                "feeds": self.feeds,
+                "pages_behind_walls": {
+                    "rendered": self.rendered,
+                    "read_through_endpoints": self.read_through_endpoints,
+                    "script_pages_not_rendered": self.unrendered,
+                    "browser": self.browser or None,
+                    "not_rendered_because": self.no_browser or None,
+                },
+            }
+            | ({"shared": self.shared} if self.shared is not None else {})
+            | ({"uploads": self.uploads} if self.uploads is not None else {})
+        )

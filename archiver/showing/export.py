@@ -22,6 +22,7 @@ from archiver.errors import ArchiverError, NotFoundError
 from archiver.reading.reports import decode, normalize_newlines
 from archiver.showing.annotate import Annotations, LinkCopy, annotate_html, annotate_text, html_to_text, text_to_html
 from archiver.storage.catalog import CatalogReader, iso, parse_iso
+from archiver.storage.objectstore import read_range
 from archiver.storage.readrows import CaptureRecord, ExportRow
 from archiver.storage.reportcopies import find_copy
 from archiver.storage.textstore import get_text
@@ -200,26 +201,18 @@ def export_md(catalog: CatalogReader, archive: Path, out: IO[str], report: str |
 
 
 def _records(archive: Path, capture: CaptureRecord) -> Iterator[bytes]:
-    """The raw gzip members of a capture's records, copied byte for byte."""
-    path = archive / WARC_DIR / capture.warc_file
+    """The raw gzip members of a capture's records, copied byte for byte (from the archive directory, else
+    by byte range from the shared setup's object store)."""
     start = capture.warc_start if capture.warc_start is not None else capture.warc_offset
     end = capture.warc_end if capture.warc_end is not None else capture.warc_offset + capture.warc_length
-    with path.open("rb") as file:
-        file.seek(start)
-        remaining = end - start
-        while remaining > 0:
-            chunk = file.read(min(remaining, 1 << 20))
-            if not chunk:
-                break
-            remaining -= len(chunk)
-            yield chunk
+    yield from read_range(archive, f"{WARC_DIR}/{capture.warc_file}", start, end)
 
 
 def _record_id(archive: Path, capture: CaptureRecord) -> str | None:
-    with (archive / WARC_DIR / capture.warc_file).open("rb") as file:
-        file.seek(capture.warc_offset)
-        for record in ArchiveIterator(file):
-            return str(record.rec_headers.get_header("WARC-Record-ID"))
+    relative = f"{WARC_DIR}/{capture.warc_file}"
+    member = b"".join(read_range(archive, relative, capture.warc_offset, capture.warc_offset + capture.warc_length))
+    for record in ArchiveIterator(io.BytesIO(member)):
+        return str(record.rec_headers.get_header("WARC-Record-ID"))
     return None
 
 

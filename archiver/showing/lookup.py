@@ -9,11 +9,14 @@ from typing import Any
 from archiver.errors import NotFoundError
 from archiver.judging.compare import compare
 from archiver.storage.catalog import CatalogReader
+from archiver.storage.objectstore import store_for
 from archiver.storage.readrows import CaptureRecord, CheckRecord, LinkRow
 from archiver.storage.textstore import get_text
+from archiver.storage.warcstore import WARC_DIR
 
 
-def _capture_dict(row: CaptureRecord) -> dict[str, Any]:
+def _capture_dict(catalog: CatalogReader, archive: Path, row: CaptureRecord) -> dict[str, Any]:
+    location, pending_on = _warc_location(catalog, archive, row.warc_file)
     return {
         "fetched_at": row.fetched_at,
         "http_status": row.http_status,
@@ -21,12 +24,34 @@ def _capture_dict(row: CaptureRecord) -> dict[str, Any]:
         "content_type": row.content_type,
         "warc_file": row.warc_file,
         "warc_offset": row.warc_offset,
+        "warc_location": location,
+        "warc_pending_on": pending_on,
         "revisit": row.revisit_of is not None,
         "text_digest": row.text_digest,
         "title": row.title,
         "captured_with": row.captured_with,
-        "screenshot": row.screenshot,
+        "screenshot": _screenshot(archive, row.screenshot),
     }
+
+
+def _warc_location(catalog: CatalogReader, archive: Path, name: str) -> tuple[str | None, str | None]:
+    """Where a WARC file is: (its path in the archive directory or its object's s3:// URL, None), or (None,
+    the worker's machine) while it waits on that worker for its upload (the shared setup)."""
+    relative = f"{WARC_DIR}/{name}"
+    if (archive / relative).exists():
+        return relative, None
+    machine, object_url = catalog.warc_file_home(name)
+    if object_url:
+        return object_url, None
+    return None, machine or "another machine"
+
+
+def _screenshot(archive: Path, relative: str | None) -> str | None:
+    """A screenshot's path relative to the archive, or its object's s3:// URL where the store holds it."""
+    store = store_for(archive)
+    if relative is None or store is None or (archive / relative).exists():
+        return relative
+    return store.url_of(relative)
 
 
 def _check_dict(row: CheckRecord) -> dict[str, Any]:
@@ -73,7 +98,7 @@ def _link_answer(catalog: CatalogReader, archive: Path, link: LinkRow, report: s
     return {
         "url": link.url,
         "captured_with": last.captured_with if last else None,
-        "screenshot": last.screenshot if last else None,
+        "screenshot": _screenshot(archive, last.screenshot) if last else None,
         "verdict": link.verdict,
         "reason": link.reason,
         "http_status": link.http_status,
@@ -81,7 +106,7 @@ def _link_answer(catalog: CatalogReader, archive: Path, link: LinkRow, report: s
         "first_archived": link.first_archived,
         "last_checked": link.last_checked,
         "final_url": link.final_url,
-        "captures": [_capture_dict(c) for c in captures],
+        "captures": [_capture_dict(catalog, archive, c) for c in captures],
         "checks": [_check_dict(c) for c in catalog.checks_of(link.id)],
         "archived_text": first_text,
         "latest_text": latest_text if latest and first and latest.id != first.id else None,

@@ -319,6 +319,13 @@ def print_check(answer: dict[str, Any], console: Console) -> None:
             console.print(f"  captured {how}", markup=False)
         if link.get("screenshot"):
             console.print(f"  screenshot: {link['screenshot']}", markup=False)
+        waiting = sorted({c["warc_pending_on"] for c in captures if c.get("warc_pending_on")})
+        if waiting:
+            console.print(
+                f"  its WARC records are still on the worker {', '.join(waiting)} (not uploaded yet: they reach"
+                " the bucket when that worker's file rotates or its night ends)",
+                markup=False,
+            )
         if link["archived_text"]:
             console.print(f"  archived text ({link['first_archived']}):")
             console.print(_quoted(link["archived_text"]))

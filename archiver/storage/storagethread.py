@@ -29,7 +29,8 @@ from archiver.errors import archive_fault
 from archiver.outcomes import CaptureRow, CheckRow, Fetch
 from archiver.storage.catalog import Catalog
 from archiver.storage.searchindex import SearchIndex
-from archiver.storage.textstore import make_durable
+from archiver.storage.textstore import make_durable, text_relative
+from archiver.storage.uploads import Uploads
 from archiver.storage.warcstore import Revisit, Stored, WarcStore
 
 T = TypeVar("T")
@@ -111,6 +112,7 @@ class StorageThread(Executor):
         self.root = root
         self.gather = gather
         self.search: SearchIndex | None = None  # opened on the thread by open_search(), the night's search index
+        self.uploads: Uploads | None = None  # the shared setup's object store: what a commit makes final goes up
         self.store = store
         self.catalog = catalog
         self.now = now
@@ -266,6 +268,7 @@ class StorageThread(Executor):
                 self._store_alone(single.future, single.item)
             return
         self._index([item.item.stems for item in done if item.item.stems is not None])
+        self._upload(done)
         for committed in done:
             _settle(committed.future, None)
 
@@ -278,6 +281,16 @@ class StorageThread(Executor):
             self.search.add_stems(stems)
         except Exception:  # a broken or locked index file costs the night nothing
             self.search = None
+
+    def _upload(self, done: list[_Done]) -> None:
+        """A committed batch's texts and screenshots, and the WARC files it closed, to the object store."""
+        if self.uploads is None:
+            return
+        captures = [item.capture for item in done if item.capture is not None]
+        self.uploads.files([text_relative(c.text_digest) for c in captures if c.text_digest])
+        self.uploads.files([c.screenshot for c in captures if c.screenshot])
+        for name in self.store.closed_files():
+            self.uploads.warc(name)
 
     def _store_alone(self, future: Waiter, item: Write) -> None:
         """A write of a batch that failed for another's fault, made again on its own."""

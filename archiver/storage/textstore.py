@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from archiver.storage.disk import fsync_files, spread_subdirectories, sync_filesystem
+from archiver.storage.objectstore import store_for
 
 TEXT_DIR = "text"
 _FOLDERS: set[str] = set()  # text/ab folders this process knows exist
@@ -66,13 +67,20 @@ def put_text(root: Path, text: str) -> str:
 
 
 def get_text(root: Path, digest: str | None) -> str | None:
-    """A stored text by digest, or None."""
+    """A stored text by digest (from the local directory, else from the archive's object store), or None."""
     if not digest:
         return None
     try:
         return text_path(root, digest).read_text(encoding="utf-8")
     except FileNotFoundError:
-        return None
+        store = store_for(root)
+        data = store.get(text_relative(digest)) if store is not None else None
+        return data.decode("utf-8") if data is not None else None
+
+
+def text_relative(digest: str) -> str:
+    """A text's path relative to the archive (its object key under the store's prefix)."""
+    return f"{TEXT_DIR}/{digest[:2]}/{digest}.txt"
 
 
 def text_path(root: Path, digest: str) -> Path:

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -204,12 +205,20 @@ class WarcStore:
     """Appends records to the current WARC file; rotates past a size; repairs after a crash."""
 
     def __init__(
-        self, root: Path, max_size: int, prefix: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self,
+        root: Path,
+        max_size: int,
+        prefix: str,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        max_age: float | None = None,
     ) -> None:
         self.clock = clock  # the run's clock: the warcinfo record is dated by it too
         self.directory = root / WARC_DIR
         self.directory.mkdir(parents=True, exist_ok=True)
         self.max_size = max_size
+        self.max_age = max_age  # seconds a file takes records (the shared setup's: they reach the bucket soon)
+        self._opened = 0.0  # time.monotonic() the current file was opened
+        self._closed: list[str] = []  # files rotation closed, not yet handed to closed_files()
         self.prefix = prefix
         self._sequence = 0
         self._file: IO[bytes] | None = None
@@ -253,7 +262,10 @@ class WarcStore:
         return repaired
 
     def _new_file(self) -> tuple[str, int]:
+        if self._name is not None and self._file is not None:
+            self._closed.append(self._name)
         self.close()
+        self._opened = time.monotonic()
         self._sequence += 1
         name = f"{self.prefix}-{self._sequence:05d}.warc.gz"
         self._file = (self.directory / name).open("ab")
@@ -306,7 +318,7 @@ class WarcStore:
         if self._broken:
             raise ArchiveError(self._broken)
         rotated = None
-        if self._file is None or self._end > self.max_size:
+        if self._file is None or self._end > self.max_size or self._too_old():
             rotated = self._new_file()
         assert self._file is not None and self._name is not None
         start = self._end
@@ -316,6 +328,19 @@ class WarcStore:
             # A half-written record would be followed by the next one: every reader would stop there.
             self.cut(start)
             raise
+
+    def _too_old(self) -> bool:
+        return self.max_age is not None and time.monotonic() - self._opened > self.max_age
+
+    @property
+    def healthy(self) -> bool:
+        """No failed write left records it could not cut: every record in the files is committed or cut."""
+        return self._broken is None
+
+    def closed_files(self) -> list[str]:
+        """The files rotation closed since the last call (once the batch that rotated commits: whole)."""
+        closed, self._closed = self._closed, []
+        return closed
 
     def _write_fetch(
         self, fetch: Fetch, revisit: Revisit | None, start: int, rotated: tuple[str, int] | None, sync: bool

@@ -89,7 +89,7 @@ class _Insert:
         return values
 
 
-_WARC_FILE = """INSERT INTO warc_files (name, created_at, committed_size) VALUES (?, ?, ?)
+_WARC_FILE = """INSERT INTO warc_files (name, created_at, committed_size, machine) VALUES (?, ?, ?, ?)
     ON CONFLICT (name) DO UPDATE SET created_at = excluded.created_at, committed_size = excluded.committed_size"""
 _CAPTURES = _Insert.of("captures", CaptureRow, "link", {"fetched_at": iso, "memento_datetime": iso}, lambda f: False)
 _CHECKS = _Insert.of(
@@ -103,6 +103,8 @@ _CHECKS = _Insert.of(
 
 class Catalog(CatalogReader, FeedWrites):
     """The writing connection to ARCHIVE/catalog.sqlite (WAL mode); it reads as CatalogReader does."""
+
+    machine: str | None = None  # the shared setup: the machine whose worker writes (its WARC files are its own)
 
     @classmethod
     def open(cls, archive: Path, *, create: bool = True, shared: bool = False, url: str = "") -> Catalog:
@@ -225,7 +227,7 @@ class Catalog(CatalogReader, FeedWrites):
     def register_warc_file(self, name: str, size: int, now: datetime) -> None:
         """A new WARC file and the size of its committed beginning (the warcinfo record)."""
         with self.transaction() as db:
-            db.execute(_WARC_FILE, (name, iso(now), size))
+            db.execute(_WARC_FILE, (name, iso(now), size, self.machine))
 
     def start_run(self, now: datetime, pid: int, kind: str = "nightly", machine: str | None = None) -> int:
         """Record a run's start (kind: "nightly", or "live" for `check --live`); mark runs a kill left 'running'.
@@ -236,6 +238,7 @@ class Catalog(CatalogReader, FeedWrites):
             if machine is None:
                 db.execute("UPDATE runs SET status = 'killed' WHERE status = 'running'")
             else:
+                self.machine = machine
                 running = db.execute("SELECT id, pid FROM runs WHERE status = 'running' AND machine = ?", (machine,))
                 for gone in [row[0] for row in running.fetchall() if not _alive(row[1])]:
                     db.execute("UPDATE runs SET status = 'killed' WHERE id = ?", (gone,))
@@ -263,7 +266,7 @@ class Catalog(CatalogReader, FeedWrites):
         """A batch of checks (and the WARC files opened for them) in one transaction: all or none."""
         with self.transaction() as db:
             for name, size in new_files:
-                db.execute(_WARC_FILE, (name, iso(now), size))
+                db.execute(_WARC_FILE, (name, iso(now), size, self.machine))
             for check, capture, warc_size in checks:
                 self._record_check(db, check, capture, warc_size)
 
@@ -313,6 +316,11 @@ class Catalog(CatalogReader, FeedWrites):
         cursor = db.execute(_CAPTURES.sql, _CAPTURES.values(capture, link))
         assert cursor.lastrowid is not None
         return cursor.lastrowid
+
+    def warc_uploaded(self, name: str, object_url: str) -> None:
+        """A WARC file is in the object store (confirmed): readers take its records from there."""
+        with self.transaction() as db:
+            db.execute("UPDATE warc_files SET object_url = ? WHERE name = ?", (object_url, name))
 
     # ----- notifications --------------------------------------------------------------------
 
