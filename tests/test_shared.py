@@ -198,3 +198,64 @@ def test_a_failed_upload_is_tried_again_by_the_next_run(
     assert {f"night/warc/{name}" for name in kept} <= {o["Key"] for o in objects}
     check = archiver("check", "shared", "1", "--json", archive=analyst)
     assert json.loads(check.stdout)["urls"][0]["archived_text"]
+
+
+def _records(path: Path) -> list[tuple[str, str | None, str | None, str | None]]:
+    """The records of an exported WARC: those stored at capture time by their ids; the conversion records
+    (the texts, written at each export with new ids) by what they hold."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    records = []
+    with path.open("rb") as warc:
+        for r in ArchiveIterator(warc):
+            if r.rec_type == "warcinfo":
+                continue
+            stored = r.rec_type != "conversion"
+            records.append(
+                (
+                    r.rec_type,
+                    r.rec_headers.get_header("WARC-Record-ID") if stored else None,
+                    r.rec_headers.get_header("WARC-Target-URI"),
+                    r.rec_headers.get_header("WARC-Payload-Digest")
+                    if stored
+                    else r.rec_headers.get_header("WARC-Block-Digest"),
+                )
+            )
+    return sorted(records, key=repr)
+
+
+def test_migrate_moves_an_archive_and_every_command_reads_the_same(
+    web: fixture_server.Server, tmp_path: Path, pg_url: str, bucket: str
+) -> None:
+    from .helpers import make_archive
+
+    local = make_archive(tmp_path / "local")  # a one-machine archive (SQLite), two nights old
+    urls = [web.url(p) for p in ("/article", "/gzip", "/cp1251", "/pdf", "/status/404", "/redirect/2")]
+    report = write_report(tmp_path, urls, "moving")
+    for _ in range(2):
+        assert archiver("run", str(report), "--allow-private", archive=local).returncode == 0
+    before = archiver("status", "--json", archive=local).stdout
+    assert archiver("export", "--format", "warc", "-o", str(tmp_path / "before.warc.gz"), archive=local).returncode == 0
+
+    moved = archiver("migrate", "--to", pg_url, "--store", f"s3://{bucket}/moved", "--json", archive=local)
+    assert moved.returncode == 0, moved.stderr
+    answer = json.loads(moved.stdout)
+    assert answer["verified"] and answer["problems"] == []
+    assert answer["tables"]["links"] == {"source": len(urls), "target": len(urls)}
+    assert answer["objects"]["warc"] >= 1 and answer["objects"]["text"] >= 3
+    again = archiver("migrate", "--to", pg_url, "--store", f"s3://{bucket}/moved", "--json", archive=local)
+    assert again.returncode == 0 and json.loads(again.stdout)["tables"] == answer["tables"]  # nothing twice
+
+    elsewhere = worker_archive(tmp_path, "elsewhere", pg_url, f'store = "s3://{bucket}/moved"\n')
+    after = archiver("status", "--json", archive=elsewhere)
+    assert after.returncode == 0, after.stderr
+    assert json.loads(after.stdout) == json.loads(before)
+    out = tmp_path / "after.warc.gz"
+    assert archiver("export", "--format", "warc", "-o", str(out), archive=elsewhere).returncode == 0
+    assert _records(out) == _records(tmp_path / "before.warc.gz")
+    check = archiver("check", "moving", "1", "--json", archive=elsewhere)
+    assert json.loads(check.stdout)["urls"][0]["archived_text"]
+    # The shared catalog goes on from there: a night in it adds to the moved history.
+    night = archiver("run", "--allow-private", "--json", archive=elsewhere)
+    assert night.returncode == 0, night.stderr
+    assert json.loads(night.stdout)["links"]["checked"] == len(urls)

@@ -13,6 +13,7 @@ from archiver.cli import (  # noqa: F401  (they add their commands)
     exports,
     feeding,
     lookups,
+    moving,
     night,
     notifying,
     reading,
