@@ -16,7 +16,7 @@ from archiver.config import Settings
 from archiver.errors import ArchiveError
 from archiver.storage.catalog import Catalog
 from archiver.storage.objectstore import ObjectStore
-from archiver.storage.searchindex import SearchIndex
+from archiver.storage.searchindex import open_index
 from archiver.storage.storagethread import StorageThread
 from archiver.storage.uploads import Uploads
 from archiver.storage.warcstore import WarcStore
@@ -53,7 +53,7 @@ class NightFiles:
         name, size = await loop.run_in_executor(storage, self.store.start)
         await loop.run_in_executor(storage, self.catalog.register_warc_file, name, size, self.clock())
         with contextlib.suppress(ArchiveError):  # no search index tonight: the catch-up after it makes one
-            storage.search = await loop.run_in_executor(storage, SearchIndex.open, self.archive)
+            storage.search = await loop.run_in_executor(storage, open_index, self.archive, self.catalog)
         if self.objects is not None:
             self.uploads = Uploads(self.archive, self.objects, self._uploaded)
             self.uploads.retry(current=name)

@@ -12,7 +12,7 @@ from typing import Any
 from archiver.storage.catalog import CatalogReader
 from archiver.storage.catalog.searching import TextVersion
 from archiver.storage.readrows import Citation
-from archiver.storage.searchindex import SearchIndex
+from archiver.storage.searchindex import open_index
 from archiver.storage.searchtext import Query, QueryError, parse_query, snippet
 from archiver.storage.textstore import get_text
 
@@ -44,7 +44,7 @@ class Hit:
 def update_index(catalog: CatalogReader, archive: Path, progress: Progress | None = None) -> int:
     """Index the texts of every capture since the index last looked (each text once); how many were new."""
     added = 0
-    with SearchIndex.open(archive) as index:
+    with open_index(archive, catalog) as index:
         last = index.last_capture
         newest = catalog.last_capture_id()
         while batch := catalog.texts_after(last, _BATCH):
@@ -60,7 +60,7 @@ def update_index(catalog: CatalogReader, archive: Path, progress: Progress | Non
 
 def rebuild_index(catalog: CatalogReader, archive: Path, progress: Progress | None = None) -> int:
     """Forget the index and make it again from every capture's text."""
-    with SearchIndex.open(archive) as index:
+    with open_index(archive, catalog) as index:
         index.clear()
     return update_index(catalog, archive, progress)
 
@@ -78,11 +78,11 @@ def search(
     query = parse_query(text)
     hits: list[Hit] = []
     offset = 0
-    with SearchIndex.open(archive) as index:
+    with open_index(archive, catalog) as index:
         while len(hits) < limit:
             try:
                 found = index.search(query.match, max(limit * 4, 50), offset)
-            except sqlite3.OperationalError as exc:
+            except (sqlite3.OperationalError, QueryError) as exc:
                 raise QueryError(f"cannot search for {text!r}: {exc}") from None
             if not found:
                 break

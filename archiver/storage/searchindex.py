@@ -14,6 +14,8 @@ from pathlib import Path
 from types import TracebackType
 
 from archiver.errors import ArchiveError
+from archiver.storage.catalog.pgsearch import PgSearchIndex
+from archiver.storage.catalog.postgres import PgDatabase
 from archiver.storage.searchtext import indexed
 
 SEARCH_NAME = "search.sqlite"
@@ -22,6 +24,15 @@ CREATE TABLE IF NOT EXISTS texts (id INTEGER PRIMARY KEY, digest TEXT NOT NULL U
 CREATE VIRTUAL TABLE IF NOT EXISTS words USING fts5(stems, content='', tokenize='unicode61 remove_diacritics 0');
 CREATE TABLE IF NOT EXISTS seen (what TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
+
+
+def open_index(archive: Path, catalog: object) -> SearchIndex | PgSearchIndex:
+    """The index beside a catalog: PostgreSQL's own (pgsearch.py) for a shared catalog, else
+    ARCHIVE/search.sqlite (opened for use on other threads than its opener's too)."""
+    url = getattr(getattr(catalog, "db", None), "url", None)
+    if isinstance(url, str) and url:
+        return PgSearchIndex(PgDatabase(url))
+    return SearchIndex.open(archive, shared=True)
 
 
 class SearchIndex:

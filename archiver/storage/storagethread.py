@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from archiver.errors import archive_fault
 from archiver.outcomes import CaptureRow, CheckRow, Fetch
 from archiver.storage.catalog import Catalog
+from archiver.storage.catalog.pgsearch import PgSearchIndex
 from archiver.storage.searchindex import SearchIndex
 from archiver.storage.textstore import make_durable, text_relative
 from archiver.storage.uploads import Uploads
@@ -111,7 +112,8 @@ class StorageThread(Executor):
     ) -> None:
         self.root = root
         self.gather = gather
-        self.search: SearchIndex | None = None  # opened on the thread by open_search(), the night's search index
+        # opened on the thread by open_search(): the night's search index (SQLite's or PostgreSQL's)
+        self.search: SearchIndex | PgSearchIndex | None = None
         self.uploads: Uploads | None = None  # the shared setup's object store: what a commit makes final goes up
         self.store = store
         self.catalog = catalog
