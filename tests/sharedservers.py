@@ -7,51 +7,14 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
 import socket
-import subprocess
-import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-
-def postgres_bin() -> Path | None:
-    """The newest Debian PostgreSQL's bin directory, or None."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
-    return found[-1].parent if found else None
-
-
-@dataclass
-class PgServer:
-    socket_dir: Path
-    user: str
-    counter: itertools.count[int]
-
-    def url(self, database: str) -> str:
-        return f"postgresql://{self.user}@/{database}?host={self.socket_dir}"
-
-    def new_database(self) -> str:
-        """A new, empty database; its URL."""
-        name = f"archiver_{os.getpid()}_{next(self.counter)}"
-        self.sql("postgres", f"CREATE DATABASE {name}")
-        return self.url(name)
-
-    def sql(self, database: str, statement: str) -> None:
-        import psycopg
-
-        with psycopg.connect(self.url(database), autocommit=True) as conn:
-            conn.execute(statement.encode())
-
-
-def _as_postgres(command: list[str]) -> list[str]:
-    if os.geteuid() != 0:
-        return command
-    return ["runuser", "-u", "postgres", "--", *command]
+from bench.pgcluster import PgServer, postgres_bin, running_postgres
 
 
 @pytest.fixture(scope="session")
@@ -61,57 +24,8 @@ def pg_server() -> Iterator[PgServer]:
     if bindir is None:
         pytest.skip("PostgreSQL is not installed (apt-get install postgresql; .ci/run does it)")
     pytest.importorskip("psycopg", reason="the shared extra is not installed: pip install '.[shared]'")
-    # Not under pytest's tmp root (0700, root's): the postgres user must reach the cluster's directory.
-    root = Path(tempfile.mkdtemp(prefix="archiver-pg-", dir="/tmp"))
-    root.chmod(0o755)
-    data, sockets = root / "data", root / "sockets"
-    sockets.mkdir()
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres")
-        shutil.chown(sockets, "postgres")
-    user = "postgres" if os.geteuid() == 0 else os.environ.get("USER", "postgres")
-    subprocess.run(
-        _as_postgres([str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", user, "-E", "UTF8"]),
-        check=True,
-        capture_output=True,
-    )
-    log = (root / "server.log").open("wb")
-    server = subprocess.Popen(
-        _as_postgres(
-            [
-                str(bindir / "postgres"),
-                "-D",
-                str(data),
-                "-k",
-                str(sockets),
-                "-c",
-                "listen_addresses=",
-                "-c",
-                "fsync=off",
-                "-c",
-                "max_connections=200",
-            ]
-        ),
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    pg = PgServer(sockets, user, itertools.count())
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                pg.sql("postgres", "SELECT 1")
-                break
-            except Exception:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError((root / "server.log").read_text()) from None
-                time.sleep(0.1)
-        yield pg
-    finally:
-        server.terminate()
-        server.wait(30)
-        log.close()
-        shutil.rmtree(root, ignore_errors=True)
+    with running_postgres(bindir, fsync=False) as server:
+        yield server
 
 
 @pytest.fixture

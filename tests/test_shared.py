@@ -224,6 +224,7 @@ def _records(path: Path) -> list[tuple[str, str | None, str | None, str | None]]
     return sorted(records, key=repr)
 
 
+@pytest.mark.sqlite_catalog  # it moves a SQLite archive
 def test_migrate_moves_an_archive_and_every_command_reads_the_same(
     web: fixture_server.Server, tmp_path: Path, pg_url: str, bucket: str
 ) -> None:

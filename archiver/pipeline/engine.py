@@ -78,7 +78,8 @@ class Engine:
         """Links a report read during the night made due: to the front of their site's queue (in the shared
         setup, those of hosts this worker holds; the others wait for whoever claims their host)."""
         if self.claims is not None:
-            due = self.claims.joined(due)
+            due = self.claims.joined(due)  # counted when the claimer schedules them
+        self.night.summary.links_to_check += len(due)
         for link_id, host in reversed(due):
             self.scheduler.add(host, (link_id, 0), front=True)
         self.total += len(due)

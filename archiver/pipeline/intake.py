@@ -122,7 +122,6 @@ async def read_reports(
             due = await loop.run_in_executor(night.storage, save, item)
             fresh = [(link_id, host) for link_id, host in due if link_id not in planned]
             planned.update(link_id for link_id, _ in fresh)
-            night.summary.links_to_check += len(fresh)
             engine.add(fresh)
         for url in pages:
             await webreports.read_report_page(engine, intake, url, planned)

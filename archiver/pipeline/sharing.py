@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 CLAIM_BATCH = 16  # hosts claimed at once: workers starting together share the hosts out
+IDLE_MARGIN = 0.05  # seconds: slots free and no start due within this long is a worker with room to spare
 
 
 def worker_name() -> str:
@@ -45,7 +46,9 @@ class Claims:
         self.leases = leases
         self.plans = plans  # its own connection: the claimer's queries never wait for a link's
         self.night = night
-        self.target = max(1, settings.concurrency // max(1, settings.per_host))  # hosts held at once
+        # Hosts held at once: as many as the fetch slots keep busy, more while slots stand idle (the
+        # night is bound by the sites' delay, not by this machine): none idles while hosts wait.
+        self.target = max(1, settings.concurrency // max(1, settings.per_host))
         self.held: dict[str, int] = {}  # host -> its links not yet committed
         self.scheduled: dict[str, set[int]] = {}  # host -> links handed to the engine tonight
         self.deferred: set[str] = set()  # hosts that asked to be left alone until the next run
@@ -89,9 +92,13 @@ class Claims:
                 if loop.time() >= next_renew:
                     await self._renew()
                     next_renew = loop.time() + renew_every
-                if len(self.held) < self.target:
-                    await self._claim(self.target - len(self.held))
-                wait = min(renew_every, 1.0)
+                wanted = self.target - len(self.held) if len(self.held) < self.target else 0
+                if not wanted and self._idle(loop.time()):
+                    wanted = CLAIM_BATCH
+                # A full batch claimed: there may be more to take at once.
+                wait = (
+                    0.0 if wanted and await self._claim(wanted) == min(wanted, CLAIM_BATCH) else min(renew_every, 1.0)
+                )
                 if not self.held:
                     claimable, held_by_others = await _call(self.leases.outlook)
                     if claimable == 0 and held_by_others == 0 and not self.engine.slots.reading:
@@ -134,6 +141,11 @@ class Claims:
             "closed_the_night": self.closed,
         }
 
+    def _idle(self, now: float) -> bool:
+        """Free fetch slots and nothing of the hosts held due to start soon: room for more hosts."""
+        wake = self.engine.scheduler.next_wake()
+        return self.engine.slots.room() > 0 and (wake is None or wake > now + IDLE_MARGIN)
+
     async def _join(self) -> None:
         hosts, self.joining = self.joining, set()
         mine = {host for host in hosts if host in self.held}
@@ -143,10 +155,12 @@ class Claims:
             due = await _call(self._due, host)
             if due:
                 self.settled.discard(host)
-                self._schedule(host, due)
+                self._schedule(host, due, front=True)  # a new report's links first on their site
 
-    async def _claim(self, room: int) -> None:
-        for host in await _call(self.leases.claim, min(room, CLAIM_BATCH)):
+    async def _claim(self, room: int) -> int:
+        """Claim up to room hosts (a batch at most) and hand their due links to the engine; how many."""
+        hosts = await _call(self.leases.claim, min(room, CLAIM_BATCH))
+        for host in hosts:
             self.claimed += 1
             self.held[host] = 0
             self.scheduled[host] = set()
@@ -155,6 +169,7 @@ class Claims:
                 self._schedule(host, due)
             else:
                 self.settled.add(host)
+        return len(hosts)
 
     def _due(self, host: str) -> list[int]:
         night = self.engine.night
@@ -163,11 +178,11 @@ class Claims:
         )
         return [link for link, _ in links if link not in self.scheduled.get(host, ())]
 
-    def _schedule(self, host: str, links: list[int]) -> None:
+    def _schedule(self, host: str, links: list[int], *, front: bool = False) -> None:
         self.held[host] += len(links)
         self.scheduled[host].update(links)
-        for link in links:
-            self.engine.scheduler.add(host, (link, 0))
+        for link in reversed(links) if front else links:
+            self.engine.scheduler.add(host, (link, 0), front=front)
         self.engine.total += len(links)
         self.engine.night.summary.links_to_check += len(links)
         self.engine.slots.wake()

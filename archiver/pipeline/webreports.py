@@ -97,7 +97,6 @@ def _failed(intake: ReportIntake, url: str, reason: str) -> str | None:
 def _fresh(due: list[tuple[int, str]], planned: set[int], intake: ReportIntake) -> list[tuple[int, str]]:
     fresh = [(link_id, host) for link_id, host in due if link_id not in planned]
     planned.update(link_id for link_id, _ in fresh)
-    intake.summary.links_to_check += len(fresh)
     return fresh
 
 
