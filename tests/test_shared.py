@@ -260,3 +260,74 @@ def test_migrate_moves_an_archive_and_every_command_reads_the_same(
     night = archiver("run", "--allow-private", "--json", archive=elsewhere)
     assert night.returncode == 0, night.stderr
     assert json.loads(night.stdout)["links"]["checked"] == len(urls)
+
+
+HIDE = """
+import sys
+for name in sys.argv[1].split(","):
+    sys.modules[name] = None  # as if the shared extra were not installed
+sys.argv = ["archiver", *sys.argv[2:]]
+from archiver.cli import main
+main()
+"""
+
+
+@pytest.mark.parametrize(
+    ("hidden", "args", "message"),
+    [
+        ("psycopg", ["status", "--catalog", "postgresql://u:secret@db.example/archive"], "a PostgreSQL catalog"),
+        ("psycopg", ["run", "--catalog", "postgresql://u:secret@db.example/archive"], "a PostgreSQL catalog"),
+        ("boto3", ["run", "--store", "s3://bucket/night"], "S3 storage"),
+        ("boto3", ["migrate", "--to", "postgresql://u@db.example/a", "--store", "s3://b/p"], "S3 storage"),
+    ],
+)
+def test_without_the_shared_extra_a_command_says_so_in_one_line(
+    tmp_path: Path, hidden: str, args: list[str], message: str
+) -> None:
+    (tmp_path / "archive").mkdir()
+    result = subprocess.run(
+        [sys.executable, "-c", HIDE, hidden, *args, "--archive", str(tmp_path / "archive")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip() == f"archiver: error: {message} needs the shared extra: pip install 'archiver[shared]'"
+    assert "secret" not in result.stderr + result.stdout
+    assert not (tmp_path / "archive" / "catalog.sqlite").exists()  # nothing half-made in the default's place
+
+
+def test_the_catalogs_password_is_never_printed(tmp_path: Path) -> None:
+    """A catalog that cannot be reached: the error names it without its password."""
+    (tmp_path / "archive").mkdir()
+    url = "postgresql://archivist:hunter2@127.0.0.1:9/archive?connect_timeout=2"
+    for args in (["status"], ["run", "--allow-private"], ["check", "r", "1"]):
+        result = archiver(*args, "--catalog", url, archive=tmp_path / "archive")
+        assert result.returncode == 1, result.stderr
+        assert "hunter2" not in result.stderr + result.stdout
+        assert "postgresql://archivist:***@127.0.0.1:9/archive" in result.stderr
+
+
+def test_a_worker_lost_for_good_is_forgotten_and_its_links_captured_again(
+    sites: list[fixture_server.Server], tmp_path: Path, pg_url: str, bucket: str
+) -> None:
+    import shutil
+    import socket
+
+    report, urls = slow_report(tmp_path, sites[:1])
+    lost = worker_archive(tmp_path, "lost", pg_url, f'store = "s3://{bucket}-gone/night"\n')
+    assert archiver("run", str(report), "--allow-private", archive=lost).returncode == 0  # nothing uploaded
+    shutil.rmtree(lost)  # the machine and its disk are gone
+    other = worker_archive(tmp_path, "other", pg_url, f'store = "s3://{bucket}/night"\n')
+    forgot = archiver("forget-worker", socket.gethostname(), "--json", archive=other)
+    assert forgot.returncode == 0, forgot.stderr
+    answer = json.loads(forgot.stdout)
+    assert answer["lost_warc_files"] and answer["links_to_capture_again"] == len(urls)
+    night = archiver("run", "--allow-private", "--json", archive=other)
+    assert night.returncode == 0, night.stderr
+    assert json.loads(night.stdout)["uploads"]["failed"] == []
+    check = json.loads(archiver("check", "shared", "1", "--json", archive=other).stdout)["urls"][0]
+    assert check["verdict"] == "ok" and check["archived_text"]
+    assert check["captures"][-1]["warc_location"].startswith(f"s3://{bucket}/night/warc/")
+    again = json.loads(archiver("forget-worker", socket.gethostname(), "--json", archive=other).stdout)
+    assert again["lost_warc_files"] == []  # the new captures are in the bucket: nothing more to forget

@@ -1,17 +1,20 @@
-"""`archiver migrate --to postgresql://... [--store s3://...]`: a one-machine archive to the shared setup."""
+"""The shared setup's administration: `archiver migrate --to postgresql://... [--store s3://...]` moves a
+one-machine archive there; `archiver forget-worker MACHINE` gives up the captures of a machine lost for good."""
 
 from __future__ import annotations
 
 import socket
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from archiver.cli.group import cli
-from archiver.cli.options import err_console, json_option, out_console
-from archiver.config import archive_path, load_settings
+from archiver.cli.options import archive_option, err_console, json_option, out_console
+from archiver.config import archive_path, catalog_url, load_settings
 from archiver.showing.render import print_json
+from archiver.storage.catalog import Catalog
 from archiver.storage.catalog.postgres import PgDatabase, redacted
 from archiver.storage.lock import ArchiveLock
 from archiver.storage.moving import MoveReport, move_catalog, move_files
@@ -80,3 +83,23 @@ def _show(moved: MoveReport, url: str, as_json: bool) -> None:
             console.print(f"problem: {problem}", markup=False)
     else:
         console.print(f"verified: {redacted(url)} holds everything this archive holds", markup=False)
+
+
+@cli.command("forget-worker")
+@click.argument("machine")
+@archive_option
+@json_option
+def forget_worker_command(machine: str, archive: Path | None, as_json: bool) -> None:
+    """A worker's MACHINE is lost for good (the shared setup): its WARC files never uploaded are marked
+    lost and the links whose captures were in them are captured again by the next night, first."""
+    root = archive_path(archive)
+    with Catalog.open(root, create=False, url=catalog_url(root)) as catalog:
+        files, links = catalog.forget_machine(machine, datetime.now(UTC))
+    if as_json:
+        print_json({"machine": machine, "lost_warc_files": files, "links_to_capture_again": links})
+        return
+    out_console().print(
+        f"{machine}: {len(files)} WARC file(s) never uploaded marked lost; {links} link(s) will be captured"
+        " again by the next night",
+        markup=False,
+    )

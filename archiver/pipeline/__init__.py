@@ -106,12 +106,12 @@ def run(
     trust = ssl_context()  # a CA file that is not there stops the run before it starts, not half-way
     archive.mkdir(parents=True, exist_ok=True)
     url = catalog_url(archive)
+    objects = attach(archive, store_url(archive), proxy=settings.proxy)  # a missing extra: said before anything
     with ArchiveLock(archive), Catalog.open(archive, shared=True, url=url) as catalog, _workers(settings) as pool:
         started = clock()
         machine = socket.gethostname() if url else None
         run_id = catalog.start_run(started, os.getpid(), "nightly" if only_links is None else "live", machine)
         summary = RunSummary(run=run_id, started_at=started)
-        objects = attach(archive, store_url(archive), proxy=settings.proxy)
         job = _Run(
             archive, settings, clock, catalog, pool, summary, trust, resolver, on_checked, on_stopping, url, objects
         )

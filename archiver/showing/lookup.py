@@ -40,9 +40,11 @@ def _warc_location(catalog: CatalogReader, archive: Path, name: str) -> tuple[st
     relative = f"{WARC_DIR}/{name}"
     if (archive / relative).exists():
         return relative, None
-    machine, object_url = catalog.warc_file_home(name)
+    machine, object_url, lost_at = catalog.warc_file_home(name)
     if object_url:
         return object_url, None
+    if lost_at:
+        return None, None  # lost with its machine (`archiver forget-worker`): its links were captured again
     return None, machine or "another machine"
 
 

@@ -37,6 +37,7 @@ class ObjectStore:
         self.bucket = parts.netloc
         self.prefix = parts.path.strip("/")
         self.proxy = proxy
+        _boto3()  # a missing extra is said before the night, not at its first upload
         self._client: Any = None
         self._lock = threading.Lock()
 
@@ -95,12 +96,18 @@ class ObjectStore:
             raise ArchiveError(f"cannot read {self.url_of(relative)}: {exc}") from None
 
 
-def _make_client(proxy: str | None) -> Any:
+def _boto3() -> Any:
     try:
         import boto3
-        from botocore.config import Config
     except ImportError:
         raise ConfigError(f"S3 storage needs the shared extra: {SHARED_EXTRA}") from None
+    return boto3
+
+
+def _make_client(proxy: str | None) -> Any:
+    boto3 = _boto3()
+    from botocore.config import Config
+
     proxy = proxy or os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy")
     config = Config(
         proxies={"http": proxy, "https": proxy} if proxy else None,

@@ -203,10 +203,11 @@ class CatalogReader(PlanQueries, ExportQueries, NoticeQueries, SearchQueries, Fe
             )
         ]
 
-    def warc_file_home(self, name: str) -> tuple[str | None, str | None]:
-        """(the machine that wrote a WARC file, its object's URL once uploaded): the shared setup's."""
-        row = self.db.execute("SELECT machine, object_url FROM warc_files WHERE name = ?", (name,)).fetchone()
-        return (row[0], row[1]) if row else (None, None)
+    def warc_file_home(self, name: str) -> tuple[str | None, str | None, str | None]:
+        """(the machine that wrote a WARC file, its object's URL once uploaded, when it was marked lost with
+        its machine): the shared setup's."""
+        row = self.db.execute("SELECT machine, object_url, lost_at FROM warc_files WHERE name = ?", (name,)).fetchone()
+        return (row[0], row[1], row[2]) if row else (None, None, None)
 
     def checks_of(self, link: int, limit: int = 200) -> list[CheckRecord]:
         """A link's most recent checks (attempts included), oldest first."""

@@ -181,7 +181,8 @@ MIGRATIONS: list[str] = [
     ALTER TABLE runs ADD COLUMN machine TEXT;
     CREATE INDEX links_host ON links(host);
     ALTER TABLE warc_files ADD COLUMN machine TEXT;
-    ALTER TABLE warc_files ADD COLUMN object_url TEXT
+    ALTER TABLE warc_files ADD COLUMN object_url TEXT;
+    ALTER TABLE warc_files ADD COLUMN lost_at TEXT
     """,
 ]
 

@@ -322,6 +322,34 @@ class Catalog(CatalogReader, FeedWrites):
         with self.transaction() as db:
             db.execute("UPDATE warc_files SET object_url = ? WHERE name = ?", (object_url, name))
 
+    def forget_machine(self, machine: str, now: datetime) -> tuple[list[str], int]:
+        """A worker's machine lost for good: its WARC files never uploaded are marked lost, and the links
+        whose first or last capture was in them are made due as never captured (the next night captures
+        them again, first). Returns (the files, the links)."""
+        with self.transaction() as db:
+            files = [
+                row[0]
+                for row in db.execute(
+                    "SELECT name FROM warc_files WHERE machine = ? AND object_url IS NULL AND lost_at IS NULL",
+                    (machine,),
+                ).fetchall()
+            ]
+            links = 0
+            for name in files:
+                db.execute("UPDATE warc_files SET lost_at = ? WHERE name = ?", (iso(now), name))
+                links += db.execute(
+                    """UPDATE links SET
+                       first_capture = CASE WHEN first_capture IN (SELECT id FROM captures WHERE warc_file = ?)
+                                       THEN NULL ELSE first_capture END,
+                       first_archived = CASE WHEN first_capture IN (SELECT id FROM captures WHERE warc_file = ?)
+                                        THEN NULL ELSE first_archived END,
+                       last_capture = NULL, etag = NULL, last_modified = NULL
+                       WHERE last_capture IN (SELECT id FROM captures WHERE warc_file = ?)
+                          OR first_capture IN (SELECT id FROM captures WHERE warc_file = ?)""",
+                    (name, name, name, name),
+                ).rowcount
+        return files, links
+
     # ----- notifications --------------------------------------------------------------------
 
     def register_service(self, service: str, now: datetime) -> None:
