@@ -4,7 +4,7 @@ SQLite default, on the same links in the same run.
     python bench/shared_workers.py --links 20000 --hosts 200 --delay 1.0
 
 Starts bench/server.py (every 127.0.0.X address is a host) and a PostgreSQL cluster of its own
-(bench/pgcluster.py, fsync on), adds the reports to each archive first (a run with --max-duration 0,
+(bench/pgcluster.py, fsync on), adds the reports to each archive first (a run with --max-duration 0.001,
 not measured), then measures the night: wall time against the politeness ideal (links per host x
 delay), CPU per link over every worker's whole process tree, and the database's CPU (the PostgreSQL
 server's processes; for SQLite the catalog works inside the run's own process). Each worker has its
@@ -40,7 +40,7 @@ def _config(directory: Path, args: argparse.Namespace, catalog: str = "") -> Pat
 
 def _add_reports(archive: Path, reports: Path) -> None:
     done = subprocess.run(
-        [*_command(), "run", str(reports), "--archive", str(archive), "--max-duration", "0"],
+        [*_command(), "run", str(reports), "--archive", str(archive), "--max-duration", "0.001"],
         capture_output=True,
         text=True,
     )
