@@ -229,37 +229,8 @@ class WarcStore:
 
     @staticmethod
     def repair(root: Path, committed: dict[str, int]) -> list[str]:
-        """Cut every WARC file back to what the catalog committed; set aside files it never knew.
-
-        Records past that point were written by a run killed before its catalog commit:
-        they are not archived, and the next run fetches those links again. Nothing is
-        deleted: cut tails and unknown files go to warc/orphaned/ (a catalog restored from
-        a backup, say, must not cost the WARC files written since).
-        """
-        directory = root / WARC_DIR
-        repaired: list[str] = []
-        if not directory.exists():
-            return repaired
-        orphans = directory / "orphaned"
-        for path in sorted(directory.glob("*.warc.gz")):
-            end = committed.get(path.name)
-            if end is None:
-                orphans.mkdir(exist_ok=True)
-                os.replace(path, orphans / path.name)
-                repaired.append(path.name)
-            elif path.stat().st_size > end:
-                orphans.mkdir(exist_ok=True)
-                with path.open("r+b") as file:
-                    file.seek(end)
-                    with (orphans / f"{path.name}.tail-{end}").open("wb") as tail:
-                        shutil.copyfileobj(file, tail)
-                        tail.flush()
-                        os.fsync(tail.fileno())
-                    file.truncate(end)
-                    file.flush()
-                    os.fsync(file.fileno())
-                repaired.append(path.name)
-        return repaired
+        """repair_files(): every WARC file cut back to what the catalog committed."""
+        return repair_files(root, committed)
 
     def _new_file(self) -> tuple[str, int]:
         if self._name is not None and self._file is not None:
@@ -463,3 +434,37 @@ class WarcStore:
             finally:
                 self._file.close()
                 self._file = None
+
+
+def repair_files(root: Path, committed: dict[str, int]) -> list[str]:
+    """Cut every WARC file back to what the catalog committed; set aside files it never knew.
+
+    Records past that point were written by a run killed before its catalog commit:
+    they are not archived, and the next run fetches those links again. Nothing is
+    deleted: cut tails and unknown files go to warc/orphaned/ (a catalog restored from
+    a backup, say, must not cost the WARC files written since).
+    """
+    directory = root / WARC_DIR
+    repaired: list[str] = []
+    if not directory.exists():
+        return repaired
+    orphans = directory / "orphaned"
+    for path in sorted(directory.glob("*.warc.gz")):
+        end = committed.get(path.name)
+        if end is None:
+            orphans.mkdir(exist_ok=True)
+            os.replace(path, orphans / path.name)
+            repaired.append(path.name)
+        elif path.stat().st_size > end:
+            orphans.mkdir(exist_ok=True)
+            with path.open("r+b") as file:
+                file.seek(end)
+                with (orphans / f"{path.name}.tail-{end}").open("wb") as tail:
+                    shutil.copyfileobj(file, tail)
+                    tail.flush()
+                    os.fsync(tail.fileno())
+                file.truncate(end)
+                file.flush()
+                os.fsync(file.fileno())
+            repaired.append(path.name)
+    return repaired

@@ -9,7 +9,6 @@ migration.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -17,51 +16,17 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from operator import attrgetter
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from archiver.errors import ArchiveError
 from archiver.outcomes import LINK_STATE, CaptureRow, CheckRow
 from archiver.storage.catalog import notices
 from archiver.storage.catalog.feeds import FeedWrites
 from archiver.storage.catalog.reader import CatalogReader
+from archiver.storage.catalog.reportwrites import ReportWrites
 from archiver.storage.catalog.schema import CATALOG_NAME, Database, connect, iso, migrate
+from archiver.storage.catalog.sharedwrites import SharedWrites, mark_killed
 from archiver.storage.readrows import NewsRow
-
-
-class Report(Protocol):
-    """What the catalog keeps of a report (reading's Report; storage imports no other stage)."""
-
-    @property
-    def stem(self) -> str: ...
-    @property
-    def path(self) -> str: ...
-    @property
-    def title(self) -> str | None: ...
-    @property
-    def published(self) -> str | None: ...
-    @property
-    def authors(self) -> tuple[str, ...]: ...
-    @property
-    def format(self) -> str: ...
-    @property
-    def source(self) -> str: ...
-    @property
-    def digest(self) -> str: ...
-
-
-class Footnote(Protocol):
-    """What the catalog keeps of a footnote (reading's Footnote)."""
-
-    @property
-    def n(self) -> int: ...
-    @property
-    def text(self) -> str | None: ...
-    @property
-    def problems(self) -> Sequence[object]: ...
-    @property
-    def unparsed(self) -> Sequence[str]: ...
-    @property
-    def urls(self) -> Sequence[str]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +66,7 @@ _CHECKS = _Insert.of(
 )
 
 
-class Catalog(CatalogReader, FeedWrites):
+class Catalog(CatalogReader, FeedWrites, ReportWrites, SharedWrites):
     """The writing connection to ARCHIVE/catalog.sqlite (WAL mode); it reads as CatalogReader does."""
 
     machine: str | None = None  # the shared setup: the machine whose worker writes (its WARC files are its own)
@@ -155,73 +120,6 @@ class Catalog(CatalogReader, FeedWrites):
             raise
         self.db.execute("COMMIT")
 
-    # ----- reports ------------------------------------------------------------------------
-
-    def save_report(
-        self,
-        report: Report,
-        notes: Sequence[Footnote],
-        canonical: Callable[[str], str],
-        host_of: Callable[[str], str],
-        now: datetime,
-    ) -> int:
-        """Add or refresh a report, its footnotes and what they cite; returns the number of new links."""
-        stamp = iso(now)
-        new_links = 0
-        with self.transaction() as db:
-            if getattr(db, "dialect", "sqlite") == "postgresql":  # workers saving the same report: one at a time
-                db.execute("LOCK TABLE reports IN SHARE ROW EXCLUSIVE MODE")
-            db.execute(
-                """INSERT INTO reports (report, path, title, published, authors, format, added_at, updated_at,
-                   source, digest)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                   ON CONFLICT(report) DO UPDATE SET path=excluded.path, title=excluded.title,
-                   published=excluded.published, authors=excluded.authors, format=excluded.format,
-                   updated_at=excluded.updated_at, source=excluded.source, digest=excluded.digest""",
-                (
-                    report.stem,
-                    report.path,
-                    report.title,
-                    report.published,
-                    json.dumps(list(report.authors)),
-                    report.format,
-                    stamp,
-                    stamp,
-                    report.source or None,
-                    report.digest or None,
-                ),
-            )
-            db.execute("DELETE FROM footnotes WHERE report = ?", (report.stem,))
-            db.execute("DELETE FROM citations WHERE report = ?", (report.stem,))
-            for note in notes:
-                db.execute(
-                    "INSERT INTO footnotes (report, n, text, problems, unparsed) VALUES (?, ?, ?, ?, ?)",
-                    (
-                        report.stem,
-                        note.n,
-                        note.text,
-                        json.dumps([str(p) for p in note.problems]),
-                        json.dumps(list(note.unparsed)),
-                    ),
-                )
-                for position, url in enumerate(note.urls):
-                    key = canonical(url)
-                    row = db.execute("SELECT id FROM links WHERE canonical = ?", (key,)).fetchone()
-                    if row is None:
-                        cursor = db.execute(
-                            "INSERT INTO links (url, canonical, host, added_at) VALUES (?, ?, ?, ?)",
-                            (url, key, host_of(url), stamp),
-                        )
-                        link_id = cursor.lastrowid
-                        new_links += 1
-                    else:
-                        link_id = row["id"]
-                    db.execute(
-                        "INSERT INTO citations (report, n, position, link) VALUES (?, ?, ?, ?)",
-                        (report.stem, note.n, position, link_id),
-                    )
-        return new_links
-
     # ----- the run --------------------------------------------------------------------------
 
     def register_warc_file(self, name: str, size: int, now: datetime) -> None:
@@ -239,9 +137,7 @@ class Catalog(CatalogReader, FeedWrites):
                 db.execute("UPDATE runs SET status = 'killed' WHERE status = 'running'")
             else:
                 self.machine = machine
-                running = db.execute("SELECT id, pid FROM runs WHERE status = 'running' AND machine = ?", (machine,))
-                for gone in [row[0] for row in running.fetchall() if not _alive(row[1])]:
-                    db.execute("UPDATE runs SET status = 'killed' WHERE id = ?", (gone,))
+                mark_killed(db, machine)
             cursor = db.execute(
                 "INSERT INTO runs (started_at, status, pid, kind, machine) VALUES (?, 'running', ?, ?, ?)",
                 (iso(now), pid, kind, machine),
@@ -317,39 +213,6 @@ class Catalog(CatalogReader, FeedWrites):
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
-    def warc_uploaded(self, name: str, object_url: str) -> None:
-        """A WARC file is in the object store (confirmed): readers take its records from there."""
-        with self.transaction() as db:
-            db.execute("UPDATE warc_files SET object_url = ? WHERE name = ?", (object_url, name))
-
-    def forget_machine(self, machine: str, now: datetime) -> tuple[list[str], int]:
-        """A worker's machine lost for good: its WARC files never uploaded are marked lost, and the links
-        whose first or last capture was in them are made due as never captured (the next night captures
-        them again, first). Returns (the files, the links)."""
-        with self.transaction() as db:
-            files = [
-                row[0]
-                for row in db.execute(
-                    "SELECT name FROM warc_files WHERE machine = ? AND object_url IS NULL AND lost_at IS NULL",
-                    (machine,),
-                ).fetchall()
-            ]
-            links = 0
-            for name in files:
-                db.execute("UPDATE warc_files SET lost_at = ? WHERE name = ?", (iso(now), name))
-                links += db.execute(
-                    """UPDATE links SET
-                       first_capture = CASE WHEN first_capture IN (SELECT id FROM captures WHERE warc_file = ?)
-                                       THEN NULL ELSE first_capture END,
-                       first_archived = CASE WHEN first_capture IN (SELECT id FROM captures WHERE warc_file = ?)
-                                        THEN NULL ELSE first_archived END,
-                       last_capture = NULL, etag = NULL, last_modified = NULL
-                       WHERE last_capture IN (SELECT id FROM captures WHERE warc_file = ?)
-                          OR first_capture IN (SELECT id FROM captures WHERE warc_file = ?)""",
-                    (name, name, name, name),
-                ).rowcount
-        return files, links
-
     # ----- notifications --------------------------------------------------------------------
 
     def register_service(self, service: str, now: datetime) -> None:
@@ -399,15 +262,3 @@ class Catalog(CatalogReader, FeedWrites):
                 "INSERT INTO saves (link, requested_at, status, detail) VALUES (?, ?, ?, ?)",
                 (link, iso(now), status, detail),
             )
-
-
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
