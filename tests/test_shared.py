@@ -21,7 +21,7 @@ import pytest
 
 from . import server as fixture_server
 from .helpers import FAST, archiver, write_report
-from .sharedservers import PgServer, S3Server
+from .sharedservers import S3Server
 
 SLOW = 0.3  # seconds each page takes to answer
 DELAY = 0.2  # the sites' delay between two request starts
@@ -78,11 +78,25 @@ def assert_polite(sites: list[fixture_server.Server]) -> None:
 
 
 def test_three_workers_share_a_night_politely_and_capture_each_link_once(
-    sites: list[fixture_server.Server], tmp_path: Path, pg_url: str
+    sites: list[fixture_server.Server], tmp_path: Path, pg_url: str, bucket: str
 ) -> None:
     report, urls = slow_report(tmp_path, sites)
-    workers = [worker_archive(tmp_path, f"worker{i}", pg_url) for i in range(3)]
+    store = f'store = "s3://{bucket}/night"\n'
+    workers = [worker_archive(tmp_path, f"worker{i}", pg_url, store) for i in range(3)]
     procs = [start_worker(archive, str(report)) for archive in workers]
+    # An analyst on another machine, while the night runs: every command answers from the shared archive.
+    analyst = worker_archive(tmp_path, "analyst", pg_url, store)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and sum(len(page_requests(s)) for s in sites) < 6:
+        time.sleep(0.05)
+    during = [
+        archiver("status", "--json", archive=analyst),
+        archiver("check", "shared", "1", "--json", archive=analyst),
+        archiver("export", "--format", "jsonl", archive=analyst),
+    ]
+    assert [r.returncode for r in during] == [0, 0, 0], [r.stderr for r in during]
+    assert all(p.poll() is None for p in procs)  # it was during the night
+    assert json.loads(during[1].stdout)["urls"][0]["url"] == urls[0]
     outputs = [proc.communicate(timeout=120) for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0, 0], [err for _, err in outputs]
     summaries = [json.loads(out) for out, _ in outputs]
@@ -100,18 +114,23 @@ def test_three_workers_share_a_night_politely_and_capture_each_link_once(
     rows = json.loads(status.stdout)
     assert sorted(row["url"] for row in rows) == sorted(urls)
     assert {row["verdict"] for row in rows} == {"ok"}
+    exported = archiver("export", "--format", "warc", "-o", str(tmp_path / "night.warc.gz"), archive=analyst)
+    assert exported.returncode == 0, exported.stderr
+    responses = [r for r in _records(tmp_path / "night.warc.gz") if r[0] == "response"]
+    assert sorted(r[2] for r in responses) == sorted(urls)  # each page once, read from the bucket
 
 
 def test_a_worker_killed_mid_night_leaves_its_hosts_to_the_others(
-    sites: list[fixture_server.Server], tmp_path: Path, pg_url: str, pg_server: PgServer
+    sites: list[fixture_server.Server], tmp_path: Path, pg_url: str, bucket: str
 ) -> None:
     report, urls = slow_report(tmp_path, sites)
-    first = worker_archive(tmp_path, "first", pg_url)
+    store = f'store = "s3://{bucket}/night"\n'
+    first = worker_archive(tmp_path, "first", pg_url, store)
     added = archiver("run", str(report), "--allow-private", "--max-duration", "0.001", archive=first)
     assert added.returncode == 0, added.stderr  # the report is known; its links wait for a night
     for site in sites:
         site.requests.clear()
-    workers = [worker_archive(tmp_path, f"worker{i}", pg_url) for i in range(3)]
+    workers = [worker_archive(tmp_path, f"worker{i}", pg_url, store) for i in range(3)]
     doomed = start_worker(workers[0])
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and sum(len(page_requests(s)) for s in sites) < 4:
@@ -139,6 +158,15 @@ def test_a_worker_killed_mid_night_leaves_its_hosts_to_the_others(
     assert {count for _, count in per_link} == {1}
     assert taken_over is not None and taken_over[0] >= 1  # the killed worker's hosts, claimed again
     assert [status for (status,) in runs][-3:].count("completed") == 2
+    # The killed worker's machine comes back: its next run cuts what was never committed and uploads the
+    # rest, and every capture of the night reads from the bucket.
+    back = archiver("run", "--allow-private", "--json", archive=workers[0])
+    assert back.returncode == 0, back.stderr
+    assert json.loads(back.stdout)["uploads"]["failed"] == []
+    assert list((workers[0] / "warc").glob("*.warc.gz")) == []
+    out = tmp_path / "all.warc.gz"
+    assert archiver("export", "--format", "warc", "-o", str(out), archive=workers[2]).returncode == 0
+    assert {r[2] for r in _records(out) if r[0] == "response"} == set(urls)
     assert_polite(sites)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import shutil
 import socket
@@ -25,6 +26,7 @@ from archiver.fetching.fetch import Fetcher, Resolver, descriptors_needed, ssl_c
 from archiver.judging.decide import Rules
 from archiver.judging.workers import WorkerPool
 from archiver.outcomes import Checked, Verdict
+from archiver.pipeline import webreports
 from archiver.pipeline.engine import Engine
 from archiver.pipeline.intake import ReportIntake, admit, read_reports
 from archiver.pipeline.night import Clock, Night
@@ -232,12 +234,13 @@ async def _check_everything(engine: Engine, plan: _Plan, loop: asyncio.AbstractE
     settings = engine.night.settings
     engine.deadline = loop.time() + settings.max_duration if settings.max_duration else None
     engine.install_signal_handlers(loop)
+    planned = {link_id for link_id, _ in plan.links}
     if plan.reports or plan.pages or plan.polling:
         engine.slots.reading = True
-        planned = {link_id for link_id, _ in plan.links}
         engine.slots.spawn(read_reports(engine, plan.intake, plan.reports, planned, plan.pages))
     claims = engine.claims
     if claims is not None:
+        claims.poll_feed = functools.partial(webreports.poll_feed, engine, plan.intake, planned)
         engine.slots.spawn(claims.run())
     await engine.check_all(plan.links)
     if claims is not None:

@@ -125,7 +125,8 @@ async def read_reports(
             engine.add(fresh)
         for url in pages:
             await webreports.read_report_page(engine, intake, url, planned)
-        await webreports.poll_feeds(engine, intake, planned)
+        if engine.claims is None:  # the shared setup: the worker that holds a feed's host polls it
+            await webreports.poll_feeds(engine, intake, planned)
     finally:
         engine.slots.reading = False
         engine.slots.wake()

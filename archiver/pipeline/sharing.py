@@ -16,11 +16,13 @@ import contextlib
 import os
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from archiver.reading.refang import host_of
 from archiver.storage.catalog import CatalogReader, iso
+from archiver.storage.catalog.feeds import FeedRow
 from archiver.storage.catalog.leases import Leases, SharedNightRow
 from archiver.storage.catalog.postgres import PgDatabase
 
@@ -29,7 +31,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 CLAIM_BATCH = 16  # hosts claimed at once: workers starting together share the hosts out
-IDLE_MARGIN = 0.05  # seconds: slots free and no start due within this long is a worker with room to spare
 
 
 def worker_name() -> str:
@@ -49,11 +50,14 @@ class Claims:
         # Hosts held at once: as many as the fetch slots keep busy, more while slots stand idle (the
         # night is bound by the sites' delay, not by this machine): none idles while hosts wait.
         self.target = max(1, settings.concurrency // max(1, settings.per_host))
+        self.idle_room = max(1, CLAIM_BATCH * max(1, settings.per_host) // 2)  # free slots that mean room
         self.held: dict[str, int] = {}  # host -> its links not yet committed
         self.scheduled: dict[str, set[int]] = {}  # host -> links handed to the engine tonight
         self.deferred: set[str] = set()  # hosts that asked to be left alone until the next run
         self.settled: set[str] = set()  # held hosts with nothing outstanding: to finish
         self.joining: set[str] = set()  # hosts of links a report read tonight made due
+        self.feeds: dict[str, list[FeedRow]] = {}  # host -> registered feeds: polled by whoever claims it
+        self.poll_feed: Callable[[FeedRow], Coroutine[Any, Any, None]] | None = None
         self.changed = asyncio.Event()
         self.claimed = 0
         self.closed = False  # this worker found the night done and closed it
@@ -93,7 +97,7 @@ class Claims:
                     await self._renew()
                     next_renew = loop.time() + renew_every
                 wanted = self.target - len(self.held) if len(self.held) < self.target else 0
-                if not wanted and self._idle(loop.time()):
+                if not wanted and self._idle():
                     wanted = CLAIM_BATCH
                 # A full batch claimed: there may be more to take at once.
                 wait = (
@@ -141,10 +145,10 @@ class Claims:
             "closed_the_night": self.closed,
         }
 
-    def _idle(self, now: float) -> bool:
-        """Free fetch slots and nothing of the hosts held due to start soon: room for more hosts."""
-        wake = self.engine.scheduler.next_wake()
-        return self.engine.slots.room() > 0 and (wake is None or wake > now + IDLE_MARGIN)
+    def _idle(self) -> bool:
+        """Room for another batch of hosts at full speed: the night is bound by the sites' delays, not by
+        this worker (whose slots fill up, extraction's backlog included, when its CPU is what binds)."""
+        return self.engine.slots.room() >= self.idle_room
 
     async def _join(self) -> None:
         hosts, self.joining = self.joining, set()
@@ -164,12 +168,22 @@ class Claims:
             self.claimed += 1
             self.held[host] = 0
             self.scheduled[host] = set()
+            for feed in self.feeds.pop(host, []) if self.poll_feed is not None else []:
+                self.held[host] += 1
+                self.engine.slots.spawn(self._poll(host, feed))
             due = await _call(self._due, host)
             if due:
                 self._schedule(host, due)
-            else:
+            elif not self.held[host]:
                 self.settled.add(host)
         return len(hosts)
+
+    async def _poll(self, host: str, feed: FeedRow) -> None:
+        assert self.poll_feed is not None
+        try:
+            await self.poll_feed(feed)
+        finally:
+            self.link_done(host)
 
     def _due(self, host: str) -> list[int]:
         night = self.engine.night
@@ -229,9 +243,12 @@ async def join_night(engine: Engine, archive: Path, url: str) -> Claims:
     night = engine.night
     leases, plans = await _call(open_claims, archive, url, worker_name(), night.settings.lease_seconds)
     now = night.clock()
+    feeds: dict[str, list[FeedRow]] = {}
+    for feed in await _call(plans.feeds):
+        feeds.setdefault(host_of(feed.url), []).append(feed)
 
-    def due_hosts() -> set[str]:
-        return {host for _, host in plans.links_to_check(now, night.recheck)}
+    def due_hosts() -> set[str]:  # a feed's host too: its holder polls it
+        return {host for _, host in plans.links_to_check(now, night.recheck)} | set(feeds)
 
     try:
         row = await _call(leases.join, now, due_hosts)
@@ -239,4 +256,6 @@ async def join_night(engine: Engine, archive: Path, url: str) -> Claims:
         leases.close()
         plans.close()
         raise
-    return Claims(engine, leases, plans, row)
+    claims = Claims(engine, leases, plans, row)
+    claims.feeds = feeds
+    return claims

@@ -19,6 +19,7 @@ from archiver.reading.feeds import Feed, read_feed
 from archiver.reading.refang import host_of
 from archiver.reading.webpages import Page, page_key, page_name, read_page
 from archiver.storage.captures import store_fetch
+from archiver.storage.catalog.feeds import FeedRow
 from archiver.storage.reportcopies import keep_bytes
 
 if TYPE_CHECKING:
@@ -137,12 +138,17 @@ async def poll_feeds(engine: Engine, intake: ReportIntake, planned: set[int]) ->
     for feed in await asyncio.get_running_loop().run_in_executor(night.storage, night.catalog.feeds):
         if engine.stop:
             return
-        intake.summary.feeds["polled"] += 1
-        fetch = await polite_fetch(engine, feed.url, etag=feed.etag, last_modified=feed.last_modified)
-        try:
-            await _poll(engine, intake, feed.url, fetch, planned)
-        finally:
-            fetch.discard()
+        await poll_feed(engine, intake, planned, feed)
+
+
+async def poll_feed(engine: Engine, intake: ReportIntake, planned: set[int], feed: FeedRow) -> None:
+    """Poll one feed (in the shared setup, by the worker that holds its host tonight)."""
+    intake.summary.feeds["polled"] += 1
+    fetch = await polite_fetch(engine, feed.url, etag=feed.etag, last_modified=feed.last_modified)
+    try:
+        await _poll(engine, intake, feed.url, fetch, planned)
+    finally:
+        fetch.discard()
 
 
 async def _poll(engine: Engine, intake: ReportIntake, url: str, fetch: Fetch, planned: set[int]) -> None:
