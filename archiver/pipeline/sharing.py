@@ -148,7 +148,9 @@ class Claims:
     def _idle(self) -> bool:
         """Room for another batch of hosts at full speed: the night is bound by the sites' delays, not by
         this worker (whose slots fill up, extraction's backlog included, when its CPU is what binds)."""
-        return self.engine.slots.room() >= self.idle_room
+        engine = self.engine
+        fetching = engine.scheduler.in_flight + self.idle_room <= engine.night.settings.concurrency
+        return fetching and engine.slots.room() >= self.idle_room
 
     async def _join(self) -> None:
         hosts, self.joining = self.joining, set()
@@ -188,7 +190,7 @@ class Claims:
     def _due(self, host: str) -> list[int]:
         night = self.engine.night
         links = self.plans.links_to_check(
-            self.night.started_at, night.recheck, host=host, checked_before=self.night.started_at
+            self.night.started_at, night.recheck, host=host, unchecked_in_night=self.night.id
         )
         return [link for link, _ in links if link not in self.scheduled.get(host, ())]
 
@@ -251,7 +253,7 @@ async def join_night(engine: Engine, archive: Path, url: str) -> Claims:
         return {host for _, host in plans.links_to_check(now, night.recheck)} | set(feeds)
 
     try:
-        row = await _call(leases.join, now, due_hosts)
+        row = await _call(leases.join, now, due_hosts, night.run_id)
     except BaseException:
         leases.close()
         plans.close()

@@ -42,8 +42,9 @@ class Leases:
     def close(self) -> None:
         self.db.close()
 
-    def join(self, now: datetime, due_hosts: Callable[[], Iterable[str]]) -> SharedNightRow:
-        """Join the open night, or open one with the hosts that have links due (one worker at a time)."""
+    def join(self, now: datetime, due_hosts: Callable[[], Iterable[str]], run: int) -> SharedNightRow:
+        """Join the open night, or open one with the hosts that have links due (one worker at a time); the
+        run is the night's (a link one of the night's runs checked is done for the night)."""
         db = self.db
         db.execute("BEGIN")
         try:
@@ -61,6 +62,7 @@ class Leases:
                     "INSERT INTO night_hosts (night, host) VALUES (?, ?) ON CONFLICT DO NOTHING",
                     [(row[0], host) for host in sorted(set(due_hosts()))],
                 )
+            db.execute("UPDATE runs SET night = ? WHERE id = ?", (row[0], run))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

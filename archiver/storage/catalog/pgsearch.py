@@ -99,7 +99,7 @@ class PgSearchIndex:
         try:
             rows = self.db.execute(
                 """SELECT t.digest, -ts_rank_cd(t.words, q) AS score FROM search_texts t, to_tsquery('simple', ?) q
-                   WHERE t.words @@ q ORDER BY score, t.id LIMIT ? OFFSET ?""",
+                   WHERE t.words @@ q ORDER BY score, t.digest LIMIT ? OFFSET ?""",
                 (tsquery(match), limit, offset),
             ).fetchall()
         except self.db.error as exc:

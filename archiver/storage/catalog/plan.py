@@ -23,14 +23,14 @@ class PlanQueries:
         *,
         report: str | None = None,
         host: str | None = None,
-        checked_before: datetime | None = None,
+        unchecked_in_night: int | None = None,
     ) -> list[tuple[int, str]]:
         """(link id, host) of the cited links, in the order a night should spend its time on them.
 
         Never captured first, then unsettled (failing), then the longest unchecked; with a re-check
         interval, stable ok links checked more recently than it wait. Two small values a link, so a
         night of a million links plans in tens of megabytes; link_state() loads one when it starts.
-        host: one site's links; checked_before: not those checked since (a shared night's start).
+        host: one site's links; unchecked_in_night: not those a run of that shared night checked already.
         """
         recent = iso(now - timedelta(hours=recheck_hours)) if recheck_hours > 0 else None
         where = ["EXISTS (SELECT 1 FROM citations c WHERE c.link = l.id)"]
@@ -44,9 +44,12 @@ class PlanQueries:
         if host is not None:
             where.append("l.host = ?")
             params.append(host)
-        if checked_before is not None:
-            where.append("(l.last_checked IS NULL OR l.last_checked < ?)")
-            params.append(iso(checked_before))
+        if unchecked_in_night is not None:
+            where.append(
+                """NOT EXISTS (SELECT 1 FROM checks k JOIN runs r ON r.id = k.run
+                               WHERE k.link = l.id AND r.night = ? AND k.retried = 0)"""
+            )
+            params.append(unchecked_in_night)
         if report is not None:  # the links one report cites
             where.append("l.id IN (SELECT link FROM citations WHERE report = ?)")
             params.append(report)

@@ -211,6 +211,11 @@ SHARED_MIGRATIONS: list[str] = [
     CREATE INDEX search_texts_words ON search_texts USING GIN (words);
     CREATE TABLE search_seen (what TEXT PRIMARY KEY, value BIGINT NOT NULL);
     """,
+    # 1003: the night a run worked for: a link checked by any of its runs is done for the night.
+    """
+    ALTER TABLE runs ADD COLUMN night BIGINT REFERENCES nights(id);
+    CREATE INDEX runs_night ON runs (night);
+    """,
 ]
 _MIGRATION_LOCK = 0x617263686976  # pg_advisory_xact_lock key: one worker migrates, the others wait
 
