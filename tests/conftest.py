@@ -56,7 +56,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if config.getoption("--catalog") != "postgresql":
         return
-    skip = pytest.mark.skip(reason="reads or rewrites ARCHIVE/catalog.sqlite itself: SQLite's own test")
+    skip = pytest.mark.skip(reason="reads, rewrites or copies ARCHIVE/catalog.sqlite itself: SQLite's own test")
     for item in items:
         if "sqlite_catalog" in item.keywords:
             item.add_marker(skip)

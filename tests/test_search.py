@@ -142,6 +142,7 @@ def test_filters_by_report_and_verdict(searched: tuple[Path, fixture_server.Serv
     assert len(search(archive, "журналісти OR журналісты OR Минск", "--limit", "2")) == 2
 
 
+@pytest.mark.sqlite_catalog  # it copies the archive directory: with PostgreSQL the copy would share the catalog
 def test_every_text_version_of_a_link_is_found(searched: tuple[Path, fixture_server.Server], tmp_path: Path) -> None:
     """A rewritten page: its first text (the one the footnote cited) and its new one are both searchable."""
     archive, web = searched
