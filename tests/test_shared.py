@@ -369,3 +369,88 @@ def test_a_worker_lost_for_good_is_forgotten_and_its_links_captured_again(
     assert check["captures"][-1]["warc_location"].startswith(f"s3://{bucket}/night/warc/")
     again = json.loads(archiver("forget-worker", socket.gethostname(), "--json", archive=other).stdout)
     assert again["lost_warc_files"] == []  # the new captures are in the bucket: nothing more to forget
+
+
+class _ForwardProxy:
+    """An HTTP proxy on 127.0.0.1 for plain-http absolute-URI requests: it forwards each to its target
+    (a name of `hosts` to the address given there) and records the hosts it was asked for."""
+
+    def __init__(self, hosts: dict[str, tuple[str, int]]) -> None:
+        import http.client
+        import http.server
+        import threading
+        from urllib.parse import urlsplit
+
+        asked: list[str] = []
+        self.asked = asked
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _relay(self) -> None:
+                target = urlsplit(self.path)
+                asked.append(target.hostname or "")
+                host, port = hosts.get(target.hostname or "", (target.hostname or "", target.port or 80))
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                upstream = http.client.HTTPConnection(host, port, timeout=30)
+                path = target.path + (f"?{target.query}" if target.query else "")
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("proxy-connection", "host")}
+                headers["Host"] = f"{host}:{port}"  # moto reads the bucket from a host name it knows
+                upstream.request(self.command, path, body=body, headers=headers)
+                answer = upstream.getresponse()
+                data = answer.read()
+                self.send_response(answer.status)
+                for key, value in answer.getheaders():
+                    if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(key, value)
+                length = answer.getheader("Content-Length") if self.command == "HEAD" else None
+                self.send_header("Content-Length", length or str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                upstream.close()
+
+            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _relay
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_bucket_is_reached_through_the_runs_proxy(
+    sites: list[fixture_server.Server], tmp_path: Path, pg_url: str, bucket: str, s3_server: S3Server
+) -> None:
+    """boto3 takes the run's --proxy: the store's host name exists only through the proxy."""
+    from urllib.parse import urlsplit
+
+    moto = urlsplit(s3_server.endpoint)
+    proxy = _ForwardProxy({"s3.invalid": (moto.hostname or "", moto.port or 80)})
+    try:
+        report, _urls = slow_report(tmp_path, sites[:1])
+        worker = worker_archive(tmp_path, "worker", pg_url, f'store = "s3://{bucket}/night"\n')
+        config = tmp_path / "aws-config"  # path-style: the bucket in the path, not in the host name
+        config.write_text("[default]\ns3 =\n  addressing_style = path\n")
+        env = {"AWS_ENDPOINT_URL": "http://s3.invalid", "AWS_CONFIG_FILE": str(config)}
+        result = archiver(
+            "run",
+            str(report),
+            "--allow-private",
+            "--json",
+            "--proxy",
+            f"http://127.0.0.1:{proxy.port}",
+            archive=worker,
+            env=env,
+        )
+    finally:
+        proxy.stop()
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["uploads"]["failed"] == []
+    assert "s3.invalid" in proxy.asked
+    keys = [o["Key"] for o in s3_server.client().list_objects_v2(Bucket=bucket)["Contents"]]
+    assert any(k.startswith("night/warc/") for k in keys)
