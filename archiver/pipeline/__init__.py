@@ -162,9 +162,7 @@ def _prepare(job: _Run, paths: list[Path | str], only_links: set[str] | None, re
 
 def _night(job: _Run, plan: _Plan) -> str:
     """The night on an event loop, with the process tuned for it; its status."""
-    reader = CatalogReader.open_readonly(
-        job.archive, catalog_url(job.archive)
-    )  # link states as links start, beside the writer
+    reader = CatalogReader.open_readonly(job.archive, job.url)  # link states as links start, beside the writer
     try:
         needed = descriptors_needed(job.settings) + OTHER_DESCRIPTORS
         with quick_gil_handover(), room_for_open_files(needed):

@@ -219,9 +219,10 @@ class Claims:
     async def _renew(self) -> None:
         kept = await _call(self.leases.renew, list(self.held))
         for host in set(self.held) - kept:  # the lease ran out (a stall): the host may be another's now
-            for _ in self.engine.scheduler.drop_host(host):
-                pass
             del self.held[host]
+            # What is queued for it waits as for a host that asked to be left alone: its probes answered
+            # "none", its errands abandoned (they would wait for a turn forever), its links left.
+            self.engine.defer_to_next_run(host)
 
 
 async def _call(func: Callable[..., T], *args: Any) -> T:
@@ -246,13 +247,13 @@ async def join_night(engine: Engine, archive: Path, url: str) -> Claims:
     leases, plans = await _call(open_claims, archive, url, worker_name(), night.settings.lease_seconds)
     now = night.clock()
     feeds: dict[str, list[FeedRow]] = {}
-    for feed in await _call(plans.feeds):
-        feeds.setdefault(host_of(feed.url), []).append(feed)
 
     def due_hosts() -> set[str]:  # a feed's host too: its holder polls it
         return {host for _, host in plans.links_to_check(now, night.recheck)} | set(feeds)
 
     try:
+        for feed in await _call(plans.feeds):
+            feeds.setdefault(host_of(feed.url), []).append(feed)
         row = await _call(leases.join, now, due_hosts, night.run_id)
     except BaseException:
         leases.close()

@@ -83,7 +83,7 @@ async def read_report_page(
         except Exception as exc:  # the worker's ReportError (binary, no encoding) or our bug: this report's
             return _failed(intake, url, str(exc) or type(exc).__name__)
         name, due = await loop.run_in_executor(night.storage, _save, engine, intake, url, fetch, data, page, feed_date)
-        engine.add(_fresh(due, planned, intake))
+        engine.add(_fresh(due, planned))
         return name
     finally:
         fetch.discard()
@@ -95,7 +95,7 @@ def _failed(intake: ReportIntake, url: str, reason: str) -> str | None:
     return None
 
 
-def _fresh(due: list[tuple[int, str]], planned: set[int], intake: ReportIntake) -> list[tuple[int, str]]:
+def _fresh(due: list[tuple[int, str]], planned: set[int]) -> list[tuple[int, str]]:
     fresh = [(link_id, host) for link_id, host in due if link_id not in planned]
     planned.update(link_id for link_id, _ in fresh)
     return fresh

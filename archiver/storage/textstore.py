@@ -85,7 +85,7 @@ def text_relative(digest: str) -> str:
 
 def text_path(root: Path, digest: str) -> Path:
     """Where a digest's text lives: text/ab/abcdef....txt."""
-    return root / TEXT_DIR / digest[:2] / f"{digest}.txt"
+    return root / text_relative(digest)
 
 
 def make_durable(root: Path, digests: Iterable[str | None]) -> bool:
