@@ -251,6 +251,10 @@ def _main_text(tree: Any, url: str) -> Any:
     trafilatura works on a copy of the tree, so a second pass starts from the same page."""
     import trafilatura
 
+    from archiver.judging.xpathwalks import install
+
+    install()  # trafilatura's boilerplate expressions walked by tag: the same elements at a third of the cost
+
     def extraction(fast: bool) -> Any:
         options = copy.copy(_options(fast))
         options.url = options.source = url or None
