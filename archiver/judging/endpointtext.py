@@ -12,8 +12,7 @@ import contextlib
 import json
 import re
 from dataclasses import dataclass
-
-from bs4 import BeautifulSoup
+from typing import Any
 
 from archiver.judging.extract import Extracted, decode_html
 
@@ -48,7 +47,7 @@ def read_x_post(status: int | None, body: bytes) -> EndpointReading:
     data = _json(body) if status == 200 else None
     if data is None or not _text(data.get("html")):
         return EndpointReading()
-    quote = BeautifulSoup(_text(data.get("html")), "html.parser")
+    quote = _soup(_text(data.get("html")))
     paragraphs = [p.get_text(" ", strip=True) for p in quote.find_all("p")]
     post = "\n\n".join(p for p in paragraphs if p)
     if not post:
@@ -74,10 +73,10 @@ def _watch_page(page: bytes | None) -> dict[str, str]:
     html = decode_html(page[:3_000_000], "text/html; charset=utf-8")
     found: dict[str, str] = {}
     for name, content in _META.findall(html):
-        found.setdefault(name.lower(), BeautifulSoup(content, "html.parser").get_text())
+        found.setdefault(name.lower(), _soup(content).get_text())
     channel = _CHANNEL.search(html)
     if channel:
-        found["channel"] = BeautifulSoup(channel.group(1), "html.parser").get_text()
+        found["channel"] = _soup(channel.group(1)).get_text()
     whole = _SHORT_DESCRIPTION.search(html)
     if whole:
         with contextlib.suppress(ValueError):
@@ -104,3 +103,10 @@ def read_youtube_video(status: int | None, body: bytes, page: bytes | None) -> E
     return EndpointReading(
         Extracted("html", text, title, channel or None, date or None, None, extractor="youtube-oembed")
     )
+
+
+def _soup(markup: str) -> Any:
+    """A fragment parsed (beautifulsoup4 is imported here: the run's own process reads endpoints rarely)."""
+    from bs4 import BeautifulSoup
+
+    return BeautifulSoup(markup, "html.parser")
