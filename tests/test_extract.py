@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import trafilatura
 from lxml import etree
 from trafilatura.utils import load_html
 
-from archiver.judging.extract import LONG_TEXT, decode_html, extract, parse_page, sniff_kind
+from archiver.judging.extract import LONG_TEXT, decode_html, extract, page_metadata, parse_page, sniff_kind
 from archiver.reading.reports import tidy
 
 from .server import ARTICLE, OTHER_ARTICLE, minimal_pdf
@@ -216,3 +217,57 @@ def test_a_page_of_twenty_thousand_rows_still_gives_its_article() -> None:
     got = extract(page.encode(), "text/html; charset=utf-8", "http://example.org/app/1")
     assert got.extractor == "trafilatura"
     assert got.text is not None and "double the library budget, item 14." in got.text
+
+
+def _metadata_by_xpath(tree: Any) -> dict[str, str | None]:
+    """page_metadata as it read pages before its one walk over the <meta> elements: the reference."""
+
+    def first(*paths: str) -> str | None:
+        for path in paths:
+            for value in tree.xpath(path):
+                if text := " ".join(str(value).split()):
+                    return text
+        return None
+
+    title = first(
+        '//meta[@property="og:title"]/@content', '//meta[@name="twitter:title"]/@content', "(//h1)[1]//text()"
+    )
+    if title is None:
+        raw = first("//title/text()")
+        title = re.sub(r"\s+[|—–-]\s+[^|—–-]{2,60}$", "", raw) if raw else None
+    author = first(
+        '//meta[@name="author"]/@content',
+        '//meta[@property="article:author"][not(starts-with(@content, "http"))]/@content',
+        '//*[@rel="author"]//text()',
+    )
+    stamp = first(
+        '//meta[@property="article:published_time"]/@content',
+        '//meta[@name="citation_publication_date"]/@content',
+        '//meta[@itemprop="datePublished"]/@content',
+        "//time/@datetime",
+    )
+    date = stamp[:10] if stamp and re.match(r"\d{4}-\d\d-\d\d", stamp) else None
+    language = first("/html/@lang", '//meta[@http-equiv="content-language"]/@content')
+    return {"title": title, "author": author, "date": date, "language": language[:2] if language else None}
+
+
+METADATA_CASES = [
+    # a fragment: lxml hands back its body as a <div>, and //meta searches the whole document
+    "<p>one <meta name='author' content='A. Body'></p><meta property='og:title' content='T'><p>two</p>",
+    "<html><head><meta property='og:title' content='  '><meta name='twitter:title' content=' Second\n title '>"
+    "<meta property='article:author' content='https://x.example/a'><meta property='article:author' content='B'>"
+    "<meta itemprop='datePublished' content='2021-02-03T04:05'></head><body><h1>H</h1></body></html>",
+    "<html lang='ru-RU'><body><meta name='author' property='og:title' content='Both'>"
+    "<meta name='citation_publication_date' content='2019/01/01'><time datetime='2020-01-02'>x</time></body></html>",
+    "<html><head><title>Headline — Some Site</title><meta http-equiv='content-language' content='be'></head>"
+    "<body><a rel='author'> Writer </a><meta content='no key'><meta name='x'></body></html>",
+]
+
+
+@pytest.mark.parametrize(
+    "html", [*METADATA_CASES, *(p.read_text(encoding="utf-8", errors="replace") for p in sorted(PAGES.rglob("*.html")))]
+)
+def test_page_metadata_reads_what_the_xpath_searches_found(html: str) -> None:
+    tree = parse_page(html)
+    assert tree is not None
+    assert page_metadata(tree) == _metadata_by_xpath(tree)

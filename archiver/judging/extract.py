@@ -119,30 +119,48 @@ def _first(tree: Any, *paths: str) -> str | None:
     return None
 
 
+def _metas(tree: Any) -> dict[tuple[str, str], list[str]]:
+    """The page's <meta> contents by (attribute, value), in document order: one walk instead of an XPath
+    search of the whole page for each property asked."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for meta in tree.getroottree().getroot().iter("meta"):  # the whole document, as //meta searches it
+        content = meta.get("content")
+        if content is not None:
+            for attribute in ("property", "name", "itemprop"):
+                value = meta.get(attribute)
+                if value is not None:
+                    found.setdefault((attribute, value), []).append(content)
+    return found
+
+
+def _first_meta(metas: dict[tuple[str, str], list[str]], *keys: tuple[str, str], skip: str = "") -> str | None:
+    """The first non-blank content among the keys' metas (as _first reads '//meta[@name="x"]/@content')."""
+    for key in keys:
+        for content in metas.get(key, ()):
+            text = " ".join(content.split())
+            if text and not (skip and content.startswith(skip)):
+                return text
+    return None
+
+
 def page_metadata(tree: Any) -> dict[str, str | None]:
     """Title, author, publication date and language a page states about itself (meta tags, h1, <time>)."""
-    title = _first(
-        tree,
-        '//meta[@property="og:title"]/@content',
-        '//meta[@name="twitter:title"]/@content',
-        "(//h1)[1]//text()",
-    )
+    metas = _metas(tree)
+    title = _first_meta(metas, ("property", "og:title"), ("name", "twitter:title")) or _first(tree, "(//h1)[1]//text()")
     if title is None:
         raw = _first(tree, "//title/text()")
         title = _SITE_SUFFIX_RE.sub("", raw) if raw else None  # "Headline — Site" -> "Headline"
-    author = _first(
-        tree,
-        '//meta[@name="author"]/@content',
-        '//meta[@property="article:author"][not(starts-with(@content, "http"))]/@content',
-        '//*[@rel="author"]//text()',
+    author = (
+        _first_meta(metas, ("name", "author"))
+        or _first_meta(metas, ("property", "article:author"), skip="http")
+        or _first(tree, '//*[@rel="author"]//text()')
     )
-    stamp = _first(
-        tree,
-        '//meta[@property="article:published_time"]/@content',
-        '//meta[@name="citation_publication_date"]/@content',
-        '//meta[@itemprop="datePublished"]/@content',
-        "//time/@datetime",
-    )
+    stamp = _first_meta(
+        metas,
+        ("property", "article:published_time"),
+        ("name", "citation_publication_date"),
+        ("itemprop", "datePublished"),
+    ) or _first(tree, "//time/@datetime")
     date = stamp[:10] if stamp and re.match(r"\d{4}-\d\d-\d\d", stamp) else None
     language = _first(tree, "/html/@lang", '//meta[@http-equiv="content-language"]/@content')
     return {"title": title, "author": author, "date": date, "language": language[:2] if language else None}
