@@ -12,6 +12,7 @@ import trafilatura
 from lxml import etree
 from trafilatura.utils import load_html
 
+from archiver.judging import extract as extract_module
 from archiver.judging.extract import LONG_TEXT, decode_html, extract, page_metadata, parse_page, sniff_kind
 from archiver.reading.reports import tidy
 
@@ -251,7 +252,15 @@ def _metadata_by_xpath(tree: Any) -> dict[str, str | None]:
     return {"title": title, "author": author, "date": date, "language": language[:2] if language else None}
 
 
+# A page that closes its <html> before its <body>: libxml2 makes a second top-level <html> for the body,
+# which //p and //meta search and the first element's own iter() would not.
+TWO_ROOTS = (
+    "<!doctype html><html lang='de'><head><title>T</title><meta name='author' content='A'></head></html><body>"
+    "<header><p>Menu</p></header><div class='comments'><p>c</p></div><meta property='og:title' content='Late'>"
+    "<p id='x-comment'>c</p><aside><div><p>aside</p></div></aside><p>Text</p></body>"
+)
 METADATA_CASES = [
+    TWO_ROOTS,
     # a fragment: lxml hands back its body as a <div>, and //meta searches the whole document
     "<p>one <meta name='author' content='A. Body'></p><meta property='og:title' content='T'><p>two</p>",
     "<html><head><meta property='og:title' content='  '><meta name='twitter:title' content=' Second\n title '>"
@@ -271,3 +280,16 @@ def test_page_metadata_reads_what_the_xpath_searches_found(html: str) -> None:
     tree = parse_page(html)
     assert tree is not None
     assert page_metadata(tree) == _metadata_by_xpath(tree)
+
+
+@pytest.mark.parametrize(
+    "html", [TWO_ROOTS, *(p.read_text(encoding="utf-8", errors="replace") for p in sorted(PAGES.rglob("*.html")))]
+)
+def test_story_paragraphs_are_the_ones_the_xpath_selected(html: str) -> None:
+    tree = parse_page(html)
+    assert tree is not None
+    reference = etree.XPath(
+        "//p[not(ancestor::header or ancestor::nav or ancestor::aside or ancestor::footer"
+        " or ancestor-or-self::*[contains(@class, 'comment') or contains(@id, 'comment')])]"
+    )
+    assert [p for p in extract_module._everywhere("p")(tree) if extract_module._in_the_story(p)] == reference(tree)

@@ -119,11 +119,20 @@ def _first(tree: Any, *paths: str) -> str | None:
     return None
 
 
+@functools.cache
+def _everywhere(tag: str) -> Any:
+    """Every element of a tag in the whole document, in its order (an HTML parse may leave more than one
+    element at the top, which the root element's own iter() would miss): a name test, no predicate."""
+    from lxml import etree
+
+    return etree.XPath(f"//{tag}")
+
+
 def _metas(tree: Any) -> dict[tuple[str, str], list[str]]:
     """The page's <meta> contents by (attribute, value), in document order: one walk instead of an XPath
     search of the whole page for each property asked."""
     found: dict[tuple[str, str], list[str]] = {}
-    for meta in tree.getroottree().getroot().iter("meta"):  # the whole document, as //meta searches it
+    for meta in _everywhere("meta")(tree):
         content = meta.get("content")
         if content is not None:
             for attribute in ("property", "name", "itemprop"):
@@ -226,28 +235,32 @@ def _options(fast: bool) -> Any:
     return Extractor(output_format="python", fast=fast, comments=False, tables=True, with_metadata=False)
 
 
-@functools.cache
-def _story_paragraphs() -> Any:
-    """The <p> elements an article's text may be in: not a page's header, navigation, aside or footer,
-    nor its readers' comments (trafilatura drops those, so they must not promise a long text)."""
-    from lxml import etree
+_OUTSIDE_THE_STORY = frozenset({"header", "nav", "aside", "footer"})
 
-    return etree.XPath(
-        "//p[not(ancestor::header or ancestor::nav or ancestor::aside or ancestor::footer"
-        " or ancestor-or-self::*[contains(@class, 'comment') or contains(@id, 'comment')])]"
-    )
+
+def _in_the_story(paragraph: Any) -> bool:
+    """Whether a <p> may hold an article's text: not in a page's header, navigation, aside or footer, nor
+    in its readers' comments (trafilatura drops those, so they must not promise a long text)."""
+    for element in itertools.chain((paragraph,), paragraph.iterancestors()):
+        if element is not paragraph and element.tag in _OUTSIDE_THE_STORY:
+            return False
+        if "comment" in (element.get("class") or "") or "comment" in (element.get("id") or ""):
+            return False
+    return True
 
 
 def _paragraphs_hold_a_long_text(tree: Any) -> bool:
     """Whether the page's story paragraphs hold LONG_TEXT characters: where an article's text is, when long.
 
     Only then is trafilatura's own extractor tried alone first; a short article goes straight to the
-    full cascade, in one pass (both passes on a short page cost 1.7 times trafilatura's default)."""
+    full cascade, in one pass (both passes on a short page cost 1.7 times trafilatura's default).
+    The paragraphs are read in document order until they are enough: an article's first few."""
     total = 0
-    for paragraph in _story_paragraphs()(tree):
-        total += len(paragraph.text_content())
-        if total >= LONG_TEXT:
-            return True
+    for paragraph in _everywhere("p")(tree):
+        if _in_the_story(paragraph):
+            total += len(paragraph.text_content())
+            if total >= LONG_TEXT:
+                return True
     return False
 
 
