@@ -49,6 +49,22 @@ CASES = {
 }
 
 
+def test_many_reports_are_read_ahead_and_saved_in_their_order(web: fixture_server.Server, tmp_path: Path) -> None:
+    """Reports are read several at a time in the workers (a night's hundred no longer trickle in one by
+    one), yet saved in the order given; an unreadable one among them costs only itself."""
+    archive = make_archive(tmp_path)
+    reports = tmp_path / "reports"
+    for i in range(40):
+        write_report(reports, [web.url(f"/article?r={i}")], f"r{i:02d}", defang=True)
+    (reports / "r17-bad.txt").write_bytes(b"\x00\x01\x02binary")
+    result = archiver("run", str(reports), "--allow-private", "--json", archive=archive)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["reports"]["added"] == [f"r{i:02d}" for i in range(40)]
+    assert [Path(failed["path"]).name for failed in summary["reports"]["failed"]] == ["r17-bad.txt"]
+    assert summary["verdicts"]["ok"] == 40
+
+
 @pytest.mark.sqlite_catalog
 def test_run_then_status_then_rerun(web: fixture_server.Server, tmp_path: Path) -> None:
     archive = make_archive(tmp_path)

@@ -5,7 +5,8 @@ links it makes due sent to the front of their sites' queues (the night's first d
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -116,9 +117,9 @@ async def read_reports(
         return night.catalog.links_to_check(intake.now, night.recheck, night.only_links, report=stem)
 
     engine.slots.reading = True
+    reads = _ReadAhead(report_files(reports), night.pool, loop)
     try:
-        for found in report_files(reports):
-            item = found if isinstance(found, Unreadable) else await _read_one(found, night.pool, loop)
+        while (item := await reads.next()) is not None:
             due = await loop.run_in_executor(night.storage, save, item)
             fresh = [(link_id, host) for link_id, host in due if link_id not in planned]
             planned.update(link_id for link_id, _ in fresh)
@@ -128,8 +129,42 @@ async def read_reports(
         if engine.claims is None:  # the shared setup: the worker that holds a feed's host polls it
             await webreports.poll_feeds(engine, intake, planned)
     finally:
+        reads.cancel()
         engine.slots.reading = False
         engine.slots.wake()
+
+
+# Reports being read at once: each waits for a free worker, which a batch of pages holds for a tenth of a
+# second or more, so one at a time a night's hundred reports trickled in over the whole night
+# (docs/benchmarks.md). They are still saved one by one, in order.
+READ_AHEAD = 16
+
+
+class _ReadAhead:
+    """The reports, read in the workers up to READ_AHEAD ahead of the one being saved."""
+
+    def __init__(self, found: Iterator[Path | Unreadable], pool: WorkerPool, loop: asyncio.AbstractEventLoop) -> None:
+        self._found = found
+        self._pool = pool
+        self._loop = loop
+        self._reading: deque[asyncio.Future[Report | Unreadable]] = deque()
+
+    async def next(self) -> Report | Unreadable | None:
+        """The next report in order (read, or why not), or None after the last."""
+        while len(self._reading) < READ_AHEAD and (found := next(self._found, None)) is not None:
+            if isinstance(found, Unreadable):
+                done: asyncio.Future[Report | Unreadable] = self._loop.create_future()
+                done.set_result(found)
+                self._reading.append(done)
+            else:
+                self._reading.append(asyncio.ensure_future(_read_one(found, self._pool, self._loop)))
+        return await self._reading.popleft() if self._reading else None
+
+    def cancel(self) -> None:
+        """Stop reading what will not be saved (the run is stopping)."""
+        for reading in self._reading:
+            reading.cancel()
+        self._reading.clear()
 
 
 async def _read_one(path: Path, pool: WorkerPool, loop: asyncio.AbstractEventLoop) -> Report | Unreadable:
