@@ -10,6 +10,7 @@ import click
 from click.testing import CliRunner
 
 from archiver.cli import cli
+from archiver.cli.group import COMMANDS
 
 from .conftest import ROOT, SAMPLE
 from .helpers import archiver
@@ -83,11 +84,22 @@ def test_python_dash_m_and_version() -> None:
     assert __version__ == importlib.metadata.version("archiver")
 
 
+def test_every_command_module_s_commands_are_named_for_loading_on_demand() -> None:
+    """The group imports a command's module when the command runs: a command missing from its map
+    would be invisible. Every module under archiver/cli that adds commands is imported here."""
+    for module in sorted((ROOT / "archiver" / "cli").glob("*.py")):
+        importlib.import_module(f"archiver.cli.{module.stem}")
+    assert set(cli.commands) == set(COMMANDS)
+    for name, module in COMMANDS.items():
+        assert cli.commands[name].callback is not None
+        assert cli.commands[name].callback.__module__ == f"archiver.cli.{module}", name
+
+
 def test_every_command_has_help_and_a_readme_mention() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     runner = CliRunner()
     assert isinstance(cli, click.Group)
-    for name in cli.commands:
+    for name in cli.list_commands(click.Context(cli)):
         result = runner.invoke(cli, [name, "--help"])
         assert result.exit_code == 0, name
         assert "Usage:" in result.output

@@ -9,17 +9,7 @@ import signal
 import sqlite3
 import sys
 
-from archiver.cli import (  # noqa: F401  (they add their commands)
-    exports,
-    feeding,
-    lookups,
-    moving,
-    night,
-    notifying,
-    reading,
-    searching,
-)
-from archiver.cli.group import cli
+from archiver.cli.group import cli  # each command's module is imported when the command runs
 from archiver.cli.options import error
 from archiver.errors import ArchiverError, archive_fault
 
