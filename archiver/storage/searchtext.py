@@ -61,7 +61,7 @@ def words(text: str) -> Iterator[tuple[int, int, str]]:
 # Each word's stem, as this process made it: a night's texts share most of their words, and looking
 # one up costs a tenth of folding, sorting and stemming it again. Emptied when it grows past the cap.
 _STEMS: dict[str, str] = {}
-MAX_KNOWN_STEMS = 200_000
+MAX_KNOWN_STEMS = 100_000
 
 
 def indexed(text: str) -> str:
