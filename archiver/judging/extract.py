@@ -284,7 +284,7 @@ def _main_text(tree: Any, url: str) -> Any:
 
     from archiver.judging.xpathwalks import install
 
-    install()  # trafilatura's boilerplate expressions walked by tag: the same elements at a third of the cost
+    install()  # trafilatura's boilerplate expressions walked by tag: the same elements, cheaper
 
     def extraction(fast: bool) -> Any:
         options = copy.copy(_options(fast))

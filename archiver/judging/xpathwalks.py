@@ -3,10 +3,10 @@
 trafilatura selects boilerplate with expressions such as
 `.//*[self::div or self::section or self::aside][re:test(@class, '...')]`. libxml2 answers
 `.//*[predicates]` by collecting every node of the page and then testing each `self::` in turn,
-each test a node set of its own: on a 25 KB news page the two raw-tree prunes cost 0.5 ms apiece,
-a seventh of a night's CPU (docs/benchmarks.md; upstream: adbar/trafilatura#750). The same
+each test a node set of its own: on news pages the raw-tree prunes were a large share of a night's
+CPU (docs/benchmarks.md, the heavy pages' round; upstream: adbar/trafilatura#750). The same
 selection written as a union of name steps, `descendant::div[...] | descendant::section[...] | ...`,
-is walked by libxml2's name test and costs a third of that.
+is walked by libxml2's name test, at a fraction of the cost.
 
 The two forms select the same elements in the same (document) order whenever the predicates do
 not depend on position: `rewrite()` makes the union only then (no number, no position(), last(),

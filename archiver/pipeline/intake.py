@@ -134,9 +134,9 @@ async def read_reports(
         engine.slots.wake()
 
 
-# Reports being read at once: each waits for a free worker, which a batch of pages holds for a tenth of a
-# second or more, so one at a time a night's hundred reports trickled in over the whole night
-# (docs/benchmarks.md). They are still saved one by one, in order.
+# Reports being read at once: each waits for a free worker, which a batch of pages holds a while, so one
+# at a time a night's hundred reports trickled in over the whole night (docs/benchmarks.md, the heavy
+# pages' round). They are still saved one by one, in order.
 READ_AHEAD = 16
 
 

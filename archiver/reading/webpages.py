@@ -64,7 +64,7 @@ class Page:
 
 def read_page(data: bytes, url: str, final_url: str) -> Page:
     """A fetched report page as a report (HTML's footnote reader, relative links against the page)."""
-    from archiver.reading.report_html import canonical_link, parse  # beautifulsoup4: 70 ms, for pages only
+    from archiver.reading.report_html import canonical_link, parse  # beautifulsoup4, for report pages only
 
     text = normalize_newlines(decode(data))
     report = parse(text, stem="page", path=url, base=final_url)

@@ -58,8 +58,9 @@ def words(text: str) -> Iterator[tuple[int, int, str]]:
         yield match.start(), match.end(), stem(fold(match.group()))
 
 
-# Each word's stem, as this process made it: a night's texts share most of their words, and looking
-# one up costs a tenth of folding, sorting and stemming it again. Emptied when it grows past the cap.
+# Each word's stem, as this process made it: a night's texts share most of their words, and looking one
+# up is cheaper than folding, sorting and stemming it again. Emptied when it grows past the cap (its
+# memory: docs/benchmarks.md, "Why the defaults").
 _STEMS: dict[str, str] = {}
 MAX_KNOWN_STEMS = 100_000
 
