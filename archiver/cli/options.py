@@ -33,23 +33,30 @@ def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(func)
 
 
+# The shared setup's flags on every archive command: flag, metavar, the environment variable it sets, help.
+_SHARED_FLAGS = (
+    (
+        "--store",
+        "S3URL",
+        STORE_ENV,
+        "Captures on S3-compatible storage: s3://bucket/prefix (default: $ARCHIVER_STORE, archiver.toml).",
+    ),
+    (
+        "--catalog",
+        "URL",
+        CATALOG_ENV,
+        "A shared PostgreSQL catalog: postgresql://... (default: $ARCHIVER_CATALOG, archiver.toml).",
+    ),
+)
+
+
 def archive_option(func: F) -> F:
     """--archive DIR, else $ARCHIVER_ARCHIVE, else ./archive; the shared setup's --catalog URL and --store URL
     (each the same as its environment variable, which this process's library calls then read)."""
-    func = click.option(
-        "--store",
-        metavar="S3URL",
-        expose_value=False,
-        callback=_into_environment(STORE_ENV),
-        help="Captures on S3-compatible storage: s3://bucket/prefix (default: $ARCHIVER_STORE, archiver.toml).",
-    )(func)
-    func = click.option(
-        "--catalog",
-        metavar="URL",
-        expose_value=False,
-        callback=_into_environment(CATALOG_ENV),
-        help="A shared PostgreSQL catalog: postgresql://... (default: $ARCHIVER_CATALOG, archiver.toml).",
-    )(func)
+    for flag, metavar, variable, help_text in _SHARED_FLAGS:
+        func = click.option(
+            flag, metavar=metavar, expose_value=False, callback=_into_environment(variable), help=help_text
+        )(func)
     return click.option(
         "--archive",
         "archive",

@@ -45,10 +45,8 @@ def rewrite(path: str) -> str | None:
     predicates = shape.group(2).strip()
     if predicates and not (predicates.startswith("[") and predicates.endswith("]")):
         return None  # a further step (/child, |union): not a list of predicates on the element
-    bare = _STRINGS.sub("''", predicates)
-    if _POSITIONAL.search(bare) or "'" in _STRINGS.sub("", predicates) or '"' in _STRINGS.sub("", predicates):
-        return None
-    if not _balanced(bare):
+    bare = _STRINGS.sub("''", predicates)  # quotes left outside a pair: an unclosed literal
+    if _POSITIONAL.search(bare) or bare.count("'") % 2 or '"' in bare or not _balanced(bare):
         return None
     return " | ".join(f"descendant::{tag}{predicates}" for tag in dict.fromkeys(tags))
 
